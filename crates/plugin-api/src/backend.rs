@@ -1,0 +1,212 @@
+//! What the plugin host needs from the rest of Chronicle to serve a plugin's service calls.
+//!
+//! The host implements [`crate::Services`] on top of these traits; the store and server provide
+//! the real implementations and the host ships in-memory ones for the CLI and tests. The pure
+//! document matching rules live here too, so every store filters and updates alike.
+
+use serde_json::Value;
+
+use crate::{CloseReason, JsonMap};
+
+/// A failure in a backend, reported to the plugin as a service error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The request cannot be served as asked (bad filter, unknown operator).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The backend could not be reached or is not configured.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The backend failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Live sessions and stored conversations, as far as plugins may act on them.
+#[crate::async_trait]
+pub trait ConversationControl: Send + Sync {
+    /// Closes the conversation open in `session_id` of `user_id`; `Ok(false)` when there is
+    /// none.
+    async fn close_conversation(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        reason: CloseReason,
+    ) -> Result<bool, BackendError>;
+
+    /// Toggles the star of the conversation open in `session_id` of `user_id`; `Ok(false)` when
+    /// there is none.
+    async fn star_conversation(&self, user_id: &str, session_id: &str)
+    -> Result<bool, BackendError>;
+}
+
+/// Documents stored by plugins, kept apart per plugin and per collection.
+#[crate::async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// Stores `document` and returns the `_id` it was given (or kept, if it had a string one).
+    async fn insert_one(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        document: JsonMap,
+    ) -> Result<String, BackendError>;
+
+    /// The documents matching `filter` (see [`matches_filter`]), in insertion order.
+    async fn find(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        filter: &JsonMap,
+        limit: Option<usize>,
+    ) -> Result<Vec<JsonMap>, BackendError>;
+
+    /// Applies `update` (see [`apply_update`]) to the first matching document.
+    async fn update_one(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        filter: &JsonMap,
+        update: &JsonMap,
+    ) -> Result<bool, BackendError>;
+
+    /// Deletes the first matching document.
+    async fn delete_one(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        filter: &JsonMap,
+    ) -> Result<bool, BackendError>;
+
+    /// Counts the matching documents.
+    async fn count(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        filter: &JsonMap,
+    ) -> Result<u64, BackendError>;
+}
+
+/// A text generator (the server's LLM provider).
+#[crate::async_trait]
+pub trait LanguageModel: Send + Sync {
+    /// Completes `prompt`.
+    async fn generate(&self, prompt: &str) -> Result<String, BackendError>;
+}
+
+/// Whether `document` matches `filter`: every filter key equals the document's value at that
+/// key, where a dotted key (`a.b`) reaches into nested objects. Operators (`$gt`, …) are not
+/// supported and are rejected.
+pub fn matches_filter(document: &JsonMap, filter: &JsonMap) -> Result<bool, BackendError> {
+    for (key, expected) in filter {
+        if key.starts_with('$') {
+            return Err(BackendError::InvalidRequest(format!(
+                "filter operator `{key}` is not supported: filters compare fields for equality"
+            )));
+        }
+        if lookup(document, key) != Some(expected) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn lookup<'a>(document: &'a JsonMap, dotted: &str) -> Option<&'a Value> {
+    let mut parts = dotted.split('.');
+    let mut current = document.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
+/// Applies a MongoDB-style update: `$set` (fields to replace), `$unset` (fields to remove) and
+/// `$inc` (numbers to add). An update without operators is taken as `$set`. `_id` never
+/// changes.
+pub fn apply_update(document: &mut JsonMap, update: &JsonMap) -> Result<(), BackendError> {
+    if !update.keys().any(|key| key.starts_with('$')) {
+        return set_fields(document, update);
+    }
+    for (operator, fields) in update {
+        let fields = fields.as_object().ok_or_else(|| {
+            BackendError::InvalidRequest(format!("`{operator}` takes an object of fields"))
+        })?;
+        match operator.as_str() {
+            "$set" => set_fields(document, fields)?,
+            "$unset" => {
+                for key in fields.keys().filter(|key| *key != "_id") {
+                    document.remove(key);
+                }
+            }
+            "$inc" => {
+                for (key, by) in fields {
+                    let current = document.get(key).cloned().unwrap_or(Value::from(0));
+                    document.insert(key.clone(), add_numbers(key, &current, by)?);
+                }
+            }
+            other => {
+                return Err(BackendError::InvalidRequest(format!(
+                    "update operator `{other}` is not supported (use $set, $unset or $inc)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_fields(document: &mut JsonMap, fields: &JsonMap) -> Result<(), BackendError> {
+    for (key, value) in fields {
+        if key == "_id" {
+            continue;
+        }
+        if key.starts_with('$') {
+            return Err(BackendError::InvalidRequest(format!(
+                "cannot mix operator `{key}` with plain fields in one update"
+            )));
+        }
+        document.insert(key.clone(), value.clone());
+    }
+    Ok(())
+}
+
+fn add_numbers(key: &str, current: &Value, by: &Value) -> Result<Value, BackendError> {
+    let not_numbers = || BackendError::InvalidRequest(format!("`$inc` on `{key}` needs numbers"));
+    match (current.as_i64(), by.as_i64()) {
+        (Some(a), Some(b)) => Ok(Value::from(a.saturating_add(b))),
+        _ => {
+            let sum = current.as_f64().ok_or_else(not_numbers)? + by.as_f64().ok_or_else(not_numbers)?;
+            Ok(Value::from(sum))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn map(value: Value) -> JsonMap {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn filters_compare_fields_for_equality_including_nested_ones() {
+        let doc = map(json!({"task": "milk", "done": false, "meta": {"by": "ana"}}));
+        assert!(matches_filter(&doc, &map(json!({}))).unwrap());
+        assert!(matches_filter(&doc, &map(json!({"task": "milk", "meta.by": "ana"}))).unwrap());
+        assert!(!matches_filter(&doc, &map(json!({"done": true}))).unwrap());
+        assert!(!matches_filter(&doc, &map(json!({"missing": null}))).unwrap());
+        assert!(matches_filter(&doc, &map(json!({"$or": []}))).is_err());
+    }
+
+    #[test]
+    fn updates_support_set_unset_inc_and_plain_objects() {
+        let mut doc = map(json!({"_id": "1", "n": 1, "gone": true}));
+        apply_update(&mut doc, &map(json!({"$set": {"a": 1, "_id": "x"}, "$unset": {"gone": ""}, "$inc": {"n": 2, "m": 0.5}}))).unwrap();
+        assert_eq!(Value::Object(doc.clone()), json!({"_id": "1", "n": 3, "a": 1, "m": 0.5}));
+        apply_update(&mut doc, &map(json!({"b": "plain"}))).unwrap();
+        assert_eq!(doc["b"], "plain");
+        assert!(apply_update(&mut doc, &map(json!({"$push": {"a": 1}}))).is_err());
+        assert!(apply_update(&mut doc, &map(json!({"$inc": {"b": 1}}))).is_err());
+    }
+}

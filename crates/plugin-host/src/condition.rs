@@ -1,0 +1,352 @@
+//! Conditions decide, per plugin, whether a transcript-carrying event reaches it, and what the
+//! plugin's copy of the data gains when it does.
+//!
+//! Matching follows the original's normalization (lowercase, ASCII punctuation to spaces,
+//! whitespace collapsed) but on whole words: wake word `hey hermes` matches "Hey, Hermes! Turn
+//! off the lights" and not "hey hermesian stuff"; keyword `vivi` does not match "the vivid
+//! lights". Conditions are compiled once at load; the transcript is normalized once per event,
+//! however many plugins look at it.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use chronicle_plugin_api::Event;
+use regex::Regex;
+use serde_json::Value;
+
+/// A compiled condition.
+#[derive(Clone, Debug)]
+pub enum Condition {
+    /// Every event.
+    Always,
+    /// The transcript starts with one of the phrases (whole words); adds `command` (what
+    /// follows the wake word) and `original_transcript`.
+    WakeWord(Phrases),
+    /// One of the phrases appears anywhere as whole words; adds `command` (the transcript
+    /// without the keyword) and `original_transcript`.
+    KeywordAnywhere(Keywords),
+    /// The regular expression matches the original transcript; named groups are added.
+    Regex(Regex),
+}
+
+/// Normalized wake-word phrases, in the order written.
+#[derive(Clone, Debug)]
+pub struct Phrases(pub Vec<String>);
+
+/// Normalized keywords and an automaton that finds them all in one pass.
+#[derive(Clone, Debug)]
+pub struct Keywords {
+    phrases: Vec<String>,
+    automaton: AhoCorasick,
+}
+
+impl Keywords {
+    /// Compiles normalized keywords.
+    pub fn new(phrases: Vec<String>) -> Result<Self, String> {
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&phrases)
+            .map_err(|error| error.to_string())?;
+        Ok(Self { phrases, automaton })
+    }
+}
+
+impl Condition {
+    /// The name written in `plugins.yml`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Condition::Always => "always",
+            Condition::WakeWord(_) => "wake_word",
+            Condition::KeywordAnywhere(_) => "keyword_anywhere",
+            Condition::Regex(_) => "regex",
+        }
+    }
+
+    /// A JSON description for listings.
+    pub fn describe(&self) -> Value {
+        match self {
+            Condition::Always => serde_json::json!({"type": "always"}),
+            Condition::WakeWord(phrases) => {
+                serde_json::json!({"type": "wake_word", "wake_words": phrases.0})
+            }
+            Condition::KeywordAnywhere(keywords) => {
+                serde_json::json!({"type": "keyword_anywhere", "keywords": keywords.phrases})
+            }
+            Condition::Regex(regex) => serde_json::json!({"type": "regex", "pattern": regex.as_str()}),
+        }
+    }
+
+    /// The phrases speech recognition should listen for (the original's `get_asr_keywords`).
+    pub fn phrases(&self) -> &[String] {
+        match self {
+            Condition::WakeWord(phrases) => &phrases.0,
+            Condition::KeywordAnywhere(keywords) => &keywords.phrases,
+            Condition::Always | Condition::Regex(_) => &[],
+        }
+    }
+
+    /// Decides whether `event` with this transcript reaches the plugin.
+    pub fn evaluate(&self, event: Event, transcript: &mut TranscriptView<'_>) -> Verdict {
+        if matches!(self, Condition::Always) || event.bypasses_transcript_conditions() {
+            return Verdict::Run(Vec::new());
+        }
+        let Some(original) = transcript.original else {
+            return Verdict::Skip;
+        };
+        match self {
+            Condition::Always => Verdict::Run(Vec::new()),
+            Condition::WakeWord(phrases) => {
+                let normalized = transcript.normalized();
+                for phrase in &phrases.0 {
+                    if normalized.text.starts_with(phrase.as_str())
+                        && normalized.is_word_end(phrase.len())
+                    {
+                        let rest = &original[normalized.origin_of(phrase.len())..];
+                        let command = rest
+                            .trim_start_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation())
+                            .trim_end();
+                        return Verdict::Run(vec![
+                            ("command".into(), Value::from(command)),
+                            ("original_transcript".into(), Value::from(original)),
+                        ]);
+                    }
+                }
+                Verdict::Skip
+            }
+            Condition::KeywordAnywhere(keywords) => {
+                let normalized = transcript.normalized();
+                let found = keywords
+                    .automaton
+                    .find_overlapping_iter(normalized.text.as_str())
+                    .filter(|m| normalized.is_word_start(m.start()) && normalized.is_word_end(m.end()))
+                    .min_by_key(|m| (m.pattern().as_usize(), m.start()));
+                match found {
+                    Some(m) => {
+                        let start = normalized.origin_of(m.start());
+                        let end = normalized.origin_of(m.end());
+                        let command = remove_span(original, start, end);
+                        Verdict::Run(vec![
+                            ("command".into(), Value::from(command)),
+                            ("original_transcript".into(), Value::from(original)),
+                        ])
+                    }
+                    None => Verdict::Skip,
+                }
+            }
+            Condition::Regex(regex) => match regex.captures(original) {
+                Some(captures) => Verdict::Run(
+                    regex
+                        .capture_names()
+                        .flatten()
+                        .map(|name| {
+                            let value = captures
+                                .name(name)
+                                .map_or(Value::Null, |m| Value::from(m.as_str()));
+                            (name.to_owned(), value)
+                        })
+                        .collect(),
+                ),
+                None => Verdict::Skip,
+            },
+        }
+    }
+}
+
+/// What a condition decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Deliver, adding these fields to the plugin's copy of the data.
+    Run(Vec<(String, Value)>),
+    /// Do not deliver.
+    Skip,
+}
+
+/// The transcript of one event, normalized at most once however many conditions read it.
+pub struct TranscriptView<'a> {
+    original: Option<&'a str>,
+    normalized: Option<Normalized>,
+}
+
+impl<'a> TranscriptView<'a> {
+    /// A view of `data["transcript"]`, if it is a string.
+    pub fn new(data: &'a serde_json::Map<String, Value>) -> Self {
+        Self {
+            original: data.get("transcript").and_then(Value::as_str),
+            normalized: None,
+        }
+    }
+
+    fn normalized(&mut self) -> &Normalized {
+        let original = self.original.unwrap_or("");
+        self.normalized.get_or_insert_with(|| Normalized::new(original))
+    }
+}
+
+/// Text normalized for matching, remembering where each byte came from in the original.
+#[derive(Clone, Debug)]
+pub struct Normalized {
+    /// Lowercased, ASCII punctuation turned into spaces, whitespace collapsed and trimmed.
+    pub text: String,
+    /// For each byte of `text`, the byte offset in the original of the character it came from.
+    origin: Vec<u32>,
+    original_len: usize,
+}
+
+impl Normalized {
+    /// Normalizes `original`.
+    pub fn new(original: &str) -> Self {
+        let mut text = String::with_capacity(original.len());
+        let mut origin = Vec::with_capacity(original.len());
+        let mut pending_space: Option<usize> = None;
+        for (offset, c) in original.char_indices() {
+            if c.is_whitespace() || c.is_ascii_punctuation() {
+                if !text.is_empty() && pending_space.is_none() {
+                    pending_space = Some(offset);
+                }
+                continue;
+            }
+            if let Some(space_offset) = pending_space.take() {
+                text.push(' ');
+                origin.push(space_offset as u32);
+            }
+            for lower in c.to_lowercase() {
+                text.push(lower);
+                origin.extend(std::iter::repeat_n(offset as u32, lower.len_utf8()));
+            }
+        }
+        Self {
+            text,
+            origin,
+            original_len: original.len(),
+        }
+    }
+
+    /// Where byte `index` of the normalized text came from; the end maps to the end of the
+    /// original.
+    fn origin_of(&self, index: usize) -> usize {
+        self.origin
+            .get(index)
+            .map_or(self.original_len, |offset| *offset as usize)
+    }
+
+    fn is_word_start(&self, index: usize) -> bool {
+        index == 0 || self.text.as_bytes().get(index - 1) == Some(&b' ')
+    }
+
+    fn is_word_end(&self, index: usize) -> bool {
+        index == self.text.len() || self.text.as_bytes().get(index) == Some(&b' ')
+    }
+}
+
+/// Normalizes a configured phrase (wake word or keyword).
+pub fn normalize(phrase: &str) -> String {
+    Normalized::new(phrase).text
+}
+
+/// The original's separators around a removed keyword.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ',' | '.' | '-' | '!' | '?' | ';' | ':')
+}
+
+/// `original` without `start..end` and the separators around it, joined by one space.
+fn remove_span(original: &str, start: usize, end: usize) -> String {
+    let before = original[..start].trim_end_matches(is_separator);
+    let after = original[end..].trim_start_matches(is_separator);
+    let joined = format!("{before} {after}");
+    joined.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn wake(words: &[&str]) -> Condition {
+        Condition::WakeWord(Phrases(words.iter().map(|w| normalize(w)).collect()))
+    }
+
+    fn keyword(words: &[&str]) -> Condition {
+        Condition::KeywordAnywhere(Keywords::new(words.iter().map(|w| normalize(w)).collect()).unwrap())
+    }
+
+    #[track_caller]
+    fn check(condition: &Condition, transcript: &str, expected_command: Option<&str>) {
+        let data = json!({"transcript": transcript});
+        let data = data.as_object().unwrap();
+        let verdict = condition.evaluate(Event::TranscriptStreaming, &mut TranscriptView::new(data));
+        match (verdict, expected_command) {
+            (Verdict::Skip, None) => {}
+            (Verdict::Run(extras), Some(command)) => {
+                let extras: serde_json::Map<_, _> = extras.into_iter().collect();
+                assert_eq!(extras["command"], command, "transcript {transcript:?}");
+                assert_eq!(extras["original_transcript"], transcript);
+            }
+            (verdict, expected) => panic!("{transcript:?}: got {verdict:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn normalization_matches_the_original() {
+        assert_eq!(normalize("Don't STOP—now…  ok"), "don t stop—now… ok");
+        assert_eq!(normalize("  Hey,   Hermes! "), "hey hermes");
+        assert_eq!(normalize("!!!"), "");
+    }
+
+    /// Reference section 1.3, with our word-boundary fix.
+    #[test]
+    fn wake_words_match_whole_words_at_the_start() {
+        let hermes = wake(&["hey hermes"]);
+        check(&hermes, "Hey, Hermes! Turn off the lights", Some("Turn off the lights"));
+        check(&hermes, "hey hermes turn on the fan.", Some("turn on the fan."));
+        check(&hermes, "Hey Hermes", Some(""));
+        check(&hermes, "Hey Hermes!", Some(""));
+        // FIXED: the original matched the prefix and commanded "ian stuff".
+        check(&hermes, "hey hermesian stuff", None);
+        check(&hermes, "Hey Hermesian stuff", None);
+        // FIXED: the original fell back to the whole transcript here.
+        check(&hermes, " Hey Hermes turn on", Some("turn on"));
+        check(&hermes, "\"Hey Hermes\" go", Some("go"));
+        check(&hermes, "well, hey hermes", None);
+        check(&wake(&["Hey, Hermes!"]), "Hey-Hermes: go", Some("go"));
+        check(&wake(&["computer", "hey hermes"]), "Computer, lights", Some("lights"));
+        check(&wake(&["héllo"]), "HÉLLO wörld", Some("wörld"));
+    }
+
+    #[test]
+    fn keywords_match_whole_words_anywhere() {
+        let hermes = keyword(&["hermes"]);
+        check(&hermes, "Turn off the hall lights, Hermes, please", Some("Turn off the hall lights please"));
+        check(&hermes, "Hermes, turn off the lights in the hall", Some("turn off the lights in the hall"));
+        // FIXED: the original matched inside "vivid" and commanded "the d lights".
+        check(&keyword(&["vivi"]), "the vivid lights", None);
+        check(&keyword(&["vivi"]), "the vivid vivi lights", Some("the vivid lights"));
+        check(&keyword(&["hall light"]), "Turn off the hall lights", None);
+        check(&keyword(&["urgent", "call"]), "call me, it is urgent", Some("call me, it is"));
+        check(&keyword(&["a b", "b"]), "x a b", Some("x"));
+        check(&hermes, "", None);
+    }
+
+    #[test]
+    fn regex_adds_named_groups() {
+        let condition = Condition::Regex(Regex::new(r"(?i)remind me to (?P<task>.+?)(?: at (?P<time>\d+))?$").unwrap());
+        let data = json!({"transcript": "Remind me to call mum at 5"});
+        let verdict = condition.evaluate(Event::TranscriptBatch, &mut TranscriptView::new(data.as_object().unwrap()));
+        assert_eq!(
+            verdict,
+            Verdict::Run(vec![("task".into(), json!("call mum")), ("time".into(), json!("5"))])
+        );
+        let data = json!({"transcript": "nothing to see"});
+        assert_eq!(condition.evaluate(Event::TranscriptBatch, &mut TranscriptView::new(data.as_object().unwrap())), Verdict::Skip);
+    }
+
+    #[test]
+    fn buttons_stars_and_actions_bypass_transcript_conditions_and_others_need_a_transcript() {
+        let condition = wake(&["hey hermes"]);
+        let no_transcript = json!({"state": "SINGLE_PRESS"});
+        let data = no_transcript.as_object().unwrap();
+        for event in [Event::ButtonSinglePress, Event::ButtonDoublePress, Event::ButtonLongPress, Event::ConversationStarred, Event::PluginAction] {
+            assert_eq!(condition.evaluate(event, &mut TranscriptView::new(data)), Verdict::Run(vec![]));
+        }
+        assert_eq!(condition.evaluate(Event::MemoryProcessed, &mut TranscriptView::new(data)), Verdict::Skip);
+        assert_eq!(Condition::Always.evaluate(Event::MemoryProcessed, &mut TranscriptView::new(data)), Verdict::Run(vec![]));
+    }
+}

@@ -1,0 +1,325 @@
+//! The plugin host: the loaded set of plugins, their health, and their lifecycle.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chronicle_plugin_api::{Event, Plugin, PluginDescriptor, PluginErrorKind};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::backends::Backends;
+use crate::catalog::{Catalog, Runtime, Source};
+use crate::config::{self, HostConfig, PluginSpec};
+use crate::diagnostic::{ConfigErrors, Diagnostic};
+use crate::router::{Invocation, guard};
+use crate::services::Grants;
+
+/// How long `initialize` may take before the plugin is marked degraded.
+pub const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `cleanup` may take on shutdown.
+pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A loaded set of plugins, ready to initialize and route events. Cheap to clone.
+#[derive(Clone)]
+pub struct PluginHost {
+    pub(crate) inner: Arc<HostInner>,
+}
+
+pub(crate) struct HostInner {
+    pub slots: Vec<Slot>,
+    /// For each event (by [`Event::index`]), the slots subscribed to it in chain order.
+    pub chains: [Vec<usize>; 9],
+    pub backends: Backends,
+    pub catalog: Catalog,
+}
+
+pub(crate) struct Slot {
+    pub spec: PluginSpec,
+    pub id: Arc<str>,
+    pub runtime: Runtime,
+    pub name: String,
+    pub description: String,
+    pub instance: Option<Arc<dyn Plugin>>,
+    pub grants: Grants,
+    health: AtomicU8,
+    error: Mutex<Option<String>>,
+}
+
+/// Where a plugin stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Health {
+    /// Turned off in `plugins.yml`.
+    Disabled = 0,
+    /// Built, not yet initialized.
+    Registered = 1,
+    /// Receiving events.
+    Initialized = 2,
+    /// A dependency was unreachable; no events until it recovers.
+    Degraded = 3,
+    /// Broken: no events until its configuration or code changes.
+    Failed = 4,
+}
+
+impl Health {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Health::Disabled,
+            1 => Health::Registered,
+            2 => Health::Initialized,
+            3 => Health::Degraded,
+            _ => Health::Failed,
+        }
+    }
+}
+
+impl Slot {
+    pub fn health(&self) -> Health {
+        Health::from_u8(self.health.load(Ordering::Acquire))
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn set_health(&self, health: Health, error: Option<String>) {
+        *self.error.lock().unwrap_or_else(PoisonError::into_inner) = error;
+        self.health.store(health as u8, Ordering::Release);
+    }
+
+    /// The deadline of one call for `event`.
+    pub fn timeout_for(&self, event: Event) -> Duration {
+        self.spec.timeout.unwrap_or(if event.is_terminal() {
+            Duration::from_secs(30)
+        } else {
+            Duration::from_secs(5)
+        })
+    }
+}
+
+/// A host that loaded, and the warnings its configuration produced.
+pub struct Loaded {
+    /// The host, not yet initialized.
+    pub host: PluginHost,
+    /// Accepted, but worth telling the operator.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// One row of `chronicle plugin list`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginStatus {
+    /// The id.
+    pub plugin_id: String,
+    /// A human name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// How it runs.
+    pub runtime: Runtime,
+    /// Whether `plugins.yml` has an entry for it.
+    pub configured: bool,
+    /// Whether it receives events.
+    pub enabled: bool,
+    /// Its subscriptions.
+    pub events: Vec<Event>,
+    /// Its condition.
+    pub condition: Value,
+    /// Its place in chains.
+    pub priority: i64,
+    /// Its health, or `not_configured`.
+    pub status: String,
+    /// Why it is degraded or failed.
+    pub error: Option<String>,
+}
+
+impl PluginHost {
+    /// Discovers plugins, reads and validates the configuration, and builds every enabled
+    /// plugin. Refuses the whole configuration if anything in it is an error, listing all of
+    /// them; a plugin that merely fails to *initialize* later is that plugin's failure only.
+    pub fn load(config: &HostConfig, registry: &[PluginDescriptor], backends: Backends) -> Result<Loaded, ConfigErrors> {
+        let catalog = Catalog::discover(registry, &config.plugins_dir);
+        let loaded = config::load(config, &catalog);
+        let mut diagnostics = loaded.diagnostics;
+        let mut slots = Vec::with_capacity(loaded.specs.len());
+        for spec in loaded.specs {
+            let Some(available) = catalog.get(&spec.id) else {
+                continue; // already reported by config::load
+            };
+            let (name, description, instance) = match &available.source {
+                Source::Native(descriptor) => {
+                    let instance = if spec.enabled {
+                        match (descriptor.build)(&spec.settings) {
+                            Ok(plugin) => Some(Arc::<dyn Plugin>::from(plugin)),
+                            Err(error) => {
+                                let top_key = error.key.as_deref().and_then(|key| key.split(['.', '[']).next());
+                                let location = top_key
+                                    .and_then(|key| spec.setting_locations.get(key))
+                                    .unwrap_or(&spec.location)
+                                    .clone();
+                                diagnostics.push(
+                                    Diagnostic::error(location, format!("plugin `{}`: {error}", spec.id))
+                                        .with_hint(format!("see plugins/{}/config.yml for the settings it takes", spec.id)),
+                                );
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    (descriptor.name.to_owned(), descriptor.description.to_owned(), instance)
+                }
+                Source::Folder(_) => (spec.id.clone(), String::new(), None),
+            };
+            let health = if spec.enabled { Health::Registered } else { Health::Disabled };
+            slots.push(Slot {
+                id: Arc::from(spec.id.as_str()),
+                runtime: available.runtime,
+                name,
+                description,
+                instance,
+                grants: Grants::new(&spec.permissions),
+                health: AtomicU8::new(health as u8),
+                error: Mutex::new(None),
+                spec,
+            });
+        }
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(ConfigErrors(diagnostics));
+        }
+        let chains = Event::ALL.map(|event| {
+            let mut chain: Vec<usize> = (0..slots.len())
+                .filter(|index| slots[*index].spec.events.contains(&event))
+                .collect();
+            chain.sort_by_key(|index| slots[*index].spec.priority); // stable: ties keep file order
+            chain
+        });
+        let mut warnings = diagnostics;
+        warnings.extend(catalog.notes.iter().map(|note| {
+            Diagnostic::warning(
+                crate::diagnostic::Location::new(&crate::diagnostic::shared_path(&config.plugins_dir), Default::default()),
+                note.clone(),
+            )
+        }));
+        Ok(Loaded {
+            host: PluginHost {
+                inner: Arc::new(HostInner { slots, chains, backends, catalog }),
+            },
+            warnings,
+        })
+    }
+
+    /// Initializes every enabled plugin, concurrently, each within [`INITIALIZE_TIMEOUT`].
+    /// Failures are recorded per plugin (see [`PluginHost::plugins`]); this never fails.
+    pub async fn initialize(&self) {
+        let pending = self.inner.slots.iter().filter_map(|slot| {
+            let plugin = slot.instance.clone()?;
+            Some(async move {
+                let outcome = guard(INITIALIZE_TIMEOUT, async move { plugin.initialize().await }).await;
+                let (health, error) = match outcome {
+                    Invocation::Returned(Ok(())) => (Health::Initialized, None),
+                    Invocation::Returned(Err(error)) => match error.kind {
+                        PluginErrorKind::Unreachable => (Health::Degraded, Some(error.message)),
+                        PluginErrorKind::Broken => (Health::Failed, Some(error.message)),
+                    },
+                    Invocation::Panicked(message) => (Health::Failed, Some(format!("initialize panicked: {message}"))),
+                    Invocation::TimedOut(after) => (
+                        Health::Degraded,
+                        Some(format!("initialize did not finish within {} s", after.as_secs())),
+                    ),
+                };
+                match &error {
+                    Some(error) => tracing::warn!(plugin = %slot.id, status = ?health, %error, "Plugin did not initialize."),
+                    None => tracing::debug!(plugin = %slot.id, "Plugin initialized."),
+                }
+                slot.set_health(health, error);
+            })
+        });
+        futures_util::future::join_all(pending).await;
+    }
+
+    /// Calls every started plugin's `cleanup`, each within [`CLEANUP_TIMEOUT`].
+    pub async fn shutdown(&self) {
+        let pending = self.inner.slots.iter().filter_map(|slot| {
+            let plugin = slot.instance.clone()?;
+            matches!(slot.health(), Health::Initialized | Health::Degraded).then_some(async move {
+                if let Invocation::Panicked(message) | Invocation::Returned(Err(message)) =
+                    guard(CLEANUP_TIMEOUT, async move {
+                        plugin.cleanup().await;
+                        Ok::<(), String>(())
+                    })
+                    .await
+                {
+                    tracing::warn!(plugin = %slot.id, error = %message, "Plugin cleanup failed.");
+                }
+            })
+        });
+        futures_util::future::join_all(pending).await;
+    }
+
+    /// Every plugin the host can run: configured ones in file order, then the others.
+    pub fn plugins(&self) -> Vec<PluginStatus> {
+        let configured = self.inner.slots.iter().map(|slot| PluginStatus {
+            plugin_id: slot.id.to_string(),
+            name: slot.name.clone(),
+            description: slot.description.clone(),
+            runtime: slot.runtime,
+            configured: true,
+            enabled: slot.spec.enabled,
+            events: slot.spec.events.clone(),
+            condition: slot.spec.condition.describe(),
+            priority: slot.spec.priority,
+            status: serde_json::to_value(slot.health())
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            error: slot.error(),
+        });
+        let unconfigured = self
+            .inner
+            .catalog
+            .plugins
+            .iter()
+            .filter(|available| !self.inner.slots.iter().any(|slot| *slot.id == *available.id))
+            .map(|available| PluginStatus {
+                plugin_id: available.id.clone(),
+                name: match &available.source {
+                    Source::Native(descriptor) => descriptor.name.to_owned(),
+                    Source::Folder(_) => available.id.clone(),
+                },
+                description: match &available.source {
+                    Source::Native(descriptor) => descriptor.description.to_owned(),
+                    Source::Folder(path) => format!("{} plugin in {}", available.runtime, path.display()),
+                },
+                runtime: available.runtime,
+                configured: false,
+                enabled: false,
+                events: Vec::new(),
+                condition: Value::Null,
+                priority: config::DEFAULT_PRIORITY,
+                status: "not_configured".to_owned(),
+                error: None,
+            });
+        configured.chain(unconfigured).collect()
+    }
+
+    /// The phrases speech recognition should listen for: the wake words and keywords of
+    /// enabled plugins, lowercased, in order, without repeats.
+    pub fn asr_keywords(&self) -> Vec<String> {
+        let mut keywords: Vec<String> = Vec::new();
+        for slot in self.inner.slots.iter().filter(|slot| slot.spec.enabled) {
+            for phrase in slot.spec.condition.phrases() {
+                if !keywords.contains(phrase) {
+                    keywords.push(phrase.clone());
+                }
+            }
+        }
+        keywords
+    }
+
+    /// The backends the host's services use.
+    pub fn backends(&self) -> &Backends {
+        &self.inner.backends
+    }
+}

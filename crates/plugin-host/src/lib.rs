@@ -1,0 +1,34 @@
+//! The plugin host: turns `config/plugins.yml` and the `plugins/` folder into a running set of
+//! plugins, and routes each event through them.
+//!
+//! - [`config`] reads and validates the configuration, expanding `${VAR}` ([`env`]) and
+//!   locating every problem at file:line:column ([`diagnostic`]).
+//! - [`catalog`] discovers what can run: plugins compiled into the binary and plugin folders.
+//! - [`condition`] decides per plugin whether an event reaches it.
+//! - [`PluginHost`] builds, initializes and shuts down plugins and routes events
+//!   ([`PluginHost::dispatch`]), guarding every call with a deadline and a panic catcher.
+//! - The host's [`chronicle_plugin_api::Services`] check every call against the plugin's
+//!   permissions and act through [`Backends`], which the store and server implement.
+//!
+//! This crate knows nothing of HTTP, WebSockets or SQL, and never lets a plugin's failure
+//! become the caller's: a dispatch always returns a record.
+
+mod backends;
+pub mod catalog;
+pub mod condition;
+pub mod config;
+pub mod diagnostic;
+pub mod env;
+mod host;
+mod record;
+mod router;
+mod services;
+pub mod yaml;
+
+pub use backends::{Backends, EVENT_LOG_CAPACITY, EventLog, MemoryDocuments, MemoryEventLog, OfflineConversations};
+pub use config::HostConfig;
+pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
+pub use host::{Health, Loaded, PluginHost, PluginStatus, CLEANUP_TIMEOUT, INITIALIZE_TIMEOUT};
+pub use record::{DispatchRecord, PluginOutcome, ServiceCall, Status};
+pub use router::DispatchRequest;
+pub use services::Grants;

@@ -1,0 +1,196 @@
+//! The host's implementation of [`Services`]: one handle per plugin call, checking every
+//! request against the plugin's grants and recording it in the dispatch record.
+
+use std::sync::{Arc, Weak};
+
+use chronicle_plugin_api::backend::BackendError;
+use chronicle_plugin_api::{CloseReason, JsonMap, Permission, PluginResult, ServiceError, Services, async_trait};
+use serde_json::{Value, json};
+
+use crate::host::HostInner;
+use crate::record::{CallRecorder, ServiceCall};
+
+/// The permissions granted to one plugin, as a bit set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Grants(u8);
+
+impl Grants {
+    /// The set of `permissions`.
+    pub fn new(permissions: &[Permission]) -> Self {
+        Self(permissions.iter().fold(0, |bits, p| bits | Self::bit(*p)))
+    }
+
+    fn bit(permission: Permission) -> u8 {
+        1 << (permission as u8)
+    }
+
+    /// Whether `permission` was granted.
+    pub fn contains(self, permission: Permission) -> bool {
+        self.0 & Self::bit(permission) != 0
+    }
+}
+
+/// Services as seen by one plugin during one call.
+pub(crate) struct HostServices {
+    pub host: Weak<HostInner>,
+    pub plugin_id: Arc<str>,
+    pub user_id: Arc<str>,
+    pub grants: Grants,
+    /// How many `call_plugin` hops led here; bounded so plugins calling each other in a cycle
+    /// end with an error instead of a stack overflow.
+    pub depth: u8,
+    pub recorder: CallRecorder,
+}
+
+/// How deep `call_plugin` may nest.
+pub(crate) const MAX_CALL_DEPTH: u8 = 8;
+
+impl HostServices {
+    fn check(&self, call: &'static str, permission: Permission, args: Value) -> Result<Arc<HostInner>, ServiceError> {
+        let allowed = self.grants.contains(permission);
+        self.recorder.push(ServiceCall {
+            plugin_id: Arc::clone(&self.plugin_id),
+            call,
+            args,
+            allowed,
+        });
+        if !allowed {
+            tracing::warn!(plugin = %self.plugin_id, call, %permission, "Service call denied.");
+            return Err(ServiceError::PermissionDenied {
+                plugin_id: self.plugin_id.to_string(),
+                service: call,
+                permission,
+            });
+        }
+        self.host.upgrade().ok_or(ServiceError::Unavailable {
+            service: call,
+            reason: "the plugin host is shutting down".into(),
+        })
+    }
+}
+
+fn backend_error(service: &'static str) -> impl Fn(BackendError) -> ServiceError {
+    move |error| match error {
+        BackendError::InvalidRequest(reason) => ServiceError::InvalidRequest { service, reason },
+        BackendError::Unavailable(reason) => ServiceError::Unavailable { service, reason },
+        BackendError::Failed(reason) => ServiceError::Failed { service, reason },
+    }
+}
+
+#[async_trait]
+impl Services for HostServices {
+    async fn close_conversation(&self, session_id: &str, reason: CloseReason) -> Result<bool, ServiceError> {
+        const CALL: &str = "close_conversation";
+        let host = self.check(CALL, Permission::CloseConversation, json!({"session_id": session_id, "reason": reason}))?;
+        host.backends
+            .conversations
+            .close_conversation(&self.user_id, session_id, reason)
+            .await
+            .map_err(backend_error(CALL))
+    }
+
+    async fn star_conversation(&self, session_id: &str) -> Result<bool, ServiceError> {
+        const CALL: &str = "star_conversation";
+        let host = self.check(CALL, Permission::StarConversation, json!({"session_id": session_id}))?;
+        host.backends
+            .conversations
+            .star_conversation(&self.user_id, session_id)
+            .await
+            .map_err(backend_error(CALL))
+    }
+
+    async fn call_plugin(
+        &self,
+        plugin_id: &str,
+        action: &str,
+        data: JsonMap,
+        user_id: Option<&str>,
+    ) -> Result<Option<PluginResult>, ServiceError> {
+        let args = json!({"plugin_id": plugin_id, "action": action, "data": data, "user_id": user_id});
+        let host = self.check("call_plugin", Permission::CallPlugin, args)?;
+        if self.depth >= MAX_CALL_DEPTH {
+            return Ok(Some(PluginResult::failure(format!(
+                "Plugin action failed: call_plugin nested more than {MAX_CALL_DEPTH} deep (do plugins call each other in a cycle?)"
+            ))));
+        }
+        let user_id: Arc<str> = Arc::from(user_id.unwrap_or("system"));
+        Ok(host
+            .call_action(plugin_id, action, data, user_id, self.depth + 1, &self.recorder)
+            .await)
+    }
+
+    async fn insert_one(&self, collection: &str, document: JsonMap) -> Result<String, ServiceError> {
+        const CALL: &str = "insert_one";
+        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "document": document}))?;
+        host.backends
+            .documents
+            .insert_one(&self.plugin_id, collection, document)
+            .await
+            .map_err(backend_error(CALL))
+    }
+
+    async fn find(&self, collection: &str, filter: &JsonMap) -> Result<Vec<JsonMap>, ServiceError> {
+        const CALL: &str = "find";
+        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "filter": filter}))?;
+        host.backends
+            .documents
+            .find(&self.plugin_id, collection, filter, None)
+            .await
+            .map_err(backend_error(CALL))
+    }
+
+    async fn find_one(&self, collection: &str, filter: &JsonMap) -> Result<Option<JsonMap>, ServiceError> {
+        const CALL: &str = "find_one";
+        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "filter": filter}))?;
+        let found = host
+            .backends
+            .documents
+            .find(&self.plugin_id, collection, filter, Some(1))
+            .await
+            .map_err(backend_error(CALL))?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn update_one(&self, collection: &str, filter: &JsonMap, update: &JsonMap) -> Result<bool, ServiceError> {
+        const CALL: &str = "update_one";
+        let args = json!({"collection": collection, "filter": filter, "update": update});
+        let host = self.check(CALL, Permission::Database, args)?;
+        host.backends
+            .documents
+            .update_one(&self.plugin_id, collection, filter, update)
+            .await
+            .map_err(backend_error(CALL))
+    }
+
+    async fn delete_one(&self, collection: &str, filter: &JsonMap) -> Result<bool, ServiceError> {
+        const CALL: &str = "delete_one";
+        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "filter": filter}))?;
+        host.backends
+            .documents
+            .delete_one(&self.plugin_id, collection, filter)
+            .await
+            .map_err(backend_error(CALL))
+    }
+
+    async fn count(&self, collection: &str, filter: &JsonMap) -> Result<u64, ServiceError> {
+        const CALL: &str = "count";
+        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "filter": filter}))?;
+        host.backends
+            .documents
+            .count(&self.plugin_id, collection, filter)
+            .await
+            .map_err(backend_error(CALL))
+    }
+
+    async fn llm_generate(&self, prompt: &str) -> Result<String, ServiceError> {
+        const CALL: &str = "llm_generate";
+        let host = self.check(CALL, Permission::Llm, json!({"prompt": prompt}))?;
+        let Some(llm) = &host.backends.llm else {
+            return Err(ServiceError::Unavailable {
+                service: CALL,
+                reason: "no language model is configured".into(),
+            });
+        };
+        llm.generate(prompt).await.map_err(backend_error(CALL))
+    }
+}
