@@ -1,1 +1,49 @@
-//! placeholder
+//! The plugins bundled with Chronicle, compiled into the binary and run in process.
+//!
+//! Each plugin lives in its own folder as `config.rs` (its settings, whose doc comments are
+//! the reference; the shipped `plugins/<id>/config.yml` mirrors them) and `plugin.rs` (its
+//! handlers), and is listed once in [`REGISTRY`] behind a Cargo feature of the same name.
+//!
+//! Bundled plugins use only the plugin contract (`chronicle-plugin-api`): whatever they do,
+//! a plugin written outside this crate can do too.
+
+use chronicle_plugin_api::PluginDescriptor;
+
+#[cfg(feature = "keyword_alerter")]
+pub mod keyword_alerter;
+#[cfg(feature = "test_button_actions")]
+pub mod test_button_actions;
+#[cfg(feature = "test_event")]
+pub mod test_event;
+#[cfg(feature = "todo_extractor")]
+pub mod todo_extractor;
+
+#[cfg(test)]
+mod testing;
+
+/// Every bundled plugin compiled into this build.
+pub const REGISTRY: &[PluginDescriptor] = &[
+    #[cfg(feature = "test_event")]
+    test_event::DESCRIPTOR,
+    #[cfg(feature = "test_button_actions")]
+    test_button_actions::DESCRIPTOR,
+    #[cfg(feature = "todo_extractor")]
+    todo_extractor::DESCRIPTOR,
+    #[cfg(feature = "keyword_alerter")]
+    keyword_alerter::DESCRIPTOR,
+];
+
+/// Seconds since the Unix epoch, for timestamps stored with documents.
+pub(crate) fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
+}
+
+/// A JSON object as a map; any other value is wrapped as `{"value": ...}`.
+pub(crate) fn into_object(value: serde_json::Value) -> chronicle_plugin_api::JsonMap {
+    match value {
+        serde_json::Value::Object(map) => map,
+        other => std::iter::once(("value".to_owned(), other)).collect(),
+    }
+}
