@@ -174,7 +174,10 @@ pub fn load(config: &HostConfig, catalog: &Catalog) -> LoadedConfig {
                 id: &id.name,
                 diagnostics: &mut out.diagnostics,
             };
-            if let Some(spec) = reader.read_entry(id, entry.clone(), config, catalog, &env) {
+            let errors_before = reader.error_count();
+            let spec = reader.read_entry(id, entry.clone(), config, catalog, &env);
+            // An entry with errors is not built: its build errors would only repeat them.
+            if let Some(spec) = spec.filter(|_| reader.error_count() == errors_before) {
                 out.specs.push(spec);
             }
         }
@@ -204,6 +207,10 @@ struct EntryReader<'a> {
 impl EntryReader<'_> {
     fn at(&self, pos: Pos) -> Location {
         Location::new(self.file, pos)
+    }
+
+    fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
     fn error(&mut self, pos: Pos, message: impl Into<String>, hint: impl Into<String>) {
@@ -501,7 +508,7 @@ impl EntryReader<'_> {
             NodeKind::Map(fields) => fields,
             NodeKind::Null => {
                 self.error(
-                    value.pos,
+                    key.pos,
                     format!("`{}` is empty", key.name),
                     "write `condition: {type: always}`, or remove the line to run on every event",
                 );
