@@ -244,6 +244,7 @@ impl EntryReader<'_> {
         catalog: &Catalog,
         env: &EnvSources,
     ) -> Option<PluginSpec> {
+        let errors_at_start = self.error_count();
         let plugin_dir = config.plugins_dir.join(&id.name);
         let env = match read_dotenv(&plugin_dir.join(".env")) {
             Ok(vars) => env.with_plugin(vars),
@@ -403,7 +404,7 @@ impl EntryReader<'_> {
                 }
             }
         }
-        if spec.enabled && spec.events.is_empty() {
+        if spec.enabled && spec.events.is_empty() && self.error_count() == errors_at_start {
             self.warning(id.pos, format!("plugin `{}` is enabled but subscribes to no events", spec.id), "add `events: [...]`");
         }
         if let Some(plugin) = available

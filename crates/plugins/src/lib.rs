@@ -21,6 +21,12 @@ pub mod todo_extractor;
 #[cfg(test)]
 mod testing;
 
+/// The template `chronicle plugin new` renders, compiled and tested here so every scaffold is
+/// known to build.
+#[cfg(test)]
+#[path = "../../cli/templates/rust_plugin/mod.rs"]
+mod scaffold_example;
+
 /// Every bundled plugin compiled into this build.
 pub const REGISTRY: &[PluginDescriptor] = &[
     #[cfg(feature = "test_event")]

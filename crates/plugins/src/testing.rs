@@ -21,6 +21,15 @@ pub struct Harness {
 impl Harness {
     /// Loads and initializes; `session` is the session id conversation services accept.
     pub async fn new(plugins_yml: &str, session: Option<&str>) -> Self {
+        Self::build(crate::REGISTRY, plugins_yml, session).await
+    }
+
+    /// A host running only `registry`, for plugins not (yet) in [`crate::REGISTRY`].
+    pub async fn with_registry(registry: &[PluginDescriptor], plugins_yml: &str) -> Self {
+        Self::build(registry, plugins_yml, None).await
+    }
+
+    async fn build(registry: &[PluginDescriptor], plugins_yml: &str, session: Option<&str>) -> Self {
         let config_dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(config_dir.path().join("plugins.yml"), plugins_yml).expect("write plugins.yml");
         let config = HostConfig {
@@ -34,7 +43,7 @@ impl Harness {
             }),
             ..Backends::in_memory()
         };
-        let loaded = match PluginHost::load(&config, crate::REGISTRY, backends) {
+        let loaded = match PluginHost::load(&config, registry, backends) {
             Ok(loaded) => loaded,
             Err(errors) => panic!("config refused:\n{errors}"),
         };

@@ -1,0 +1,93 @@
+//! The command line, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "chronicle", version, about = "Chronicle: a self-hosted backend for AI wearables")]
+#[command(after_help = "Exit codes: 0 success, 1 configuration refused, 2 bad command line or input, 3 a plugin failed or timed out (plugin test)")]
+pub struct Cli {
+    #[command(flatten)]
+    pub paths: Paths,
+    /// Log filter for stderr (RUST_LOG wins when set), e.g. `info` or `chronicle_plugin_host=debug`.
+    #[arg(long, global = true, default_value = "warn")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the configuration lives.
+#[derive(Clone, Debug, Args)]
+pub struct Paths {
+    /// Folder holding plugins.yml.
+    #[arg(long, global = true, env = "CONFIG_DIR", default_value = "config")]
+    pub config_dir: PathBuf,
+    /// Folder with one sub-folder per plugin (its config.yml, .env and code).
+    #[arg(long, global = true, env = "PLUGINS_DIR", default_value = "plugins")]
+    pub plugins_dir: PathBuf,
+    /// The project's dotenv file; a missing file is fine.
+    #[arg(long, global = true, default_value = ".env")]
+    pub env_file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect, check and exercise plugins without a server.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Every plugin the host can run, with runtime, subscriptions, condition and status.
+    List {
+        /// Print one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the configuration: prints `ok`, or every error as FILE:LINE:COL: message.
+    Validate,
+    /// Build the host, initialize it, dispatch one event and print what every plugin did.
+    Test(TestArgs),
+    /// Scaffold a bundled Rust plugin.
+    New(NewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The event, e.g. transcript.streaming or button.single_press.
+    #[arg(long)]
+    pub event: String,
+    /// The event data: a JSON object, or @FILE to read it from a file (@- for stdin).
+    #[arg(long, default_value = "{}")]
+    pub data: String,
+    /// The user the event belongs to.
+    #[arg(long, default_value = "cli-user")]
+    pub user_id: String,
+    /// Initial metadata, a JSON object (conversation.complete carries `end_reason` here).
+    #[arg(long, default_value = "{}")]
+    pub metadata: String,
+    /// The session id that counts as live: close_conversation and star_conversation answer
+    /// true for it and false for any other.
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Print exactly one JSON object: the dispatch record.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin id, in snake_case (e.g. `weather_reporter`).
+    pub name: String,
+    /// The language: `rust` for a bundled plugin.
+    #[arg(long, default_value = "rust")]
+    pub lang: String,
+    /// The crate of bundled plugins the code goes into.
+    #[arg(long, default_value = "crates/plugins")]
+    pub crate_dir: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
