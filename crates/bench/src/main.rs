@@ -1,2 +1,206 @@
-//! placeholder
-fn main() {}
+//! `chronicle-bench`: repeatable benchmarks that print one JSON object.
+//!
+//! `cargo run --release -p chronicle-bench -- dispatch [--events N]` routes
+//! `transcript.streaming` events through the real host — configuration loaded from a
+//! plugins.yml, conditions compiled, services, event log — with ten native plugins subscribed:
+//! three `wake_word`, three `keyword_anywhere`, two `regex` and two `always`, each returning a
+//! result when it runs. It runs on one thread (a current-thread runtime) and reports events per
+//! second and the per-event dispatch latency.
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chronicle_plugin_api::{
+    AccessLevel, Event, HandlerOutcome, JsonMap, Plugin, PluginContext, PluginDescriptor,
+    PluginResult, async_trait,
+};
+use chronicle_plugin_host::{Backends, DispatchRequest, HostConfig, PluginHost};
+use serde_json::{Value, json};
+
+/// Answers every transcript with a short result.
+struct Responder;
+
+#[async_trait]
+impl Plugin for Responder {
+    async fn on_transcript(&self, ctx: &mut PluginContext) -> HandlerOutcome {
+        let words = ctx.transcript().len();
+        Ok(Some(PluginResult::ok(if words > 40 {
+            "long"
+        } else {
+            "short"
+        })))
+    }
+}
+
+const fn responder(id: &'static str) -> PluginDescriptor {
+    PluginDescriptor {
+        id,
+        name: id,
+        description: "benchmark plugin",
+        access_levels: &[AccessLevel::Transcript],
+        build: |_| Ok(Box::new(Responder)),
+    }
+}
+
+const REGISTRY: &[PluginDescriptor] = &[
+    responder("wake_1"),
+    responder("wake_2"),
+    responder("wake_3"),
+    responder("keyword_1"),
+    responder("keyword_2"),
+    responder("keyword_3"),
+    responder("regex_1"),
+    responder("regex_2"),
+    responder("always_1"),
+    responder("always_2"),
+];
+
+const PLUGINS_YML: &str = r#"plugins:
+  wake_1: {enabled: true, events: [transcript.streaming], condition: {type: wake_word, wake_words: [hey hermes, ok hermes]}}
+  wake_2: {enabled: true, events: [transcript.streaming], condition: {type: wake_word, wake_words: [computer]}}
+  wake_3: {enabled: true, events: [transcript.streaming], condition: {type: wake_word, wake_words: [hey jarvis, jarvis]}}
+  keyword_1: {enabled: true, events: [transcript.streaming], condition: {type: keyword_anywhere, keywords: [urgent, emergency]}}
+  keyword_2: {enabled: true, events: [transcript.streaming], condition: {type: keyword_anywhere, keywords: [remind me, reminder]}}
+  keyword_3: {enabled: true, events: [transcript.streaming], condition: {type: keyword_anywhere, keywords: [lights]}}
+  regex_1: {enabled: true, events: [transcript.streaming], condition: {type: regex, pattern: '(?i)\b(?P<amount>\d+) (?P<unit>minutes|hours)\b'}}
+  regex_2: {enabled: true, events: [transcript.streaming], condition: {type: regex, pattern: '(?i)^(?:call|text) (?P<who>\w+)'}}
+  always_1: {enabled: true, events: [transcript.streaming]}
+  always_2: {enabled: true, events: [transcript.streaming]}
+"#;
+
+/// Final segments as a pendant produces them: mostly ordinary speech, some with a wake word,
+/// a keyword or a pattern.
+const TRANSCRIPTS: [&str; 10] = [
+    "so I told her we would meet at the station around noon",
+    "Hey Hermes, turn off the kitchen lights please",
+    "that was the best coffee I have had in weeks honestly",
+    "can you remind me to water the plants in 20 minutes",
+    "we should probably head back before it gets dark",
+    "Computer, what is on my calendar tomorrow",
+    "it is urgent, the basement is flooding again",
+    "call mum when you get a chance",
+    "the meeting moved to Thursday because of the holiday",
+    "I think the vivid colours make the painting work",
+];
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut events: usize = 200_000;
+    let mut benchmark = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--events" => {
+                events = args
+                    .next()
+                    .context("--events needs a number")?
+                    .parse()
+                    .context("--events")?
+            }
+            "dispatch" => benchmark = Some(arg),
+            other => {
+                bail!("unknown argument `{other}`; usage: chronicle-bench dispatch [--events N]")
+            }
+        }
+    }
+    if benchmark.is_none() {
+        bail!("usage: chronicle-bench dispatch [--events N]");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(dispatch(events))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+async fn dispatch(events: usize) -> anyhow::Result<Value> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("plugins.yml"), PLUGINS_YML)?;
+    let config = HostConfig {
+        config_dir: dir.path().to_owned(),
+        plugins_dir: dir.path().join("plugins"),
+        env_file: None,
+    };
+    let host = PluginHost::load(&config, REGISTRY, Backends::in_memory())
+        .map_err(|errors| anyhow::anyhow!("{errors}"))?
+        .host;
+    host.initialize().await;
+
+    let payloads: Vec<JsonMap> = TRANSCRIPTS
+        .iter()
+        .enumerate()
+        .map(|(i, transcript)| {
+            let data = json!({
+                "transcript": transcript,
+                "segment_id": format!("s1_{i}"),
+                "conversation_id": "c1",
+                "session_id": "s1",
+                "client_id": "abc123-pendant",
+                "words": [],
+                "segments": [],
+                "confidence": 0.93,
+                "is_final": true,
+            });
+            data.as_object().cloned().unwrap_or_default()
+        })
+        .collect();
+    let request = |i: usize| {
+        DispatchRequest::new(
+            Event::TranscriptStreaming,
+            "user-1",
+            payloads[i % payloads.len()].clone(),
+        )
+    };
+
+    // Warm up allocator, caches and the event log.
+    let mut executed = 0usize;
+    for i in 0..events / 10 {
+        host.dispatch(request(i)).await;
+    }
+    let mut latencies_ns: Vec<u64> = Vec::with_capacity(events);
+    let started = Instant::now();
+    for i in 0..events {
+        let request = request(i);
+        let before = Instant::now();
+        let record = host.dispatch(request).await;
+        latencies_ns.push(before.elapsed().as_nanos() as u64);
+        executed += record.plugins.iter().filter(|p| p.result.is_some()).count();
+    }
+    let elapsed = started.elapsed();
+    latencies_ns.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies_ns.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        latencies_ns[index.min(latencies_ns.len() - 1)] as f64 / 1000.0
+    };
+    Ok(json!({
+        "benchmark": "dispatch",
+        "event": "transcript.streaming",
+        "subscribed_plugins": {"wake_word": 3, "keyword_anywhere": 3, "regex": 2, "always": 2},
+        "threads": 1,
+        "events": events,
+        "plugin_results_per_event": executed as f64 / events as f64,
+        "elapsed_s": elapsed.as_secs_f64(),
+        "events_per_second": events as f64 / elapsed.as_secs_f64(),
+        "latency_us": {
+            "p50": percentile(0.50),
+            "p99": percentile(0.99),
+            "p999": percentile(0.999),
+            "max": percentile(1.0),
+        },
+        "machine": machine(),
+    }))
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, name)| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    json!({"cpu": cpu, "cores": cores, "os": std::env::consts::OS, "arch": std::env::consts::ARCH})
+}

@@ -5,8 +5,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "chronicle", version, about = "Chronicle: a self-hosted backend for AI wearables")]
-#[command(after_help = "Exit codes: 0 success, 1 configuration refused, 2 bad command line or input, 3 a plugin failed or timed out (plugin test)")]
+#[command(
+    name = "chronicle",
+    version,
+    about = "Chronicle: a self-hosted backend for AI wearables"
+)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 configuration refused, 2 bad command line or input, 3 a plugin failed or timed out (plugin test)"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub paths: Paths,

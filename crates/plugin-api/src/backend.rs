@@ -36,8 +36,11 @@ pub trait ConversationControl: Send + Sync {
 
     /// Toggles the star of the conversation open in `session_id` of `user_id`; `Ok(false)` when
     /// there is none.
-    async fn star_conversation(&self, user_id: &str, session_id: &str)
-    -> Result<bool, BackendError>;
+    async fn star_conversation(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<bool, BackendError>;
 }
 
 /// Documents stored by plugins, kept apart per plugin and per collection.
@@ -173,7 +176,8 @@ fn add_numbers(key: &str, current: &Value, by: &Value) -> Result<Value, BackendE
     match (current.as_i64(), by.as_i64()) {
         (Some(a), Some(b)) => Ok(Value::from(a.saturating_add(b))),
         _ => {
-            let sum = current.as_f64().ok_or_else(not_numbers)? + by.as_f64().ok_or_else(not_numbers)?;
+            let sum =
+                current.as_f64().ok_or_else(not_numbers)? + by.as_f64().ok_or_else(not_numbers)?;
             Ok(Value::from(sum))
         }
     }
@@ -203,7 +207,10 @@ mod tests {
     fn updates_support_set_unset_inc_and_plain_objects() {
         let mut doc = map(json!({"_id": "1", "n": 1, "gone": true}));
         apply_update(&mut doc, &map(json!({"$set": {"a": 1, "_id": "x"}, "$unset": {"gone": ""}, "$inc": {"n": 2, "m": 0.5}}))).unwrap();
-        assert_eq!(Value::Object(doc.clone()), json!({"_id": "1", "n": 3, "a": 1, "m": 0.5}));
+        assert_eq!(
+            Value::Object(doc.clone()),
+            json!({"_id": "1", "n": 3, "a": 1, "m": 0.5})
+        );
         apply_update(&mut doc, &map(json!({"b": "plain"}))).unwrap();
         assert_eq!(doc["b"], "plain");
         assert!(apply_update(&mut doc, &map(json!({"$push": {"a": 1}}))).is_err());

@@ -259,7 +259,10 @@ mod tests {
     fn every_event_round_trips_through_its_dotted_name() {
         for event in Event::ALL {
             assert_eq!(event.as_str().parse::<Event>(), Ok(event));
-            assert_eq!(event.index(), Event::ALL.iter().position(|e| *e == event).unwrap());
+            assert_eq!(
+                event.index(),
+                Event::ALL.iter().position(|e| *e == event).unwrap()
+            );
             let json = serde_json::to_string(&event).unwrap();
             assert_eq!(json, format!("\"{}\"", event.as_str()));
             assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);

@@ -70,8 +70,16 @@ mod tests {
     fn errors_name_the_setting() {
         let error = parse_settings::<Example>(&settings(json!({"port": "x"}))).unwrap_err();
         assert_eq!(error.key.as_deref(), Some("port"));
-        assert!(error.to_string().starts_with("setting `port`: invalid type"));
-        let error = parse_settings::<Example>(&settings(json!({"port": 1, "prot": 2}))).unwrap_err();
-        assert!(error.to_string().contains("unknown field `prot`"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("setting `port`: invalid type")
+        );
+        let error =
+            parse_settings::<Example>(&settings(json!({"port": 1, "prot": 2}))).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `prot`"),
+            "{error}"
+        );
     }
 }

@@ -99,7 +99,12 @@ pub struct OfflineConversations {
 
 #[async_trait]
 impl ConversationControl for OfflineConversations {
-    async fn close_conversation(&self, _user: &str, session_id: &str, _reason: CloseReason) -> Result<bool, BackendError> {
+    async fn close_conversation(
+        &self,
+        _user: &str,
+        session_id: &str,
+        _reason: CloseReason,
+    ) -> Result<bool, BackendError> {
         Ok(self.active_session.as_deref() == Some(session_id))
     }
 
@@ -121,7 +126,10 @@ impl MemoryDocuments {
         collection: &str,
         f: impl FnOnce(&mut Vec<JsonMap>) -> Result<T, BackendError>,
     ) -> Result<T, BackendError> {
-        let mut collections = self.collections.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut collections = self
+            .collections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let documents = collections
             .entry((plugin_id.to_owned(), collection.to_owned()))
             .or_default();
@@ -141,22 +149,38 @@ fn position(documents: &[JsonMap], filter: &JsonMap) -> Result<Option<usize>, Ba
 
 #[async_trait]
 impl DocumentStore for MemoryDocuments {
-    async fn insert_one(&self, plugin_id: &str, collection: &str, mut document: JsonMap) -> Result<String, BackendError> {
+    async fn insert_one(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        mut document: JsonMap,
+    ) -> Result<String, BackendError> {
         let id = match document.get("_id") {
             Some(Value::String(id)) => id.clone(),
             _ => uuid::Uuid::new_v4().to_string(),
         };
         document.insert("_id".into(), Value::from(id.as_str()));
         self.with_collection(plugin_id, collection, |documents| {
-            if documents.iter().any(|existing| existing.get("_id") == document.get("_id")) {
-                return Err(BackendError::InvalidRequest(format!("a document with _id `{id}` already exists")));
+            if documents
+                .iter()
+                .any(|existing| existing.get("_id") == document.get("_id"))
+            {
+                return Err(BackendError::InvalidRequest(format!(
+                    "a document with _id `{id}` already exists"
+                )));
             }
             documents.push(document);
             Ok(id.clone())
         })
     }
 
-    async fn find(&self, plugin_id: &str, collection: &str, filter: &JsonMap, limit: Option<usize>) -> Result<Vec<JsonMap>, BackendError> {
+    async fn find(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        filter: &JsonMap,
+        limit: Option<usize>,
+    ) -> Result<Vec<JsonMap>, BackendError> {
         self.with_collection(plugin_id, collection, |documents| {
             let mut found = Vec::new();
             for document in documents.iter() {
@@ -171,7 +195,13 @@ impl DocumentStore for MemoryDocuments {
         })
     }
 
-    async fn update_one(&self, plugin_id: &str, collection: &str, filter: &JsonMap, update: &JsonMap) -> Result<bool, BackendError> {
+    async fn update_one(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        filter: &JsonMap,
+        update: &JsonMap,
+    ) -> Result<bool, BackendError> {
         self.with_collection(plugin_id, collection, |documents| {
             let Some(index) = position(documents, filter)? else {
                 return Ok(false);
@@ -181,7 +211,12 @@ impl DocumentStore for MemoryDocuments {
         })
     }
 
-    async fn delete_one(&self, plugin_id: &str, collection: &str, filter: &JsonMap) -> Result<bool, BackendError> {
+    async fn delete_one(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        filter: &JsonMap,
+    ) -> Result<bool, BackendError> {
         self.with_collection(plugin_id, collection, |documents| {
             let Some(index) = position(documents, filter)? else {
                 return Ok(false);
@@ -191,7 +226,12 @@ impl DocumentStore for MemoryDocuments {
         })
     }
 
-    async fn count(&self, plugin_id: &str, collection: &str, filter: &JsonMap) -> Result<u64, BackendError> {
+    async fn count(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        filter: &JsonMap,
+    ) -> Result<u64, BackendError> {
         self.with_collection(plugin_id, collection, |documents| {
             let mut count = 0;
             for document in documents.iter() {

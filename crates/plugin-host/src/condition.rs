@@ -70,7 +70,9 @@ impl Condition {
             Condition::KeywordAnywhere(keywords) => {
                 serde_json::json!({"type": "keyword_anywhere", "keywords": keywords.phrases})
             }
-            Condition::Regex(regex) => serde_json::json!({"type": "regex", "pattern": regex.as_str()}),
+            Condition::Regex(regex) => {
+                serde_json::json!({"type": "regex", "pattern": regex.as_str()})
+            }
         }
     }
 
@@ -101,7 +103,9 @@ impl Condition {
                     {
                         let rest = &original[normalized.origin_of(phrase.len())..];
                         let command = rest
-                            .trim_start_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation())
+                            .trim_start_matches(|c: char| {
+                                c.is_whitespace() || c.is_ascii_punctuation()
+                            })
                             .trim_end();
                         return Verdict::Run(vec![
                             ("command".into(), Value::from(command)),
@@ -116,7 +120,9 @@ impl Condition {
                 let found = keywords
                     .automaton
                     .find_overlapping_iter(normalized.text.as_str())
-                    .filter(|m| normalized.is_word_start(m.start()) && normalized.is_word_end(m.end()))
+                    .filter(|m| {
+                        normalized.is_word_start(m.start()) && normalized.is_word_end(m.end())
+                    })
                     .min_by_key(|m| (m.pattern().as_usize(), m.start()));
                 match found {
                     Some(m) => {
@@ -176,7 +182,8 @@ impl<'a> TranscriptView<'a> {
 
     fn normalized(&mut self) -> &Normalized {
         let original = self.original.unwrap_or("");
-        self.normalized.get_or_insert_with(|| Normalized::new(original))
+        self.normalized
+            .get_or_insert_with(|| Normalized::new(original))
     }
 }
 
@@ -265,14 +272,17 @@ mod tests {
     }
 
     fn keyword(words: &[&str]) -> Condition {
-        Condition::KeywordAnywhere(Keywords::new(words.iter().map(|w| normalize(w)).collect()).unwrap())
+        Condition::KeywordAnywhere(
+            Keywords::new(words.iter().map(|w| normalize(w)).collect()).unwrap(),
+        )
     }
 
     #[track_caller]
     fn check(condition: &Condition, transcript: &str, expected_command: Option<&str>) {
         let data = json!({"transcript": transcript});
         let data = data.as_object().unwrap();
-        let verdict = condition.evaluate(Event::TranscriptStreaming, &mut TranscriptView::new(data));
+        let verdict =
+            condition.evaluate(Event::TranscriptStreaming, &mut TranscriptView::new(data));
         match (verdict, expected_command) {
             (Verdict::Skip, None) => {}
             (Verdict::Run(extras), Some(command)) => {
@@ -295,8 +305,16 @@ mod tests {
     #[test]
     fn wake_words_match_whole_words_at_the_start() {
         let hermes = wake(&["hey hermes"]);
-        check(&hermes, "Hey, Hermes! Turn off the lights", Some("Turn off the lights"));
-        check(&hermes, "hey hermes turn on the fan.", Some("turn on the fan."));
+        check(
+            &hermes,
+            "Hey, Hermes! Turn off the lights",
+            Some("Turn off the lights"),
+        );
+        check(
+            &hermes,
+            "hey hermes turn on the fan.",
+            Some("turn on the fan."),
+        );
         check(&hermes, "Hey Hermes", Some(""));
         check(&hermes, "Hey Hermes!", Some(""));
         // FIXED: the original matched the prefix and commanded "ian stuff".
@@ -307,35 +325,69 @@ mod tests {
         check(&hermes, "\"Hey Hermes\" go", Some("go"));
         check(&hermes, "well, hey hermes", None);
         check(&wake(&["Hey, Hermes!"]), "Hey-Hermes: go", Some("go"));
-        check(&wake(&["computer", "hey hermes"]), "Computer, lights", Some("lights"));
+        check(
+            &wake(&["computer", "hey hermes"]),
+            "Computer, lights",
+            Some("lights"),
+        );
         check(&wake(&["héllo"]), "HÉLLO wörld", Some("wörld"));
     }
 
     #[test]
     fn keywords_match_whole_words_anywhere() {
         let hermes = keyword(&["hermes"]);
-        check(&hermes, "Turn off the hall lights, Hermes, please", Some("Turn off the hall lights please"));
-        check(&hermes, "Hermes, turn off the lights in the hall", Some("turn off the lights in the hall"));
+        check(
+            &hermes,
+            "Turn off the hall lights, Hermes, please",
+            Some("Turn off the hall lights please"),
+        );
+        check(
+            &hermes,
+            "Hermes, turn off the lights in the hall",
+            Some("turn off the lights in the hall"),
+        );
         // FIXED: the original matched inside "vivid" and commanded "the d lights".
         check(&keyword(&["vivi"]), "the vivid lights", None);
-        check(&keyword(&["vivi"]), "the vivid vivi lights", Some("the vivid lights"));
+        check(
+            &keyword(&["vivi"]),
+            "the vivid vivi lights",
+            Some("the vivid lights"),
+        );
         check(&keyword(&["hall light"]), "Turn off the hall lights", None);
-        check(&keyword(&["urgent", "call"]), "call me, it is urgent", Some("call me, it is"));
+        check(
+            &keyword(&["urgent", "call"]),
+            "call me, it is urgent",
+            Some("call me, it is"),
+        );
         check(&keyword(&["a b", "b"]), "x a b", Some("x"));
         check(&hermes, "", None);
     }
 
     #[test]
     fn regex_adds_named_groups() {
-        let condition = Condition::Regex(Regex::new(r"(?i)remind me to (?P<task>.+?)(?: at (?P<time>\d+))?$").unwrap());
+        let condition = Condition::Regex(
+            Regex::new(r"(?i)remind me to (?P<task>.+?)(?: at (?P<time>\d+))?$").unwrap(),
+        );
         let data = json!({"transcript": "Remind me to call mum at 5"});
-        let verdict = condition.evaluate(Event::TranscriptBatch, &mut TranscriptView::new(data.as_object().unwrap()));
+        let verdict = condition.evaluate(
+            Event::TranscriptBatch,
+            &mut TranscriptView::new(data.as_object().unwrap()),
+        );
         assert_eq!(
             verdict,
-            Verdict::Run(vec![("task".into(), json!("call mum")), ("time".into(), json!("5"))])
+            Verdict::Run(vec![
+                ("task".into(), json!("call mum")),
+                ("time".into(), json!("5"))
+            ])
         );
         let data = json!({"transcript": "nothing to see"});
-        assert_eq!(condition.evaluate(Event::TranscriptBatch, &mut TranscriptView::new(data.as_object().unwrap())), Verdict::Skip);
+        assert_eq!(
+            condition.evaluate(
+                Event::TranscriptBatch,
+                &mut TranscriptView::new(data.as_object().unwrap())
+            ),
+            Verdict::Skip
+        );
     }
 
     #[test]
@@ -343,10 +395,25 @@ mod tests {
         let condition = wake(&["hey hermes"]);
         let no_transcript = json!({"state": "SINGLE_PRESS"});
         let data = no_transcript.as_object().unwrap();
-        for event in [Event::ButtonSinglePress, Event::ButtonDoublePress, Event::ButtonLongPress, Event::ConversationStarred, Event::PluginAction] {
-            assert_eq!(condition.evaluate(event, &mut TranscriptView::new(data)), Verdict::Run(vec![]));
+        for event in [
+            Event::ButtonSinglePress,
+            Event::ButtonDoublePress,
+            Event::ButtonLongPress,
+            Event::ConversationStarred,
+            Event::PluginAction,
+        ] {
+            assert_eq!(
+                condition.evaluate(event, &mut TranscriptView::new(data)),
+                Verdict::Run(vec![])
+            );
         }
-        assert_eq!(condition.evaluate(Event::MemoryProcessed, &mut TranscriptView::new(data)), Verdict::Skip);
-        assert_eq!(Condition::Always.evaluate(Event::MemoryProcessed, &mut TranscriptView::new(data)), Verdict::Run(vec![]));
+        assert_eq!(
+            condition.evaluate(Event::MemoryProcessed, &mut TranscriptView::new(data)),
+            Verdict::Skip
+        );
+        assert_eq!(
+            Condition::Always.evaluate(Event::MemoryProcessed, &mut TranscriptView::new(data)),
+            Verdict::Run(vec![])
+        );
     }
 }

@@ -139,7 +139,10 @@ pub fn load(config: &HostConfig, catalog: &Catalog) -> LoadedConfig {
             out.diagnostics.push(
                 Diagnostic::error(
                     Location::new(&plugins_file, root.pos),
-                    format!("expected a mapping with a `plugins` key, found {}", root.type_name()),
+                    format!(
+                        "expected a mapping with a `plugins` key, found {}",
+                        root.type_name()
+                    ),
                 )
                 .with_hint("start the file with `plugins:` and one entry per plugin id under it"),
             );
@@ -163,7 +166,10 @@ pub fn load(config: &HostConfig, catalog: &Catalog) -> LoadedConfig {
             _ => {
                 out.diagnostics.push(Diagnostic::error(
                     Location::new(&plugins_file, value.pos),
-                    format!("`plugins` must map plugin ids to their settings, found {}", value.type_name()),
+                    format!(
+                        "`plugins` must map plugin ids to their settings, found {}",
+                        value.type_name()
+                    ),
                 ));
                 continue;
             }
@@ -190,8 +196,11 @@ fn parse_file(file: &Arc<Path>, text: &str, diagnostics: &mut Vec<Diagnostic>) -
         Ok(node) => Some(node),
         Err(error) => {
             diagnostics.push(
-                Diagnostic::error(Location::new(file, error.pos), format!("invalid YAML: {}", error.message))
-                    .with_hint("check the indentation and quoting around this position"),
+                Diagnostic::error(
+                    Location::new(file, error.pos),
+                    format!("invalid YAML: {}", error.message),
+                )
+                .with_hint("check the indentation and quoting around this position"),
             );
             None
         }
@@ -278,7 +287,11 @@ impl EntryReader<'_> {
             _ => {
                 self.error(
                     entry.pos,
-                    format!("the entry of `{}` must be a mapping, found {}", id.name, entry.type_name()),
+                    format!(
+                        "the entry of `{}` must be a mapping, found {}",
+                        id.name,
+                        entry.type_name()
+                    ),
                     "write `enabled: true`, `events: [...]` and the plugin's settings under the id",
                 );
                 return None;
@@ -312,17 +325,28 @@ impl EntryReader<'_> {
                     NodeKind::Bool(enabled) => spec.enabled = enabled,
                     _ => self.error(
                         value.pos,
-                        format!("`enabled` must be true or false, found {}", value.type_name()),
+                        format!(
+                            "`enabled` must be true or false, found {}",
+                            value.type_name()
+                        ),
                         "write `enabled: true` or `enabled: false`",
                     ),
                 },
                 "events" | "subscriptions" => {
                     if key.name == "subscriptions" {
                         if has_events {
-                            self.error(key.pos, "both `events` and its deprecated alias `subscriptions` are set", "remove `subscriptions`");
+                            self.error(
+                                key.pos,
+                                "both `events` and its deprecated alias `subscriptions` are set",
+                                "remove `subscriptions`",
+                            );
                             continue;
                         }
-                        self.warning(key.pos, "`subscriptions` is deprecated", "rename it to `events`");
+                        self.warning(
+                            key.pos,
+                            "`subscriptions` is deprecated",
+                            "rename it to `events`",
+                        );
                     }
                     event_positions = self.read_events(value);
                     spec.events = dedup(event_positions.iter().map(|(event, _)| *event));
@@ -330,10 +354,18 @@ impl EntryReader<'_> {
                 "condition" | "trigger" => {
                     if key.name == "trigger" {
                         if has_condition {
-                            self.error(key.pos, "both `condition` and its deprecated alias `trigger` are set", "remove `trigger`");
+                            self.error(
+                                key.pos,
+                                "both `condition` and its deprecated alias `trigger` are set",
+                                "remove `trigger`",
+                            );
                             continue;
                         }
-                        self.warning(key.pos, "`trigger` is deprecated", "rename it to `condition`");
+                        self.warning(
+                            key.pos,
+                            "`trigger` is deprecated",
+                            "rename it to `condition`",
+                        );
                     }
                     if let Some(condition) = self.read_condition(key, value) {
                         spec.condition = condition;
@@ -370,7 +402,10 @@ impl EntryReader<'_> {
                     }
                     _ => self.error(
                         value.pos,
-                        format!("`max_retries` must be an integer from 0 to 100, found {}", describe(value)),
+                        format!(
+                            "`max_retries` must be an integer from 0 to 100, found {}",
+                            describe(value)
+                        ),
                         "the default is 3",
                     ),
                 },
@@ -382,14 +417,17 @@ impl EntryReader<'_> {
                 ),
                 _ => {
                     spec.settings.insert(key.name.clone(), value.to_json());
-                    spec.setting_locations.insert(key.name.clone(), self.at(key.pos));
+                    spec.setting_locations
+                        .insert(key.name.clone(), self.at(key.pos));
                 }
             }
         }
 
         if let Some(levels) = available.and_then(|plugin| plugin.access_levels()) {
             for (event, pos) in &event_positions {
-                let supported = event.access_level().is_none_or(|level| levels.contains(&level));
+                let supported = event
+                    .access_level()
+                    .is_none_or(|level| levels.contains(&level));
                 if !supported {
                     let names: Vec<&str> = levels.iter().map(|level| level.as_str()).collect();
                     self.error(
@@ -405,7 +443,14 @@ impl EntryReader<'_> {
             }
         }
         if spec.enabled && spec.events.is_empty() && self.error_count() == errors_at_start {
-            self.warning(id.pos, format!("plugin `{}` is enabled but subscribes to no events", spec.id), "add `events: [...]`");
+            self.warning(
+                id.pos,
+                format!(
+                    "plugin `{}` is enabled but subscribes to no events",
+                    spec.id
+                ),
+                "add `events: [...]`",
+            );
         }
         if let Some(plugin) = available
             && spec.enabled
@@ -423,7 +468,12 @@ impl EntryReader<'_> {
         Some(spec)
     }
 
-    fn read_plugin_config_file(&mut self, plugin_dir: &Path, env: &EnvSources, spec: &mut PluginSpec) {
+    fn read_plugin_config_file(
+        &mut self,
+        plugin_dir: &Path,
+        env: &EnvSources,
+        spec: &mut PluginSpec,
+    ) {
         let path = plugin_dir.join("config.yml");
         let Ok(text) = std::fs::read_to_string(&path) else {
             return;
@@ -443,12 +493,18 @@ impl EntryReader<'_> {
             NodeKind::Map(fields) => fields,
             NodeKind::Null => return,
             _ => {
-                reader.error(node.pos, "a plugin's config.yml must be a mapping of settings", "write one `key: value` per line");
+                reader.error(
+                    node.pos,
+                    "a plugin's config.yml must be a mapping of settings",
+                    "write one `key: value` per line",
+                );
                 return;
             }
         };
         for (key, value) in fields {
-            if ORCHESTRATION_KEYS.contains(&key.name.as_str()) || DEPRECATED_KEYS.contains(&key.name.as_str()) {
+            if ORCHESTRATION_KEYS.contains(&key.name.as_str())
+                || DEPRECATED_KEYS.contains(&key.name.as_str())
+            {
                 reader.warning(
                     key.pos,
                     format!("`{}` is ignored in a plugin's config.yml", key.name),
@@ -457,7 +513,8 @@ impl EntryReader<'_> {
                 continue;
             }
             spec.settings.insert(key.name.clone(), value.to_json());
-            spec.setting_locations.insert(key.name, Location::new(&file, key.pos));
+            spec.setting_locations
+                .insert(key.name, Location::new(&file, key.pos));
         }
     }
 
@@ -465,7 +522,10 @@ impl EntryReader<'_> {
         let NodeKind::Seq(items) = &value.kind else {
             self.error(
                 value.pos,
-                format!("`events` must be a list of event names, found {}", value.type_name()),
+                format!(
+                    "`events` must be a list of event names, found {}",
+                    value.type_name()
+                ),
                 "for example `events: [conversation.complete]`",
             );
             return Vec::new();
@@ -473,7 +533,11 @@ impl EntryReader<'_> {
         let mut events = Vec::new();
         for item in items {
             let Some(name) = item.as_str() else {
-                self.error(item.pos, format!("an event name must be a string, found {}", item.type_name()), events_hint());
+                self.error(
+                    item.pos,
+                    format!("an event name must be a string, found {}", item.type_name()),
+                    events_hint(),
+                );
                 continue;
             };
             match name.parse::<Event>() {
@@ -497,8 +561,16 @@ impl EntryReader<'_> {
         for item in items {
             match item.as_str().map(str::parse::<Permission>) {
                 Some(Ok(permission)) => permissions.push(permission),
-                Some(Err(error)) => self.error(item.pos, error.to_string(), "permissions name the services a plugin may use"),
-                None => self.error(item.pos, format!("a permission must be a string, found {}", item.type_name()), "for example `database`"),
+                Some(Err(error)) => self.error(
+                    item.pos,
+                    error.to_string(),
+                    "permissions name the services a plugin may use",
+                ),
+                None => self.error(
+                    item.pos,
+                    format!("a permission must be a string, found {}", item.type_name()),
+                    "for example `database`",
+                ),
             }
         }
         dedup(permissions)
@@ -516,7 +588,15 @@ impl EntryReader<'_> {
                 return None;
             }
             _ => {
-                self.error(value.pos, format!("`{}` must be a mapping with a `type`, found {}", key.name, value.type_name()), "for example `condition: {type: always}`");
+                self.error(
+                    value.pos,
+                    format!(
+                        "`{}` must be a mapping with a `type`, found {}",
+                        key.name,
+                        value.type_name()
+                    ),
+                    "for example `condition: {type: always}`",
+                );
                 return None;
             }
         };
@@ -524,13 +604,19 @@ impl EntryReader<'_> {
         let kind = match field("type") {
             None if fields.is_empty() => "always".to_owned(),
             None => {
-                self.error(value.pos, "the condition has no `type`", format!("add `type:` with one of: {}", CONDITION_TYPES.join(", ")));
+                self.error(
+                    value.pos,
+                    "the condition has no `type`",
+                    format!("add `type:` with one of: {}", CONDITION_TYPES.join(", ")),
+                );
                 return None;
             }
             Some((_, node)) => match node.as_str() {
                 Some(kind) if CONDITION_TYPES.contains(&kind) => kind.to_owned(),
                 _ => {
-                    let written = node.as_str().map_or_else(|| describe(node), |s| format!("`{s}`"));
+                    let written = node
+                        .as_str()
+                        .map_or_else(|| describe(node), |s| format!("`{s}`"));
                     self.error(
                         node.pos,
                         format!("unknown condition type {written}"),
@@ -560,14 +646,30 @@ impl EntryReader<'_> {
         let condition = match kind.as_str() {
             "always" => Some(Condition::Always),
             "wake_word" => self
-                .read_phrases(value, field("wake_words"), field("wake_word"), "wake_words", "[\"hey hermes\"]")
+                .read_phrases(
+                    value,
+                    field("wake_words"),
+                    field("wake_word"),
+                    "wake_words",
+                    "[\"hey hermes\"]",
+                )
                 .map(|phrases| Condition::WakeWord(Phrases(phrases))),
             "keyword_anywhere" => self
-                .read_phrases(value, field("keywords"), field("keyword"), "keywords", "[\"urgent\"]")
+                .read_phrases(
+                    value,
+                    field("keywords"),
+                    field("keyword"),
+                    "keywords",
+                    "[\"urgent\"]",
+                )
                 .and_then(|phrases| match Keywords::new(phrases) {
                     Ok(keywords) => Some(Condition::KeywordAnywhere(keywords)),
                     Err(error) => {
-                        self.error(value.pos, format!("cannot compile the keywords: {error}"), "use fewer or shorter keywords");
+                        self.error(
+                            value.pos,
+                            format!("cannot compile the keywords: {error}"),
+                            "use fewer or shorter keywords",
+                        );
                         None
                     }
                 }),
@@ -589,7 +691,14 @@ impl EntryReader<'_> {
             (Some((_, node)), _) => match &node.kind {
                 NodeKind::Seq(items) => items.iter().collect(),
                 _ => {
-                    self.error(node.pos, format!("`{list_key}` must be a list of phrases, found {}", node.type_name()), format!("for example `{list_key}: {example}`"));
+                    self.error(
+                        node.pos,
+                        format!(
+                            "`{list_key}` must be a list of phrases, found {}",
+                            node.type_name()
+                        ),
+                        format!("for example `{list_key}: {example}`"),
+                    );
                     return None;
                 }
             },
@@ -608,20 +717,41 @@ impl EntryReader<'_> {
         for item in items {
             match item.as_str().map(normalize) {
                 Some(phrase) if !phrase.is_empty() => phrases.push(phrase),
-                Some(_) => self.error(item.pos, "this phrase is empty once punctuation is removed", "use words, for example \"hey hermes\""),
-                None => self.error(item.pos, format!("a phrase must be a string, found {}", item.type_name()), format!("for example `{list_key}: {example}`")),
+                Some(_) => self.error(
+                    item.pos,
+                    "this phrase is empty once punctuation is removed",
+                    "use words, for example \"hey hermes\"",
+                ),
+                None => self.error(
+                    item.pos,
+                    format!("a phrase must be a string, found {}", item.type_name()),
+                    format!("for example `{list_key}: {example}`"),
+                ),
             }
         }
         (!phrases.is_empty()).then_some(phrases)
     }
 
-    fn read_regex(&mut self, condition: &Node, pattern: Option<&(Key, Node)>, flags: Option<&(Key, Node)>) -> Option<Condition> {
+    fn read_regex(
+        &mut self,
+        condition: &Node,
+        pattern: Option<&(Key, Node)>,
+        flags: Option<&(Key, Node)>,
+    ) -> Option<Condition> {
         let Some((_, pattern)) = pattern else {
-            self.error(condition.pos, "a regex condition needs a `pattern`", "add `pattern: \"urgent|important\"`");
+            self.error(
+                condition.pos,
+                "a regex condition needs a `pattern`",
+                "add `pattern: \"urgent|important\"`",
+            );
             return None;
         };
         let Some(source) = pattern.as_str() else {
-            self.error(pattern.pos, format!("`pattern` must be a string, found {}", pattern.type_name()), "quote the pattern");
+            self.error(
+                pattern.pos,
+                format!("`pattern` must be a string, found {}", pattern.type_name()),
+                "quote the pattern",
+            );
             return None;
         };
         let mut builder = RegexBuilder::new(source);
@@ -653,7 +783,11 @@ impl EntryReader<'_> {
                     "s" | "S" | "DOTALL" => builder.dot_matches_new_line(true),
                     "x" | "X" | "VERBOSE" => builder.ignore_whitespace(true),
                     _ => {
-                        self.error(pos, format!("unknown regex flag `{name}`"), "use i (IGNORECASE), m (MULTILINE), s (DOTALL) or x (VERBOSE)");
+                        self.error(
+                            pos,
+                            format!("unknown regex flag `{name}`"),
+                            "use i (IGNORECASE), m (MULTILINE), s (DOTALL) or x (VERBOSE)",
+                        );
                         return None;
                     }
                 };
@@ -663,7 +797,12 @@ impl EntryReader<'_> {
             Ok(regex) => Some(Condition::Regex(regex)),
             Err(error) => {
                 let detail = error.to_string();
-                let detail = detail.lines().last().unwrap_or("").trim().trim_start_matches("error: ");
+                let detail = detail
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_start_matches("error: ");
                 self.error(
                     pattern.pos,
                     format!("invalid regex `{source}`: {detail}"),
@@ -718,6 +857,11 @@ fn strsim_close(a: &str, b: &str) -> bool {
         return false;
     }
     let common_prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let common_suffix = a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count();
+    let common_suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
     common_prefix + common_suffix + 2 >= a.len().max(b.len())
 }

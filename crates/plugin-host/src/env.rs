@@ -126,7 +126,11 @@ pub fn expand_node(node: &mut Node, env: &EnvSources) -> Vec<(crate::diagnostic:
     unset
 }
 
-fn expand_into(node: &mut Node, env: &EnvSources, unset: &mut Vec<(crate::diagnostic::Pos, String)>) {
+fn expand_into(
+    node: &mut Node,
+    env: &EnvSources,
+    unset: &mut Vec<(crate::diagnostic::Pos, String)>,
+) {
     match &mut node.kind {
         NodeKind::String { text, plain } => {
             if !text.contains("${") {
@@ -152,7 +156,9 @@ fn expand_into(node: &mut Node, env: &EnvSources, unset: &mut Vec<(crate::diagno
                 }
             }
         }
-        NodeKind::Seq(items) => items.iter_mut().for_each(|item| expand_into(item, env, unset)),
+        NodeKind::Seq(items) => items
+            .iter_mut()
+            .for_each(|item| expand_into(item, env, unset)),
         NodeKind::Map(entries) => entries
             .iter_mut()
             .for_each(|(_, value)| expand_into(value, env, unset)),
@@ -176,7 +182,12 @@ mod tests {
         };
         EnvSources {
             plugin: vars(&[("TOKEN", "from-plugin-env")]),
-            process: vars(&[("A", "1"), ("EMPTY", ""), ("TOKEN", "from-process"), ("PIN", "0042")]),
+            process: vars(&[
+                ("A", "1"),
+                ("EMPTY", ""),
+                ("TOKEN", "from-process"),
+                ("PIN", "0042"),
+            ]),
             project: vars(&[("PROJECT_ONLY", "p"), ("A", "shadowed")]),
         }
     }
@@ -199,11 +210,18 @@ mod tests {
         assert_eq!(expand("$A and ${A").unwrap(), "$A and ${A");
         assert_eq!(expand("${TOKEN}").unwrap(), "from-plugin-env");
         assert_eq!(expand("${PROJECT_ONLY}").unwrap(), "p");
-        assert_eq!(expand("${A}").unwrap(), "1", "the process environment beats ./.env");
+        assert_eq!(
+            expand("${A}").unwrap(),
+            "1",
+            "the process environment beats ./.env"
+        );
         // FIXED: the original kept `${B}` literally and handed it to the plugin.
         assert_eq!(
             expand("x${A}y${B}z"),
-            Err(UnsetVariable { name: "B".into(), offset: 6 })
+            Err(UnsetVariable {
+                name: "B".into(),
+                offset: 6
+            })
         );
     }
 

@@ -81,7 +81,10 @@ impl Slot {
     }
 
     pub fn error(&self) -> Option<String> {
-        self.error.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn set_health(&self, health: Health, error: Option<String>) {
@@ -138,7 +141,11 @@ impl PluginHost {
     /// Discovers plugins, reads and validates the configuration, and builds every enabled
     /// plugin. Refuses the whole configuration if anything in it is an error, listing all of
     /// them; a plugin that merely fails to *initialize* later is that plugin's failure only.
-    pub fn load(config: &HostConfig, registry: &[PluginDescriptor], backends: Backends) -> Result<Loaded, ConfigErrors> {
+    pub fn load(
+        config: &HostConfig,
+        registry: &[PluginDescriptor],
+        backends: Backends,
+    ) -> Result<Loaded, ConfigErrors> {
         let catalog = Catalog::discover(registry, &config.plugins_dir);
         let loaded = config::load(config, &catalog);
         let mut diagnostics = loaded.diagnostics;
@@ -153,14 +160,23 @@ impl PluginHost {
                         match (descriptor.build)(&spec.settings) {
                             Ok(plugin) => Some(Arc::<dyn Plugin>::from(plugin)),
                             Err(error) => {
-                                let top_key = error.key.as_deref().and_then(|key| key.split(['.', '[']).next());
+                                let top_key = error
+                                    .key
+                                    .as_deref()
+                                    .and_then(|key| key.split(['.', '[']).next());
                                 let location = top_key
                                     .and_then(|key| spec.setting_locations.get(key))
                                     .unwrap_or(&spec.location)
                                     .clone();
                                 diagnostics.push(
-                                    Diagnostic::error(location, format!("plugin `{}`: {error}", spec.id))
-                                        .with_hint(format!("see plugins/{}/config.yml for the settings it takes", spec.id)),
+                                    Diagnostic::error(
+                                        location,
+                                        format!("plugin `{}`: {error}", spec.id),
+                                    )
+                                    .with_hint(format!(
+                                        "see plugins/{}/config.yml for the settings it takes",
+                                        spec.id
+                                    )),
                                 );
                                 None
                             }
@@ -168,11 +184,19 @@ impl PluginHost {
                     } else {
                         None
                     };
-                    (descriptor.name.to_owned(), descriptor.description.to_owned(), instance)
+                    (
+                        descriptor.name.to_owned(),
+                        descriptor.description.to_owned(),
+                        instance,
+                    )
                 }
                 Source::Folder(_) => (spec.id.clone(), String::new(), None),
             };
-            let health = if spec.enabled { Health::Registered } else { Health::Disabled };
+            let health = if spec.enabled {
+                Health::Registered
+            } else {
+                Health::Disabled
+            };
             slots.push(Slot {
                 id: Arc::from(spec.id.as_str()),
                 runtime: available.runtime,
@@ -198,13 +222,21 @@ impl PluginHost {
         let mut warnings = diagnostics;
         warnings.extend(catalog.notes.iter().map(|note| {
             Diagnostic::warning(
-                crate::diagnostic::Location::new(&crate::diagnostic::shared_path(&config.plugins_dir), Default::default()),
+                crate::diagnostic::Location::new(
+                    &crate::diagnostic::shared_path(&config.plugins_dir),
+                    Default::default(),
+                ),
                 note.clone(),
             )
         }));
         Ok(Loaded {
             host: PluginHost {
-                inner: Arc::new(HostInner { slots, chains, backends, catalog }),
+                inner: Arc::new(HostInner {
+                    slots,
+                    chains,
+                    backends,
+                    catalog,
+                }),
             },
             warnings,
         })
@@ -281,7 +313,13 @@ impl PluginHost {
             .catalog
             .plugins
             .iter()
-            .filter(|available| !self.inner.slots.iter().any(|slot| *slot.id == *available.id))
+            .filter(|available| {
+                !self
+                    .inner
+                    .slots
+                    .iter()
+                    .any(|slot| *slot.id == *available.id)
+            })
             .map(|available| PluginStatus {
                 plugin_id: available.id.clone(),
                 name: match &available.source {
@@ -290,7 +328,9 @@ impl PluginHost {
                 },
                 description: match &available.source {
                     Source::Native(descriptor) => descriptor.description.to_owned(),
-                    Source::Folder(path) => format!("{} plugin in {}", available.runtime, path.display()),
+                    Source::Folder(path) => {
+                        format!("{} plugin in {}", available.runtime, path.display())
+                    }
                 },
                 runtime: available.runtime,
                 configured: false,

@@ -25,10 +25,12 @@ mod router;
 mod services;
 pub mod yaml;
 
-pub use backends::{Backends, EVENT_LOG_CAPACITY, EventLog, MemoryDocuments, MemoryEventLog, OfflineConversations};
+pub use backends::{
+    Backends, EVENT_LOG_CAPACITY, EventLog, MemoryDocuments, MemoryEventLog, OfflineConversations,
+};
 pub use config::HostConfig;
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
-pub use host::{Health, Loaded, PluginHost, PluginStatus, CLEANUP_TIMEOUT, INITIALIZE_TIMEOUT};
+pub use host::{CLEANUP_TIMEOUT, Health, INITIALIZE_TIMEOUT, Loaded, PluginHost, PluginStatus};
 pub use record::{DispatchRecord, PluginOutcome, ServiceCall, Status};
 pub use router::DispatchRequest;
 pub use services::Grants;

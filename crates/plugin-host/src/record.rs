@@ -34,7 +34,9 @@ pub struct DispatchRecord {
 impl DispatchRecord {
     /// The outcome of `plugin_id`, if it was subscribed.
     pub fn outcome(&self, plugin_id: &str) -> Option<&PluginOutcome> {
-        self.plugins.iter().find(|outcome| *outcome.plugin_id == *plugin_id)
+        self.plugins
+            .iter()
+            .find(|outcome| *outcome.plugin_id == *plugin_id)
     }
 
     /// Whether any plugin failed or timed out.
@@ -97,7 +99,10 @@ pub struct CallRecorder(Arc<Mutex<Vec<ServiceCall>>>);
 impl CallRecorder {
     /// Adds a call.
     pub fn push(&self, call: ServiceCall) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(call);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(call);
     }
 
     /// The calls so far.

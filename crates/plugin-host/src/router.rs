@@ -10,7 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use chronicle_plugin_api::{Delivery, Event, HandlerOutcome, JsonMap, Plugin, PluginContext, PluginResult};
+use chronicle_plugin_api::{
+    Delivery, Event, HandlerOutcome, JsonMap, Plugin, PluginContext, PluginResult,
+};
 use futures_util::FutureExt;
 use serde_json::Value;
 
@@ -77,9 +79,22 @@ fn handler<'a>(plugin: &'a dyn Plugin, ctx: &'a mut PluginContext) -> HandlerFut
         Event::ConversationComplete => plugin.on_conversation_complete(ctx),
         Event::MemoryProcessed => plugin.on_memory_processed(ctx),
         Event::ConversationStarred => plugin.on_conversation_starred(ctx),
-        Event::ButtonSinglePress | Event::ButtonDoublePress | Event::ButtonLongPress => plugin.on_button_event(ctx),
+        Event::ButtonSinglePress | Event::ButtonDoublePress | Event::ButtonLongPress => {
+            plugin.on_button_event(ctx)
+        }
         Event::PluginAction => plugin.on_plugin_action(ctx),
     }
+}
+
+/// A process-wide unique event id: a random prefix drawn once per process, then a counter.
+/// Cheaper than a random UUID per event (no system call on the hot path) and unique across
+/// restarts all the same.
+fn next_event_id() -> Arc<str> {
+    static PREFIX: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Arc::from(format!("{}-{n:x}", *PREFIX))
 }
 
 fn millis(since: Instant) -> f64 {
@@ -107,7 +122,7 @@ impl PluginHost {
         let clock = Instant::now();
         let event = request.event;
         let user_id: Arc<str> = Arc::from(request.user_id);
-        let event_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
+        let event_id = next_event_id();
         let data = Arc::new(request.data);
         let mut transcript = TranscriptView::new(&data);
         let recorder = CallRecorder::default();
@@ -125,7 +140,9 @@ impl PluginHost {
                 result: None,
                 duration_ms: 0.0,
             };
-            if let Some(reason) = unavailable_reason(slot).filter(|_| slot.health() == Health::Disabled) {
+            if let Some(reason) =
+                unavailable_reason(slot).filter(|_| slot.health() == Health::Disabled)
+            {
                 outcomes.push(skipped(reason));
                 continue;
             }
@@ -143,7 +160,10 @@ impl PluginHost {
             let extras = match slot.spec.condition.evaluate(event, &mut transcript) {
                 Verdict::Run(extras) => extras,
                 Verdict::Skip => {
-                    outcomes.push(skipped(format!("condition `{}` not met", slot.spec.condition.type_name())));
+                    outcomes.push(skipped(format!(
+                        "condition `{}` not met",
+                        slot.spec.condition.type_name()
+                    )));
                     continue;
                 }
             };
@@ -172,7 +192,7 @@ impl PluginHost {
                     event_id: Arc::clone(&event_id),
                     plugin_id: Arc::clone(&slot.id),
                     attempt: 1,
-                    deadline: SystemTime::now() + timeout,
+                    deadline: started_at + clock.elapsed() + timeout,
                 },
             };
             let call_started = Instant::now();
@@ -188,7 +208,9 @@ impl PluginHost {
                 }
                 Invocation::Returned(Ok(None)) => (Status::Declined, None, None),
                 Invocation::Returned(Err(error)) => (Status::Failed, Some(error.message), None),
-                Invocation::Panicked(message) => (Status::Failed, Some(format!("panicked: {message}")), None),
+                Invocation::Panicked(message) => {
+                    (Status::Failed, Some(format!("panicked: {message}")), None)
+                }
                 Invocation::TimedOut(after) => (
                     Status::TimedOut,
                     Some(format!("no answer within {:.1} s", after.as_secs_f64())),
@@ -235,14 +257,20 @@ impl HostInner {
         recorder: &CallRecorder,
     ) -> Option<PluginResult> {
         let Some(slot) = self.slots.iter().find(|slot| *slot.id == *target) else {
-            return Some(PluginResult::failure(format!("Plugin '{target}' not found")));
+            return Some(PluginResult::failure(format!(
+                "Plugin '{target}' not found"
+            )));
         };
         if !slot.spec.enabled {
-            return Some(PluginResult::failure(format!("Plugin '{target}' is disabled")));
+            return Some(PluginResult::failure(format!(
+                "Plugin '{target}' is disabled"
+            )));
         }
         let (Some(plugin), None) = (&slot.instance, unavailable_reason(slot)) else {
             let reason = unavailable_reason(slot).unwrap_or_default();
-            return Some(PluginResult::failure(format!("Plugin '{target}' is {reason}")));
+            return Some(PluginResult::failure(format!(
+                "Plugin '{target}' is {reason}"
+            )));
         };
         data.insert("action".into(), Value::from(action));
         let timeout = slot.timeout_for(Event::PluginAction);
@@ -260,7 +288,7 @@ impl HostInner {
                 recorder: recorder.clone(),
             }),
             delivery: Delivery {
-                event_id: Arc::from(uuid::Uuid::new_v4().to_string()),
+                event_id: next_event_id(),
                 plugin_id: Arc::clone(&slot.id),
                 attempt: 1,
                 deadline: SystemTime::now() + timeout,
@@ -268,8 +296,12 @@ impl HostInner {
         };
         match guard(timeout, plugin.on_plugin_action(&mut ctx)).await {
             Invocation::Returned(Ok(result)) => result,
-            Invocation::Returned(Err(error)) => Some(PluginResult::failure(format!("Plugin action failed: {error}"))),
-            Invocation::Panicked(message) => Some(PluginResult::failure(format!("Plugin action failed: panicked: {message}"))),
+            Invocation::Returned(Err(error)) => Some(PluginResult::failure(format!(
+                "Plugin action failed: {error}"
+            ))),
+            Invocation::Panicked(message) => Some(PluginResult::failure(format!(
+                "Plugin action failed: panicked: {message}"
+            ))),
             Invocation::TimedOut(after) => Some(PluginResult::failure(format!(
                 "Plugin action failed: '{target}' gave no answer within {:.1} s",
                 after.as_secs_f64()

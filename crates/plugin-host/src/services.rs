@@ -4,7 +4,9 @@
 use std::sync::{Arc, Weak};
 
 use chronicle_plugin_api::backend::BackendError;
-use chronicle_plugin_api::{CloseReason, JsonMap, Permission, PluginResult, ServiceError, Services, async_trait};
+use chronicle_plugin_api::{
+    CloseReason, JsonMap, Permission, PluginResult, ServiceError, Services, async_trait,
+};
 use serde_json::{Value, json};
 
 use crate::host::HostInner;
@@ -46,7 +48,12 @@ pub(crate) struct HostServices {
 pub(crate) const MAX_CALL_DEPTH: u8 = 8;
 
 impl HostServices {
-    fn check(&self, call: &'static str, permission: Permission, args: Value) -> Result<Arc<HostInner>, ServiceError> {
+    fn check(
+        &self,
+        call: &'static str,
+        permission: Permission,
+        args: Value,
+    ) -> Result<Arc<HostInner>, ServiceError> {
         let allowed = self.grants.contains(permission);
         self.recorder.push(ServiceCall {
             plugin_id: Arc::clone(&self.plugin_id),
@@ -79,9 +86,17 @@ fn backend_error(service: &'static str) -> impl Fn(BackendError) -> ServiceError
 
 #[async_trait]
 impl Services for HostServices {
-    async fn close_conversation(&self, session_id: &str, reason: CloseReason) -> Result<bool, ServiceError> {
+    async fn close_conversation(
+        &self,
+        session_id: &str,
+        reason: CloseReason,
+    ) -> Result<bool, ServiceError> {
         const CALL: &str = "close_conversation";
-        let host = self.check(CALL, Permission::CloseConversation, json!({"session_id": session_id, "reason": reason}))?;
+        let host = self.check(
+            CALL,
+            Permission::CloseConversation,
+            json!({"session_id": session_id, "reason": reason}),
+        )?;
         host.backends
             .conversations
             .close_conversation(&self.user_id, session_id, reason)
@@ -91,7 +106,11 @@ impl Services for HostServices {
 
     async fn star_conversation(&self, session_id: &str) -> Result<bool, ServiceError> {
         const CALL: &str = "star_conversation";
-        let host = self.check(CALL, Permission::StarConversation, json!({"session_id": session_id}))?;
+        let host = self.check(
+            CALL,
+            Permission::StarConversation,
+            json!({"session_id": session_id}),
+        )?;
         host.backends
             .conversations
             .star_conversation(&self.user_id, session_id)
@@ -106,7 +125,8 @@ impl Services for HostServices {
         data: JsonMap,
         user_id: Option<&str>,
     ) -> Result<Option<PluginResult>, ServiceError> {
-        let args = json!({"plugin_id": plugin_id, "action": action, "data": data, "user_id": user_id});
+        let args =
+            json!({"plugin_id": plugin_id, "action": action, "data": data, "user_id": user_id});
         let host = self.check("call_plugin", Permission::CallPlugin, args)?;
         if self.depth >= MAX_CALL_DEPTH {
             return Ok(Some(PluginResult::failure(format!(
@@ -115,13 +135,28 @@ impl Services for HostServices {
         }
         let user_id: Arc<str> = Arc::from(user_id.unwrap_or("system"));
         Ok(host
-            .call_action(plugin_id, action, data, user_id, self.depth + 1, &self.recorder)
+            .call_action(
+                plugin_id,
+                action,
+                data,
+                user_id,
+                self.depth + 1,
+                &self.recorder,
+            )
             .await)
     }
 
-    async fn insert_one(&self, collection: &str, document: JsonMap) -> Result<String, ServiceError> {
+    async fn insert_one(
+        &self,
+        collection: &str,
+        document: JsonMap,
+    ) -> Result<String, ServiceError> {
         const CALL: &str = "insert_one";
-        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "document": document}))?;
+        let host = self.check(
+            CALL,
+            Permission::Database,
+            json!({"collection": collection, "document": document}),
+        )?;
         host.backends
             .documents
             .insert_one(&self.plugin_id, collection, document)
@@ -131,7 +166,11 @@ impl Services for HostServices {
 
     async fn find(&self, collection: &str, filter: &JsonMap) -> Result<Vec<JsonMap>, ServiceError> {
         const CALL: &str = "find";
-        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "filter": filter}))?;
+        let host = self.check(
+            CALL,
+            Permission::Database,
+            json!({"collection": collection, "filter": filter}),
+        )?;
         host.backends
             .documents
             .find(&self.plugin_id, collection, filter, None)
@@ -139,9 +178,17 @@ impl Services for HostServices {
             .map_err(backend_error(CALL))
     }
 
-    async fn find_one(&self, collection: &str, filter: &JsonMap) -> Result<Option<JsonMap>, ServiceError> {
+    async fn find_one(
+        &self,
+        collection: &str,
+        filter: &JsonMap,
+    ) -> Result<Option<JsonMap>, ServiceError> {
         const CALL: &str = "find_one";
-        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "filter": filter}))?;
+        let host = self.check(
+            CALL,
+            Permission::Database,
+            json!({"collection": collection, "filter": filter}),
+        )?;
         let found = host
             .backends
             .documents
@@ -151,7 +198,12 @@ impl Services for HostServices {
         Ok(found.into_iter().next())
     }
 
-    async fn update_one(&self, collection: &str, filter: &JsonMap, update: &JsonMap) -> Result<bool, ServiceError> {
+    async fn update_one(
+        &self,
+        collection: &str,
+        filter: &JsonMap,
+        update: &JsonMap,
+    ) -> Result<bool, ServiceError> {
         const CALL: &str = "update_one";
         let args = json!({"collection": collection, "filter": filter, "update": update});
         let host = self.check(CALL, Permission::Database, args)?;
@@ -164,7 +216,11 @@ impl Services for HostServices {
 
     async fn delete_one(&self, collection: &str, filter: &JsonMap) -> Result<bool, ServiceError> {
         const CALL: &str = "delete_one";
-        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "filter": filter}))?;
+        let host = self.check(
+            CALL,
+            Permission::Database,
+            json!({"collection": collection, "filter": filter}),
+        )?;
         host.backends
             .documents
             .delete_one(&self.plugin_id, collection, filter)
@@ -174,7 +230,11 @@ impl Services for HostServices {
 
     async fn count(&self, collection: &str, filter: &JsonMap) -> Result<u64, ServiceError> {
         const CALL: &str = "count";
-        let host = self.check(CALL, Permission::Database, json!({"collection": collection, "filter": filter}))?;
+        let host = self.check(
+            CALL,
+            Permission::Database,
+            json!({"collection": collection, "filter": filter}),
+        )?;
         host.backends
             .documents
             .count(&self.plugin_id, collection, filter)

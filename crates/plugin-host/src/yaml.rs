@@ -285,10 +285,10 @@ pub fn resolve_plain(text: &str) -> NodeKind {
     if let Some(int) = resolve_int(text) {
         return NodeKind::Int(int);
     }
-    if looks_like_float(text) {
-        if let Ok(float) = text.parse::<f64>() {
-            return NodeKind::Float(float);
-        }
+    if looks_like_float(text)
+        && let Ok(float) = text.parse::<f64>()
+    {
+        return NodeKind::Float(float);
     }
     NodeKind::String {
         text: text.to_owned(),
@@ -323,7 +323,9 @@ fn looks_like_float(text: &str) -> bool {
     };
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     let mantissa_ok = match fraction {
-        Some(fraction) => digits(whole) && digits(fraction) && !(whole.is_empty() && fraction.is_empty()),
+        Some(fraction) => {
+            digits(whole) && digits(fraction) && !(whole.is_empty() && fraction.is_empty())
+        }
         None => !whole.is_empty() && digits(whole),
     };
     let exponent_ok = exponent.is_none_or(|e| {
@@ -372,9 +374,18 @@ mod tests {
         let plugins = &node.as_map().unwrap()[0];
         assert_eq!(plugins.0.name, "plugins");
         let entries = plugins.1.as_map().unwrap();
-        let keys: Vec<_> = entries.iter().map(|(k, _)| (k.name.as_str(), k.pos.line, k.pos.column)).collect();
+        let keys: Vec<_> = entries
+            .iter()
+            .map(|(k, _)| (k.name.as_str(), k.pos.line, k.pos.column))
+            .collect();
         assert_eq!(keys, [("b", 2, 3), ("a", 3, 3), ("c", 4, 3)]);
-        assert_eq!(entries[1].1.kind, NodeKind::String { text: "2".into(), plain: false });
+        assert_eq!(
+            entries[1].1.kind,
+            NodeKind::String {
+                text: "2".into(),
+                plain: false
+            }
+        );
         assert_eq!(entries[1].1.pos, Pos { line: 3, column: 6 });
         assert_eq!(entries[2].1.to_json(), json!(["x", "y"]));
     }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chronicle_plugin_api::{
-    AccessLevel, HandlerOutcome, JsonMap, Plugin, PluginContext, PluginDescriptor, PluginError, PluginResult,
-    Settings, SettingsError, async_trait,
+    AccessLevel, HandlerOutcome, JsonMap, Plugin, PluginContext, PluginDescriptor, PluginError,
+    PluginResult, Settings, SettingsError, async_trait,
 };
 use chronicle_plugin_host::{Backends, ConfigErrors, HostConfig, Loaded, PluginHost};
 use serde::Deserialize;
@@ -48,15 +48,24 @@ impl Scripted {
     async fn handle(&self, ctx: &mut PluginContext) -> HandlerOutcome {
         let id = ctx.delivery.plugin_id.to_string();
         if self.settings.record_in_metadata {
-            let seen = ctx.metadata.entry("seen").or_insert_with(|| Value::Array(Vec::new()));
+            let seen = ctx
+                .metadata
+                .entry("seen")
+                .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(seen) = seen {
                 seen.push(Value::from(id.as_str()));
             }
         }
         if let Some(target) = &self.settings.call {
-            let reply = ctx.services.call_plugin(target, "ping", JsonMap::new(), None).await?;
+            let reply = ctx
+                .services
+                .call_plugin(target, "ping", JsonMap::new(), None)
+                .await?;
             let mut data = JsonMap::new();
-            data.insert("reply".into(), serde_json::to_value(reply).unwrap_or(Value::Null));
+            data.insert(
+                "reply".into(),
+                serde_json::to_value(reply).unwrap_or(Value::Null),
+            );
             return Ok(Some(PluginResult::ok("called").with_data(data)));
         }
         let mut data = JsonMap::new();
@@ -66,7 +75,9 @@ impl Scripted {
         }
         match self.settings.mode.as_str() {
             "decline" => Ok(None),
-            "stop" => Ok(Some(PluginResult::ok(format!("{id} handled it")).stop_chain())),
+            "stop" => Ok(Some(
+                PluginResult::ok(format!("{id} handled it")).stop_chain(),
+            )),
             "fail_result" => Ok(Some(PluginResult::failure(format!("{id} could not")))),
             "error" => Err(PluginError::broken(format!("{id} broke"))),
             "panic" => panic!("{id} exploded"),

@@ -20,12 +20,18 @@ fn check_errors(plugins_yml: &str, expected: &[&str]) {
         .map(|d| {
             assert_eq!(*d.location.file, *file, "{d}");
             assert!(d.hint.is_some(), "every error has a hint: {d}");
-            format!("{}:{}: {}", d.location.pos.line, d.location.pos.column, d.message)
+            format!(
+                "{}:{}: {}",
+                d.location.pos.line, d.location.pos.column, d.message
+            )
         })
         .collect();
     assert_eq!(found.len(), expected.len(), "{found:#?}");
     for (found, expected) in found.iter().zip(expected) {
-        assert!(found.starts_with(expected) || found.contains(expected), "{found:?} does not match {expected:?}");
+        assert!(
+            found.starts_with(expected) || found.contains(expected),
+            "{found:?} does not match {expected:?}"
+        );
     }
 }
 
@@ -87,14 +93,19 @@ fn non_integer_priority_timeout_and_retries() {
 
 #[test]
 fn plugin_id_no_runtime_provides() {
-    check_errors("plugins:\n  b:\n    enabled: true\n  nope:\n    enabled: false\n", &["4:3: no runtime provides plugin `nope`"]);
+    check_errors(
+        "plugins:\n  b:\n    enabled: true\n  nope:\n    enabled: false\n",
+        &["4:3: no runtime provides plugin `nope`"],
+    );
 }
 
 #[test]
 fn event_outside_supported_access_levels() {
     check_errors(
         "plugins:\n  buttons_only:\n    enabled: true\n    events:\n      - button.single_press\n      - conversation.complete\n",
-        &["6:9: plugin `buttons_only` cannot handle `conversation.complete`: it supports button events only"],
+        &[
+            "6:9: plugin `buttons_only` cannot handle `conversation.complete`: it supports button events only",
+        ],
     );
 }
 
@@ -133,9 +144,18 @@ fn settings_that_do_not_fit_the_plugin_are_located_at_their_key() {
 #[test]
 fn syntax_errors_and_wrong_shapes() {
     check_errors("plugins:\n  a: [unclosed\n", &["invalid YAML"]);
-    check_errors("plugins:\n  a:\n    enabled: yes\n", &["3:14: `enabled` must be true or false, found a string"]);
-    check_errors("plugins:\n  a:\n    events: conversation.complete\n", &["3:13: `events` must be a list"]);
-    check_errors("- a\n- b\n", &["1:1: expected a mapping with a `plugins` key"]);
+    check_errors(
+        "plugins:\n  a:\n    enabled: yes\n",
+        &["3:14: `enabled` must be true or false, found a string"],
+    );
+    check_errors(
+        "plugins:\n  a:\n    events: conversation.complete\n",
+        &["3:13: `events` must be a list"],
+    );
+    check_errors(
+        "- a\n- b\n",
+        &["1:1: expected a mapping with a `plugins` key"],
+    );
 }
 
 #[test]
@@ -144,9 +164,21 @@ fn errors_are_all_reported_together_and_display_with_file_line_column() {
     let errors = project.load().err().expect("refused");
     let text = errors.to_string();
     let file = project.config().plugins_file();
-    assert!(text.contains(&format!("{}:3:14: unknown event `x.y`", file.display())), "{text}");
-    assert!(text.contains(&format!("{}:4:15: `priority` must be an integer", file.display())), "{text}");
-    assert!(text.contains("help: events are: transcript.streaming"), "{text}");
+    assert!(
+        text.contains(&format!("{}:3:14: unknown event `x.y`", file.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}:4:15: `priority` must be an integer",
+            file.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("help: events are: transcript.streaming"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -158,11 +190,21 @@ fn deprecated_aliases_are_accepted_with_warnings() {
     let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.message.clone()).collect();
     assert_eq!(
         warnings,
-        ["`subscriptions` is deprecated", "`trigger` is deprecated", "`access_level` is deprecated and ignored"]
+        [
+            "`subscriptions` is deprecated",
+            "`trigger` is deprecated",
+            "`access_level` is deprecated and ignored"
+        ]
     );
     let status = &loaded.host.plugins()[0];
-    assert_eq!(status.events, [chronicle_plugin_api::Event::TranscriptStreaming]);
-    assert_eq!(status.condition["wake_words"], serde_json::json!(["hey hermes"]));
+    assert_eq!(
+        status.events,
+        [chronicle_plugin_api::Event::TranscriptStreaming]
+    );
+    assert_eq!(
+        status.condition["wake_words"],
+        serde_json::json!(["hey hermes"])
+    );
     check_errors(
         "plugins:\n  a:\n    events: []\n    subscriptions: []\n",
         &["4:5: both `events` and its deprecated alias `subscriptions` are set"],
@@ -181,9 +223,18 @@ fn a_missing_plugins_file_is_a_warning_not_an_error() {
 #[test]
 fn errors_in_a_plugins_config_yml_name_that_file() {
     let project = Project::new("plugins:\n  a:\n    enabled: true\n");
-    project.write("plugins/a/config.yml", "# settings\nsleep_ms: ${CHRONICLE_TEST_UNSET_TOO}\n");
+    project.write(
+        "plugins/a/config.yml",
+        "# settings\nsleep_ms: ${CHRONICLE_TEST_UNSET_TOO}\n",
+    );
     let errors = project.load().err().expect("refused");
     let diagnostic = &errors.0[0];
-    assert!(diagnostic.location.file.ends_with("plugins/a/config.yml"), "{diagnostic}");
-    assert_eq!((diagnostic.location.pos.line, diagnostic.location.pos.column), (2, 11));
+    assert!(
+        diagnostic.location.file.ends_with("plugins/a/config.yml"),
+        "{diagnostic}"
+    );
+    assert_eq!(
+        (diagnostic.location.pos.line, diagnostic.location.pos.column),
+        (2, 11)
+    );
 }

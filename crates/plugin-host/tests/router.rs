@@ -8,11 +8,16 @@ use common::{Project, object};
 use serde_json::{Value, json};
 
 async fn dispatch(host: &PluginHost, event: Event, data: Value) -> std::sync::Arc<DispatchRecord> {
-    host.dispatch(DispatchRequest::new(event, "u1", object(data))).await
+    host.dispatch(DispatchRequest::new(event, "u1", object(data)))
+        .await
 }
 
 fn statuses(record: &DispatchRecord) -> Vec<(String, Status)> {
-    record.plugins.iter().map(|o| (o.plugin_id.to_string(), o.status)).collect()
+    record
+        .plugins
+        .iter()
+        .map(|o| (o.plugin_id.to_string(), o.status))
+        .collect()
 }
 
 fn s(id: &str, status: Status) -> (String, Status) {
@@ -34,16 +39,28 @@ async fn plugins_run_by_priority_with_ties_in_file_order_and_share_metadata() {
     let record = host
         .dispatch(DispatchRequest {
             metadata: object(json!({"end_reason": "user_stopped"})),
-            ..DispatchRequest::new(Event::ConversationComplete, "u1", object(json!({"transcript": "hi"})))
+            ..DispatchRequest::new(
+                Event::ConversationComplete,
+                "u1",
+                object(json!({"transcript": "hi"})),
+            )
         })
         .await;
     assert_eq!(
         statuses(&record),
-        [s("c", Status::Executed), s("a", Status::Executed), s("d", Status::Declined), s("b", Status::Executed)]
+        [
+            s("c", Status::Executed),
+            s("a", Status::Executed),
+            s("d", Status::Declined),
+            s("b", Status::Executed)
+        ]
     );
     assert_eq!(record.metadata["seen"], json!(["c", "a", "d", "b"]));
     assert_eq!(record.metadata["end_reason"], "user_stopped");
-    assert!(record.plugins[2].result.is_none(), "a decline is not collected");
+    assert!(
+        record.plugins[2].result.is_none(),
+        "a decline is not collected"
+    );
 }
 
 #[tokio::test]
@@ -73,9 +90,18 @@ async fn should_continue_false_stops_the_chain_and_failures_do_not() {
     );
     assert!(!record.plugins[0].result.as_ref().unwrap().success);
     assert_eq!(record.plugins[1].reason.as_deref(), Some("b broke"));
-    assert_eq!(record.plugins[2].reason.as_deref(), Some("panicked: c exploded"));
-    assert_eq!(record.plugins[4].reason.as_deref(), Some("chain stopped by `d`"));
-    assert_eq!(record.plugins[5].reason.as_deref(), Some("disabled in plugins.yml"));
+    assert_eq!(
+        record.plugins[2].reason.as_deref(),
+        Some("panicked: c exploded")
+    );
+    assert_eq!(
+        record.plugins[4].reason.as_deref(),
+        Some("chain stopped by `d`")
+    );
+    assert_eq!(
+        record.plugins[5].reason.as_deref(),
+        Some("disabled in plugins.yml")
+    );
     assert!(record.has_failures());
 }
 
@@ -89,12 +115,35 @@ async fn a_plugin_that_overruns_its_deadline_times_out_and_the_chain_goes_on() {
     ))
     .host()
     .await;
-    let record = dispatch(&host, Event::TranscriptStreaming, json!({"transcript": "x"})).await;
-    assert_eq!(statuses(&record), [s("a", Status::TimedOut), s("b", Status::TimedOut), s("c", Status::Executed)]);
-    assert_eq!(record.plugins[0].reason.as_deref(), Some("no answer within 5.0 s"), "live events default to 5 s");
-    assert_eq!(record.plugins[1].reason.as_deref(), Some("no answer within 0.5 s"));
+    let record = dispatch(
+        &host,
+        Event::TranscriptStreaming,
+        json!({"transcript": "x"}),
+    )
+    .await;
+    assert_eq!(
+        statuses(&record),
+        [
+            s("a", Status::TimedOut),
+            s("b", Status::TimedOut),
+            s("c", Status::Executed)
+        ]
+    );
+    assert_eq!(
+        record.plugins[0].reason.as_deref(),
+        Some("no answer within 5.0 s"),
+        "live events default to 5 s"
+    );
+    assert_eq!(
+        record.plugins[1].reason.as_deref(),
+        Some("no answer within 0.5 s")
+    );
     let record = dispatch(&host, Event::ConversationComplete, json!({})).await;
-    assert_eq!(record.plugins[0].reason.as_deref(), Some("no answer within 30.0 s"), "terminal events default to 30 s");
+    assert_eq!(
+        record.plugins[0].reason.as_deref(),
+        Some("no answer within 30.0 s"),
+        "terminal events default to 30 s"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -118,19 +167,40 @@ async fn plugins_that_fail_to_initialize_get_no_events_and_show_their_error() {
     assert_eq!(
         listed,
         [
-            ("a".into(), "degraded".into(), Some("cannot reach the service".into())),
+            (
+                "a".into(),
+                "degraded".into(),
+                Some("cannot reach the service".into())
+            ),
             ("b".into(), "failed".into(), Some("missing api key".into())),
-            ("c".into(), "failed".into(), Some("initialize panicked: init exploded".into())),
-            ("d".into(), "degraded".into(), Some("initialize did not finish within 30 s".into())),
+            (
+                "c".into(),
+                "failed".into(),
+                Some("initialize panicked: init exploded".into())
+            ),
+            (
+                "d".into(),
+                "degraded".into(),
+                Some("initialize did not finish within 30 s".into())
+            ),
             ("e".into(), "initialized".into(), None),
         ]
     );
     let record = dispatch(&host, Event::TranscriptBatch, json!({"transcript": "x"})).await;
     assert_eq!(
         statuses(&record),
-        [s("a", Status::Skipped), s("b", Status::Skipped), s("c", Status::Skipped), s("d", Status::Skipped), s("e", Status::Executed)]
+        [
+            s("a", Status::Skipped),
+            s("b", Status::Skipped),
+            s("c", Status::Skipped),
+            s("d", Status::Skipped),
+            s("e", Status::Executed)
+        ]
     );
-    assert_eq!(record.plugins[1].reason.as_deref(), Some("not initialized (failed): missing api key"));
+    assert_eq!(
+        record.plugins[1].reason.as_deref(),
+        Some("not initialized (failed): missing api key")
+    );
 }
 
 #[tokio::test]
@@ -144,42 +214,82 @@ async fn conditions_give_each_plugin_its_own_copy_of_the_data() {
     ))
     .host()
     .await;
-    let record = dispatch(&host, Event::TranscriptStreaming, json!({"transcript": "Hey, Hermes! Turn off the vivid lights"})).await;
+    let record = dispatch(
+        &host,
+        Event::TranscriptStreaming,
+        json!({"transcript": "Hey, Hermes! Turn off the vivid lights"}),
+    )
+    .await;
     assert_eq!(
         statuses(&record),
-        [s("a", Status::Executed), s("b", Status::Executed), s("c", Status::Executed), s("d", Status::Skipped)]
+        [
+            s("a", Status::Executed),
+            s("b", Status::Executed),
+            s("c", Status::Executed),
+            s("d", Status::Skipped)
+        ]
     );
     let seen = |i: usize| record.plugins[i].result.as_ref().unwrap().data["seen_data"].clone();
     assert_eq!(
         seen(0),
         json!({"transcript": "Hey, Hermes! Turn off the vivid lights", "command": "Turn off the vivid lights", "original_transcript": "Hey, Hermes! Turn off the vivid lights"})
     );
-    assert_eq!(seen(1), json!({"transcript": "Hey, Hermes! Turn off the vivid lights", "verb": "Turn off"}));
-    assert_eq!(seen(2), json!({"transcript": "Hey, Hermes! Turn off the vivid lights"}));
-    assert_eq!(record.plugins[3].reason.as_deref(), Some("condition `keyword_anywhere` not met"));
+    assert_eq!(
+        seen(1),
+        json!({"transcript": "Hey, Hermes! Turn off the vivid lights", "verb": "Turn off"})
+    );
+    assert_eq!(
+        seen(2),
+        json!({"transcript": "Hey, Hermes! Turn off the vivid lights"})
+    );
+    assert_eq!(
+        record.plugins[3].reason.as_deref(),
+        Some("condition `keyword_anywhere` not met")
+    );
     assert_eq!(host.asr_keywords(), ["hey hermes", "vivi"]);
 }
 
 #[tokio::test]
 async fn settings_from_plugins_yml_override_config_yml_and_env_values_are_typed() {
-    let project = Project::new("plugins:\n  a:\n    enabled: true\n    events: [memory.processed]\n    echo:\n      port: ${CHRONICLE_TEST_PORT:-587}\n      tls: ${CHRONICLE_TEST_TLS}\n      token: \"${CHRONICLE_TEST_TOKEN}\"\n");
-    project.write(".env", "CHRONICLE_TEST_TLS=false\nCHRONICLE_TEST_TOKEN=0042\n");
+    let project = Project::new(
+        "plugins:\n  a:\n    enabled: true\n    events: [memory.processed]\n    echo:\n      port: ${CHRONICLE_TEST_PORT:-587}\n      tls: ${CHRONICLE_TEST_TLS}\n      token: \"${CHRONICLE_TEST_TOKEN}\"\n",
+    );
+    project.write(
+        ".env",
+        "CHRONICLE_TEST_TLS=false\nCHRONICLE_TEST_TOKEN=0042\n",
+    );
     project.write("plugins/a/.env", "CHRONICLE_TEST_TOKEN=from-plugin-env\n");
-    project.write("plugins/a/config.yml", "mode: result\necho: overridden\nsleep_ms: 7\n");
+    project.write(
+        "plugins/a/config.yml",
+        "mode: result\necho: overridden\nsleep_ms: 7\n",
+    );
     let host = project.host().await;
     let record = dispatch(&host, Event::MemoryProcessed, json!({})).await;
     let result = record.plugins[0].result.as_ref().unwrap();
-    assert_eq!(result.data["echo"], json!({"port": 587, "tls": false, "token": "from-plugin-env"}));
+    assert_eq!(
+        result.data["echo"],
+        json!({"port": 587, "tls": false, "token": "from-plugin-env"})
+    );
 }
 
 #[tokio::test]
 async fn every_dispatch_is_recorded_in_the_event_log_even_without_subscribers() {
-    let host = Project::new("plugins:\n  a: {enabled: true, events: [transcript.batch]}\n").host().await;
+    let host = Project::new("plugins:\n  a: {enabled: true, events: [transcript.batch]}\n")
+        .host()
+        .await;
     dispatch(&host, Event::TranscriptBatch, json!({"transcript": "x"})).await;
-    host.dispatch(DispatchRequest::new(Event::ButtonLongPress, "u2", object(json!({})))).await;
+    host.dispatch(DispatchRequest::new(
+        Event::ButtonLongPress,
+        "u2",
+        object(json!({})),
+    ))
+    .await;
     let log = &host.backends().event_log;
     let all = log.recent(None, 10);
-    assert_eq!(all.iter().map(|r| r.event).collect::<Vec<_>>(), [Event::ButtonLongPress, Event::TranscriptBatch]);
+    assert_eq!(
+        all.iter().map(|r| r.event).collect::<Vec<_>>(),
+        [Event::ButtonLongPress, Event::TranscriptBatch]
+    );
     let mine = log.recent(Some("u1"), 10);
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].plugins[0].plugin_id.as_ref(), "a");
@@ -196,7 +306,12 @@ async fn call_plugin_needs_its_permission_and_cycles_end_with_an_error() {
     .host()
     .await;
     let record = dispatch(&host, Event::ButtonSinglePress, json!({})).await;
-    let reply = |i: usize| record.plugins[i].result.as_ref().map(|r| r.data["reply"].clone());
+    let reply = |i: usize| {
+        record.plugins[i]
+            .result
+            .as_ref()
+            .map(|r| r.data["reply"].clone())
+    };
     let mut nested = reply(0).unwrap();
     let mut depth = 0;
     while nested["data"].get("reply").is_some() {
@@ -204,9 +319,26 @@ async fn call_plugin_needs_its_permission_and_cycles_end_with_an_error() {
         depth += 1;
     }
     assert_eq!(depth, 8, "eight hops are allowed, the ninth is refused");
-    assert!(nested["message"].as_str().unwrap().contains("nested more than 8 deep"), "{nested}");
+    assert!(
+        nested["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested more than 8 deep"),
+        "{nested}"
+    );
     assert_eq!(record.plugins[1].status, Status::Failed);
-    assert!(record.plugins[1].reason.as_deref().unwrap().contains("add `call_plugin` to its `permissions`"));
-    let denied: Vec<_> = record.services.iter().filter(|call| !call.allowed).map(|c| c.plugin_id.to_string()).collect();
+    assert!(
+        record.plugins[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("add `call_plugin` to its `permissions`")
+    );
+    let denied: Vec<_> = record
+        .services
+        .iter()
+        .filter(|call| !call.allowed)
+        .map(|c| c.plugin_id.to_string())
+        .collect();
     assert_eq!(denied, ["c"]);
 }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use chronicle_plugin_api::{Event, JsonMap, PluginDescriptor};
-use chronicle_plugin_host::{Backends, DispatchRecord, DispatchRequest, HostConfig, OfflineConversations, PluginHost};
+use chronicle_plugin_host::{
+    Backends, DispatchRecord, DispatchRequest, HostConfig, OfflineConversations, PluginHost,
+};
 use serde_json::Value;
 
 /// The repository's `plugins/` folder, with the shipped `config.yml` files.
@@ -29,9 +31,14 @@ impl Harness {
         Self::build(registry, plugins_yml, None).await
     }
 
-    async fn build(registry: &[PluginDescriptor], plugins_yml: &str, session: Option<&str>) -> Self {
+    async fn build(
+        registry: &[PluginDescriptor],
+        plugins_yml: &str,
+        session: Option<&str>,
+    ) -> Self {
         let config_dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(config_dir.path().join("plugins.yml"), plugins_yml).expect("write plugins.yml");
+        std::fs::write(config_dir.path().join("plugins.yml"), plugins_yml)
+            .expect("write plugins.yml");
         let config = HostConfig {
             config_dir: config_dir.path().to_owned(),
             plugins_dir: shipped_plugins_dir(),
@@ -84,7 +91,11 @@ pub async fn assert_plugin_compliance(descriptor: &PluginDescriptor, permissions
     );
     let supported: Vec<&str> = Event::ALL
         .iter()
-        .filter(|event| event.access_level().is_none_or(|level| descriptor.access_levels.contains(&level)))
+        .filter(|event| {
+            event
+                .access_level()
+                .is_none_or(|level| descriptor.access_levels.contains(&level))
+        })
         .map(|event| event.as_str())
         .collect();
     let yml = format!(
@@ -92,13 +103,23 @@ pub async fn assert_plugin_compliance(descriptor: &PluginDescriptor, permissions
         supported.join(", ")
     );
     let harness = Harness::new(&yml, None).await;
-    let status = harness.host.plugins().into_iter().find(|p| p.plugin_id == id).expect("listed");
-    assert_eq!(status.status, "initialized", "{id} initializes with its shipped config: {:?}", status.error);
+    let status = harness
+        .host
+        .plugins()
+        .into_iter()
+        .find(|p| p.plugin_id == id)
+        .expect("listed");
+    assert_eq!(
+        status.status, "initialized",
+        "{id} initializes with its shipped config: {:?}",
+        status.error
+    );
 
-    if let Some(unsupported) = Event::ALL
-        .iter()
-        .find(|event| event.access_level().is_some_and(|level| !descriptor.access_levels.contains(&level)))
-    {
+    if let Some(unsupported) = Event::ALL.iter().find(|event| {
+        event
+            .access_level()
+            .is_some_and(|level| !descriptor.access_levels.contains(&level))
+    }) {
         let config_dir = tempfile::tempdir().expect("temp dir");
         let yml = format!("plugins:\n  {id}:\n    enabled: true\n    events: [{unsupported}]\n");
         std::fs::write(config_dir.path().join("plugins.yml"), yml).expect("write");
@@ -110,6 +131,11 @@ pub async fn assert_plugin_compliance(descriptor: &PluginDescriptor, permissions
         let Err(errors) = PluginHost::load(&config, crate::REGISTRY, Backends::in_memory()) else {
             panic!("{id} subscribed to {unsupported} must be refused");
         };
-        assert!(errors.to_string().contains(&format!("cannot handle `{unsupported}`")), "{errors}");
+        assert!(
+            errors
+                .to_string()
+                .contains(&format!("cannot handle `{unsupported}`")),
+            "{errors}"
+        );
     }
 }

@@ -25,7 +25,12 @@ fn table(plugins: &[PluginStatus]) -> String {
         .iter()
         .map(|p| {
             let condition = match p.condition.get("type").and_then(|t| t.as_str()) {
-                Some("always") | None => p.condition.get("type").and_then(|t| t.as_str()).unwrap_or("-").to_owned(),
+                Some("always") | None => p
+                    .condition
+                    .get("type")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or("-")
+                    .to_owned(),
                 Some(kind) => {
                     let words = p
                         .condition
@@ -43,12 +48,25 @@ fn table(plugins: &[PluginStatus]) -> String {
                 if p.enabled { "yes".into() } else { "no".into() },
                 p.status.clone(),
                 p.priority.to_string(),
-                if events.is_empty() { "-".into() } else { events.join(",") },
+                if events.is_empty() {
+                    "-".into()
+                } else {
+                    events.join(",")
+                },
                 condition,
             ]
         })
         .collect();
-    let header = ["PLUGIN", "RUNTIME", "ENABLED", "STATUS", "PRIORITY", "EVENTS", "CONDITION"].map(str::to_owned);
+    let header = [
+        "PLUGIN",
+        "RUNTIME",
+        "ENABLED",
+        "STATUS",
+        "PRIORITY",
+        "EVENTS",
+        "CONDITION",
+    ]
+    .map(str::to_owned);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -57,7 +75,11 @@ fn table(plugins: &[PluginStatus]) -> String {
     }
     let mut out = String::new();
     for (index, row) in std::iter::once(&header).chain(&rows).enumerate() {
-        let line: Vec<String> = row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
         if let Some(error) = index.checked_sub(1).and_then(|i| plugins[i].error.as_ref()) {

@@ -7,7 +7,9 @@ mod test;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chronicle_plugin_host::{Backends, Diagnostic, HostConfig, Loaded, OfflineConversations, PluginHost};
+use chronicle_plugin_host::{
+    Backends, Diagnostic, HostConfig, Loaded, OfflineConversations, PluginHost,
+};
 
 use crate::args::{Paths, PluginCommand};
 
@@ -32,7 +34,9 @@ fn host_config(paths: &Paths) -> HostConfig {
 /// gives the exit code.
 fn load(paths: &Paths, session: Option<String>) -> Result<Loaded, ExitCode> {
     let backends = Backends {
-        conversations: Arc::new(OfflineConversations { active_session: session }),
+        conversations: Arc::new(OfflineConversations {
+            active_session: session,
+        }),
         ..Backends::in_memory()
     };
     match PluginHost::load(&host_config(paths), chronicle_plugins::REGISTRY, backends) {

@@ -16,18 +16,31 @@ const TEMPLATE_NAME: &str = "Scaffold Example";
 
 const FILES: [(&str, &str); 4] = [
     ("mod.rs", include_str!("../../templates/rust_plugin/mod.rs")),
-    ("config.rs", include_str!("../../templates/rust_plugin/config.rs")),
-    ("plugin.rs", include_str!("../../templates/rust_plugin/plugin.rs")),
-    ("tests.rs", include_str!("../../templates/rust_plugin/tests.rs")),
+    (
+        "config.rs",
+        include_str!("../../templates/rust_plugin/config.rs"),
+    ),
+    (
+        "plugin.rs",
+        include_str!("../../templates/rust_plugin/plugin.rs"),
+    ),
+    (
+        "tests.rs",
+        include_str!("../../templates/rust_plugin/tests.rs"),
+    ),
 ];
 const CONFIG_YML: &str = include_str!("../../templates/rust_plugin/config.yml");
 
-const RUST_KEYWORDS: [&str; 12] = ["as", "crate", "fn", "impl", "mod", "move", "self", "super", "type", "use", "where", "async"];
+const RUST_KEYWORDS: [&str; 12] = [
+    "as", "crate", "fn", "impl", "mod", "move", "self", "super", "type", "use", "where", "async",
+];
 
 pub fn run(paths: &Paths, args: NewArgs) -> anyhow::Result<ExitCode> {
     match args.lang.as_str() {
         "rust" => {}
-        "python" => bail!("Python plugins arrive with the out-of-process runtime; use --lang rust for now"),
+        "python" => {
+            bail!("Python plugins arrive with the out-of-process runtime; use --lang rust for now")
+        }
         other => bail!("unknown language `{other}`; use --lang rust"),
     }
     let id = args.name.as_str();
@@ -36,7 +49,10 @@ pub fn run(paths: &Paths, args: NewArgs) -> anyhow::Result<ExitCode> {
         .split('_')
         .map(|part| {
             let mut chars = part.chars();
-            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect();
     let (type_name, human_name) = (words.concat(), words.join(" "));
@@ -56,7 +72,10 @@ pub fn run(paths: &Paths, args: NewArgs) -> anyhow::Result<ExitCode> {
     if !args.force
         && let Some((existing, _)) = planned.iter().find(|(path, _)| path.exists())
     {
-        bail!("{} already exists; pass --force to overwrite", existing.display());
+        bail!(
+            "{} already exists; pass --force to overwrite",
+            existing.display()
+        );
     }
     for (path, text) in &planned {
         write(path, text)?;
@@ -70,11 +89,15 @@ pub fn run(paths: &Paths, args: NewArgs) -> anyhow::Result<ExitCode> {
 
 fn check_id(id: &str) -> anyhow::Result<()> {
     let valid = id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !id.ends_with('_')
         && !id.contains("__");
     if !valid {
-        bail!("`{id}` is not a valid plugin id: use snake_case letters, digits and single underscores, starting with a letter (e.g. `weather_reporter`)");
+        bail!(
+            "`{id}` is not a valid plugin id: use snake_case letters, digits and single underscores, starting with a letter (e.g. `weather_reporter`)"
+        );
     }
     if RUST_KEYWORDS.contains(&id) {
         bail!("`{id}` is a Rust keyword; choose another id");
@@ -84,7 +107,8 @@ fn check_id(id: &str) -> anyhow::Result<()> {
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -42,7 +42,9 @@ fn read_argument(argument: &str) -> anyhow::Result<String> {
     match argument.strip_prefix('@') {
         Some("-") => {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading stdin")?;
             Ok(text)
         }
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {path}")),
@@ -97,7 +99,10 @@ fn human(record: &DispatchRecord) -> String {
         ));
     }
     if !record.metadata.is_empty() {
-        out.push_str(&format!("metadata: {}\n", Value::Object(record.metadata.clone())));
+        out.push_str(&format!(
+            "metadata: {}\n",
+            Value::Object(record.metadata.clone())
+        ));
     }
     for call in &record.services {
         out.push_str(&format!(

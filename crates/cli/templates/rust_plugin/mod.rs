@@ -15,7 +15,11 @@ pub const DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "Scaffold Example",
     description: "Counts the words of each finished conversation",
     access_levels: &[AccessLevel::Conversation],
-    build: |settings| Ok(Box::new(ScaffoldExamplePlugin::new(parse_settings(settings)?))),
+    build: |settings| {
+        Ok(Box::new(ScaffoldExamplePlugin::new(parse_settings(
+            settings,
+        )?)))
+    },
 };
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-use chronicle_plugin_api::{HandlerOutcome, JsonMap, Plugin, PluginContext, PluginError, PluginResult, async_trait};
+use chronicle_plugin_api::{
+    HandlerOutcome, JsonMap, Plugin, PluginContext, PluginError, PluginResult, async_trait,
+};
 use serde_json::Value;
 
 use super::ScaffoldExampleConfig;
@@ -30,6 +32,8 @@ impl Plugin for ScaffoldExamplePlugin {
         }
         let mut data = JsonMap::new();
         data.insert("words".into(), Value::from(words));
-        Ok(Some(PluginResult::ok(format!("{words} words")).with_data(data)))
+        Ok(Some(
+            PluginResult::ok(format!("{words} words")).with_data(data),
+        ))
     }
 }

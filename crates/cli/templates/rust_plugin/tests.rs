@@ -12,11 +12,24 @@ async fn counts_the_words_of_a_conversation_and_declines_short_ones() {
     )
     .await;
     let record = harness
-        .dispatch(Event::ConversationComplete, json!({"transcript": "one two three four"}))
+        .dispatch(
+            Event::ConversationComplete,
+            json!({"transcript": "one two three four"}),
+        )
         .await;
-    let result = record.outcome("scaffold_example").unwrap().result.clone().unwrap();
+    let result = record
+        .outcome("scaffold_example")
+        .unwrap()
+        .result
+        .clone()
+        .unwrap();
     assert_eq!(result.message.as_deref(), Some("4 words"));
 
-    let record = harness.dispatch(Event::ConversationComplete, json!({"transcript": "hi"})).await;
-    assert_eq!(record.outcome("scaffold_example").unwrap().status, Status::Declined);
+    let record = harness
+        .dispatch(Event::ConversationComplete, json!({"transcript": "hi"}))
+        .await;
+    assert_eq!(
+        record.outcome("scaffold_example").unwrap().status,
+        Status::Declined
+    );
 }

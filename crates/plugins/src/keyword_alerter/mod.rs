@@ -15,7 +15,11 @@ pub const DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "Keyword Alerter",
     description: "Alerts when a configured keyword is said",
     access_levels: &[AccessLevel::Transcript],
-    build: |settings| Ok(Box::new(KeywordAlerterPlugin::new(parse_settings(settings)?)?)),
+    build: |settings| {
+        Ok(Box::new(KeywordAlerterPlugin::new(parse_settings(
+            settings,
+        )?)?))
+    },
 };
 
 #[cfg(test)]

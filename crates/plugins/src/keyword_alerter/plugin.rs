@@ -1,4 +1,6 @@
-use chronicle_plugin_api::{HandlerOutcome, JsonMap, Plugin, PluginContext, PluginResult, SettingsError, async_trait};
+use chronicle_plugin_api::{
+    HandlerOutcome, JsonMap, Plugin, PluginContext, PluginResult, SettingsError, async_trait,
+};
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -18,7 +20,10 @@ impl KeywordAlerterPlugin {
             .map(|keyword| keyword.trim())
             .filter(|keyword| !keyword.is_empty())
             .map(|keyword| {
-                let pattern = format!(r"(?i)(?:^|\W){}(?:$|\W)", regex::escape(keyword).replace(' ', r"\s+"));
+                let pattern = format!(
+                    r"(?i)(?:^|\W){}(?:$|\W)",
+                    regex::escape(keyword).replace(' ', r"\s+")
+                );
                 Regex::new(&pattern)
                     .map(|regex| (keyword.to_owned(), regex))
                     .map_err(|error| SettingsError::at("keywords", error.to_string()))
@@ -49,6 +54,8 @@ impl Plugin for KeywordAlerterPlugin {
         data.insert("keyword".into(), Value::from(*first));
         data.insert("keywords".into(), json!(said));
         data.insert("transcript".into(), Value::from(transcript));
-        Ok(Some(PluginResult::ok(format!("Alert sent for keyword: {first}")).with_data(data)))
+        Ok(Some(
+            PluginResult::ok(format!("Alert sent for keyword: {first}")).with_data(data),
+        ))
     }
 }

@@ -17,12 +17,34 @@ async fn alerts_name_the_first_configured_keyword_said_as_a_whole_word() {
     )
     .await;
     let record = harness
-        .dispatch(Event::TranscriptStreaming, json!({"transcript": "Please CALL the doctor, it's urgent!"}))
+        .dispatch(
+            Event::TranscriptStreaming,
+            json!({"transcript": "Please CALL the doctor, it's urgent!"}),
+        )
         .await;
-    let result = record.outcome("keyword_alerter").unwrap().result.clone().unwrap();
-    assert_eq!(result.message.as_deref(), Some("Alert sent for keyword: urgent"));
-    assert_eq!(result.data["keywords"], json!(["urgent", "call the doctor"]));
+    let result = record
+        .outcome("keyword_alerter")
+        .unwrap()
+        .result
+        .clone()
+        .unwrap();
+    assert_eq!(
+        result.message.as_deref(),
+        Some("Alert sent for keyword: urgent")
+    );
+    assert_eq!(
+        result.data["keywords"],
+        json!(["urgent", "call the doctor"])
+    );
 
-    let record = harness.dispatch(Event::TranscriptStreaming, json!({"transcript": "the vivid lights"})).await;
-    assert_eq!(record.outcome("keyword_alerter").unwrap().status, Status::Declined);
+    let record = harness
+        .dispatch(
+            Event::TranscriptStreaming,
+            json!({"transcript": "the vivid lights"}),
+        )
+        .await;
+    assert_eq!(
+        record.outcome("keyword_alerter").unwrap().status,
+        Status::Declined
+    );
 }

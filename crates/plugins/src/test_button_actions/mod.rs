@@ -15,7 +15,11 @@ pub const DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "Test Button Actions",
     description: "Closes or stars the conversation, or calls a plugin, on a button press",
     access_levels: &[AccessLevel::Button],
-    build: |settings| Ok(Box::new(TestButtonActionsPlugin::new(parse_settings(settings)?))),
+    build: |settings| {
+        Ok(Box::new(TestButtonActionsPlugin::new(parse_settings(
+            settings,
+        )?)))
+    },
 };
 
 #[cfg(test)]

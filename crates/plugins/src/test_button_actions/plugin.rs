@@ -1,4 +1,6 @@
-use chronicle_plugin_api::{CloseReason, Event, HandlerOutcome, Plugin, PluginContext, PluginResult, async_trait};
+use chronicle_plugin_api::{
+    CloseReason, Event, HandlerOutcome, Plugin, PluginContext, PluginResult, async_trait,
+};
 
 use super::config::{ButtonAction, TestButtonActionsConfig};
 
@@ -33,7 +35,11 @@ impl Plugin for TestButtonActionsPlugin {
                 let Some(session_id) = session_id else {
                     return Ok(Some(PluginResult::failure("No active session")));
                 };
-                if ctx.services.close_conversation(session_id, CloseReason::ButtonClose).await? {
+                if ctx
+                    .services
+                    .close_conversation(session_id, CloseReason::ButtonClose)
+                    .await?
+                {
                     PluginResult::ok("Conversation closed").stop_chain()
                 } else {
                     PluginResult::failure("Failed to close conversation")
@@ -49,7 +55,11 @@ impl Plugin for TestButtonActionsPlugin {
                     PluginResult::failure("Failed to star conversation")
                 }
             }
-            ButtonAction::CallPlugin { plugin_id, action, data } => {
+            ButtonAction::CallPlugin {
+                plugin_id,
+                action,
+                data,
+            } => {
                 let reply = ctx
                     .services
                     .call_plugin(plugin_id, action, data.clone(), Some(&ctx.user_id))
@@ -58,7 +68,11 @@ impl Plugin for TestButtonActionsPlugin {
                     Some(reply) => PluginResult {
                         message: Some(format!(
                             "{plugin_id}: {}",
-                            reply.message.as_deref().unwrap_or(if reply.success { "done" } else { "failed" })
+                            reply.message.as_deref().unwrap_or(if reply.success {
+                                "done"
+                            } else {
+                                "failed"
+                            })
                         )),
                         should_continue: true,
                         ..reply

@@ -1,4 +1,6 @@
-use chronicle_plugin_api::{HandlerOutcome, JsonMap, Plugin, PluginContext, PluginResult, async_trait};
+use chronicle_plugin_api::{
+    HandlerOutcome, JsonMap, Plugin, PluginContext, PluginResult, async_trait,
+};
 use serde_json::{Value, json};
 
 use super::TestEventConfig;
@@ -12,7 +14,9 @@ impl TestEventPlugin {
     /// A plugin storing into `config.collection`.
     pub fn new(config: TestEventConfig) -> Self {
         if config.db_path.is_some() {
-            tracing::info!(message = "test_event ignores `db_path`: events go to its document store.");
+            tracing::info!(
+                message = "test_event ignores `db_path`: events go to its document store."
+            );
         }
         Self { config }
     }
@@ -26,10 +30,15 @@ impl TestEventPlugin {
             "metadata": ctx.metadata,
             "delivery": ctx.delivery.idempotency_key(),
         });
-        let id = ctx.services.insert_one(&self.config.collection, crate::into_object(document)).await?;
+        let id = ctx
+            .services
+            .insert_one(&self.config.collection, crate::into_object(document))
+            .await?;
         let mut data = JsonMap::new();
         data.insert("document_id".into(), Value::from(id));
-        Ok(Some(PluginResult::ok(format!("{} logged", ctx.event)).with_data(data)))
+        Ok(Some(
+            PluginResult::ok(format!("{} logged", ctx.event)).with_data(data),
+        ))
     }
 }
 

@@ -14,9 +14,15 @@ pub struct TodoExtractorConfig {
 impl Default for TodoExtractorConfig {
     fn default() -> Self {
         Self {
-            phrases: ["I need to", "I should", "TODO:", "reminder to", "remind me to"]
-                .map(str::to_owned)
-                .to_vec(),
+            phrases: [
+                "I need to",
+                "I should",
+                "TODO:",
+                "reminder to",
+                "remind me to",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             collection: "todos".to_owned(),
         }
     }

@@ -15,7 +15,11 @@ pub const DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     name: "Todo Extractor",
     description: "Extracts action items from conversations and stores them",
     access_levels: &[AccessLevel::Conversation, AccessLevel::Transcript],
-    build: |settings| Ok(Box::new(TodoExtractorPlugin::new(parse_settings(settings)?)?)),
+    build: |settings| {
+        Ok(Box::new(TodoExtractorPlugin::new(parse_settings(
+            settings,
+        )?)?))
+    },
 };
 
 #[cfg(test)]

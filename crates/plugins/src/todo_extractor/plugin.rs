@@ -1,4 +1,6 @@
-use chronicle_plugin_api::{HandlerOutcome, JsonMap, Plugin, PluginContext, PluginResult, SettingsError, async_trait};
+use chronicle_plugin_api::{
+    HandlerOutcome, JsonMap, Plugin, PluginContext, PluginResult, SettingsError, async_trait,
+};
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -26,7 +28,12 @@ impl TodoExtractorPlugin {
         let source = ctx.delivery.idempotency_key();
         let mut already = JsonMap::new();
         already.insert("source".into(), Value::from(source.as_str()));
-        if ctx.services.count(&self.config.collection, &already).await? == 0 {
+        if ctx
+            .services
+            .count(&self.config.collection, &already)
+            .await?
+            == 0
+        {
             for task in &todos {
                 let document = json!({
                     "user_id": &*ctx.user_id,
@@ -53,7 +60,11 @@ impl TodoExtractorPlugin {
 /// One regex matching any phrase at a word boundary, longest phrases first so "remind me to"
 /// wins over a shorter phrase it contains.
 fn compile_phrases(phrases: &[String]) -> Result<Regex, SettingsError> {
-    let mut phrases: Vec<&str> = phrases.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect();
+    let mut phrases: Vec<&str> = phrases
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
     if phrases.is_empty() {
         return Err(SettingsError::at("phrases", "needs at least one phrase"));
     }
@@ -85,15 +96,21 @@ pub fn extract_todos(phrases: &Regex, transcript: &str) -> Vec<String> {
     for sentence in transcript.split(['.', '!', '?', ';', '\n']) {
         let matches: Vec<_> = phrases.find_iter(sentence).collect();
         for (index, found) in matches.iter().enumerate() {
-            let end = matches.get(index + 1).map_or(sentence.len(), |next| next.start());
-            let mut item = sentence[found.end()..end].trim_matches(|c: char| c.is_whitespace() || c == ',' || c == ':');
+            let end = matches
+                .get(index + 1)
+                .map_or(sentence.len(), |next| next.start());
+            let mut item = sentence[found.end()..end]
+                .trim_matches(|c: char| c.is_whitespace() || c == ',' || c == ':');
             loop {
                 let trimmed = TRAILING_JOINERS.iter().find_map(|joiner| {
                     let lower = item.to_lowercase();
                     lower
                         .strip_suffix(joiner)
                         .filter(|rest| rest.ends_with(|c: char| c.is_whitespace() || c == ','))
-                        .map(|rest| item[..rest.len()].trim_end_matches(|c: char| c.is_whitespace() || c == ','))
+                        .map(|rest| {
+                            item[..rest.len()]
+                                .trim_end_matches(|c: char| c.is_whitespace() || c == ',')
+                        })
                 });
                 match trimmed {
                     Some(shorter) => item = shorter,
@@ -126,15 +143,31 @@ mod tests {
     #[track_caller]
     fn check(transcript: &str, expected: &[&str]) {
         let phrases = compile_phrases(&TodoExtractorConfig::default().phrases).unwrap();
-        assert_eq!(extract_todos(&phrases, transcript), expected, "{transcript:?}");
+        assert_eq!(
+            extract_todos(&phrases, transcript),
+            expected,
+            "{transcript:?}"
+        );
     }
 
     #[test]
     fn items_are_matched_on_word_boundaries_trimmed_and_deduplicated_in_order() {
-        check("I need to buy milk. Then I should call mum!", &["buy milk", "call mum"]);
-        check("I need to buy milk and I should call mum", &["buy milk", "call mum"]);
-        check("Remind me to water the plants; i need to BUY MILK. I need to buy milk", &["water the plants", "BUY MILK"]);
-        check("TODO: file taxes, and renew passport", &["file taxes, and renew passport"]);
+        check(
+            "I need to buy milk. Then I should call mum!",
+            &["buy milk", "call mum"],
+        );
+        check(
+            "I need to buy milk and I should call mum",
+            &["buy milk", "call mum"],
+        );
+        check(
+            "Remind me to water the plants; i need to BUY MILK. I need to buy milk",
+            &["water the plants", "BUY MILK"],
+        );
+        check(
+            "TODO: file taxes, and renew passport",
+            &["file taxes, and renew passport"],
+        );
         // The guide's patterns matched inside words and ran to the end of the transcript.
         check("Ai need to relax", &[]);
         check("I shouldn't worry", &[]);
@@ -144,6 +177,9 @@ mod tests {
 
     #[test]
     fn phrases_must_not_be_empty() {
-        assert_eq!(compile_phrases(&[" ".into()]).unwrap_err().key.as_deref(), Some("phrases"));
+        assert_eq!(
+            compile_phrases(&[" ".into()]).unwrap_err().key.as_deref(),
+            Some("phrases")
+        );
     }
 }

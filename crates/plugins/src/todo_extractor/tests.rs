@@ -17,10 +17,30 @@ async fn stores_each_item_once_with_the_conversation() {
     .await;
     let data = json!({"conversation_id": "c9", "transcript": "I need to buy milk. I should call mum. I need to buy milk."});
     let record = harness.dispatch(Event::ConversationComplete, data).await;
-    let result = record.outcome("todo_extractor").unwrap().result.clone().unwrap();
+    let result = record
+        .outcome("todo_extractor")
+        .unwrap()
+        .result
+        .clone()
+        .unwrap();
     assert_eq!(result.message.as_deref(), Some("Extracted 2 action items"));
     assert_eq!(result.data["todos"], json!(["buy milk", "call mum"]));
     let stored = harness.documents("todo_extractor", "todos").await;
-    let tasks: Vec<_> = stored.iter().map(|doc| (doc["task"].clone(), doc["conversation_id"].clone(), doc["user_id"].clone())).collect();
-    assert_eq!(tasks, [(json!("buy milk"), json!("c9"), json!("u1")), (json!("call mum"), json!("c9"), json!("u1"))]);
+    let tasks: Vec<_> = stored
+        .iter()
+        .map(|doc| {
+            (
+                doc["task"].clone(),
+                doc["conversation_id"].clone(),
+                doc["user_id"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            (json!("buy milk"), json!("c9"), json!("u1")),
+            (json!("call mum"), json!("c9"), json!("u1"))
+        ]
+    );
 }
