@@ -364,42 +364,33 @@ fn a_failing_plugin_exits_3_and_bad_input_exits_2() {
     );
     assert_eq!(record["services"][0]["allowed"], false);
 
-    let run = workspace.run(&["plugin", "test", "--event", "memory.processd"]);
-    run.expect_code(2);
-    assert!(
-        run.stderr()
-            .contains("unknown event `memory.processd` (did you mean `memory.processed`?)"),
-        "{}",
-        run.stderr()
-    );
-    let run = workspace.run(&[
-        "plugin",
-        "test",
-        "--event",
-        "memory.processed",
-        "--data",
-        "[1]",
-    ]);
-    run.expect_code(2);
-    assert!(
-        run.stderr().contains("--data: expected a JSON object"),
-        "{}",
-        run.stderr()
-    );
-    let run = workspace.run(&[
-        "plugin",
-        "test",
-        "--event",
-        "memory.processed",
-        "--data",
-        "{oops",
-    ]);
-    run.expect_code(2);
-    assert!(
-        run.stderr().contains("--data: not valid JSON"),
-        "{}",
-        run.stderr()
-    );
+    for (args, expected) in [
+        (
+            &["--event", "memory.processd"][..],
+            "unknown event `memory.processd` (did you mean `memory.processed`?)",
+        ),
+        (
+            &["--event", "memory.processed", "--data", "[1]"],
+            "--data: expected a JSON object",
+        ),
+        (
+            &["--event", "memory.processed", "--data", "{oops"],
+            "--data: not valid JSON",
+        ),
+        (
+            &["--event", "memory.processed", "--data", "@missing.json"],
+            "cannot read missing.json",
+        ),
+    ] {
+        let run = workspace.run(&[&["plugin", "test"][..], args].concat());
+        run.expect_code(2);
+        assert!(
+            run.stderr().contains(expected),
+            "{}: {}",
+            run.description,
+            run.stderr()
+        );
+    }
 }
 
 #[test]

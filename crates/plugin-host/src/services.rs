@@ -1,9 +1,10 @@
 //! The host's implementation of [`Services`]: one handle per plugin call, checking every
 //! request against the plugin's grants and recording it in the dispatch record.
 
+use std::future::Future;
 use std::sync::{Arc, Weak};
 
-use chronicle_plugin_api::backend::BackendError;
+use chronicle_plugin_api::backend::{BackendError, DocumentStore};
 use chronicle_plugin_api::{
     CloseReason, JsonMap, Permission, PluginResult, ServiceError, Services, async_trait,
 };
@@ -73,6 +74,25 @@ impl HostServices {
             service: call,
             reason: "the plugin host is shutting down".into(),
         })
+    }
+}
+
+impl HostServices {
+    /// A document-store call: permission `database`, recorded, then `run` on the store.
+    async fn documents<T, F, Fut>(
+        &self,
+        call: &'static str,
+        args: Value,
+        run: F,
+    ) -> Result<T, ServiceError>
+    where
+        F: FnOnce(Arc<dyn DocumentStore>) -> Fut,
+        Fut: Future<Output = Result<T, BackendError>>,
+    {
+        let host = self.check(call, Permission::Database, args)?;
+        run(Arc::clone(&host.backends.documents))
+            .await
+            .map_err(backend_error(call))
     }
 }
 
@@ -151,31 +171,21 @@ impl Services for HostServices {
         collection: &str,
         document: JsonMap,
     ) -> Result<String, ServiceError> {
-        const CALL: &str = "insert_one";
-        let host = self.check(
-            CALL,
-            Permission::Database,
-            json!({"collection": collection, "document": document}),
-        )?;
-        host.backends
-            .documents
-            .insert_one(&self.plugin_id, collection, document)
-            .await
-            .map_err(backend_error(CALL))
+        let args = json!({"collection": collection, "document": document});
+        self.documents("insert_one", args, |store| async move {
+            store
+                .insert_one(&self.plugin_id, collection, document)
+                .await
+        })
+        .await
     }
 
     async fn find(&self, collection: &str, filter: &JsonMap) -> Result<Vec<JsonMap>, ServiceError> {
-        const CALL: &str = "find";
-        let host = self.check(
-            CALL,
-            Permission::Database,
-            json!({"collection": collection, "filter": filter}),
-        )?;
-        host.backends
-            .documents
-            .find(&self.plugin_id, collection, filter, None)
-            .await
-            .map_err(backend_error(CALL))
+        let args = json!({"collection": collection, "filter": filter});
+        self.documents("find", args, |store| async move {
+            store.find(&self.plugin_id, collection, filter, None).await
+        })
+        .await
     }
 
     async fn find_one(
@@ -183,19 +193,14 @@ impl Services for HostServices {
         collection: &str,
         filter: &JsonMap,
     ) -> Result<Option<JsonMap>, ServiceError> {
-        const CALL: &str = "find_one";
-        let host = self.check(
-            CALL,
-            Permission::Database,
-            json!({"collection": collection, "filter": filter}),
-        )?;
-        let found = host
-            .backends
-            .documents
-            .find(&self.plugin_id, collection, filter, Some(1))
-            .await
-            .map_err(backend_error(CALL))?;
-        Ok(found.into_iter().next())
+        let args = json!({"collection": collection, "filter": filter});
+        self.documents("find_one", args, |store| async move {
+            let found = store
+                .find(&self.plugin_id, collection, filter, Some(1))
+                .await?;
+            Ok(found.into_iter().next())
+        })
+        .await
     }
 
     async fn update_one(
@@ -204,42 +209,29 @@ impl Services for HostServices {
         filter: &JsonMap,
         update: &JsonMap,
     ) -> Result<bool, ServiceError> {
-        const CALL: &str = "update_one";
         let args = json!({"collection": collection, "filter": filter, "update": update});
-        let host = self.check(CALL, Permission::Database, args)?;
-        host.backends
-            .documents
-            .update_one(&self.plugin_id, collection, filter, update)
-            .await
-            .map_err(backend_error(CALL))
+        self.documents("update_one", args, |store| async move {
+            store
+                .update_one(&self.plugin_id, collection, filter, update)
+                .await
+        })
+        .await
     }
 
     async fn delete_one(&self, collection: &str, filter: &JsonMap) -> Result<bool, ServiceError> {
-        const CALL: &str = "delete_one";
-        let host = self.check(
-            CALL,
-            Permission::Database,
-            json!({"collection": collection, "filter": filter}),
-        )?;
-        host.backends
-            .documents
-            .delete_one(&self.plugin_id, collection, filter)
-            .await
-            .map_err(backend_error(CALL))
+        let args = json!({"collection": collection, "filter": filter});
+        self.documents("delete_one", args, |store| async move {
+            store.delete_one(&self.plugin_id, collection, filter).await
+        })
+        .await
     }
 
     async fn count(&self, collection: &str, filter: &JsonMap) -> Result<u64, ServiceError> {
-        const CALL: &str = "count";
-        let host = self.check(
-            CALL,
-            Permission::Database,
-            json!({"collection": collection, "filter": filter}),
-        )?;
-        host.backends
-            .documents
-            .count(&self.plugin_id, collection, filter)
-            .await
-            .map_err(backend_error(CALL))
+        let args = json!({"collection": collection, "filter": filter});
+        self.documents("count", args, |store| async move {
+            store.count(&self.plugin_id, collection, filter).await
+        })
+        .await
     }
 
     async fn llm_generate(&self, prompt: &str) -> Result<String, ServiceError> {

@@ -79,6 +79,20 @@ impl Harness {
     }
 }
 
+/// The result `plugin_id` returned in `record`; panics when it returned none.
+#[track_caller]
+pub fn result_of(record: &DispatchRecord, plugin_id: &str) -> chronicle_plugin_api::PluginResult {
+    let outcome = record
+        .outcome(plugin_id)
+        .unwrap_or_else(|| panic!("{plugin_id} was not subscribed"));
+    outcome.result.clone().unwrap_or_else(|| {
+        panic!(
+            "{plugin_id} returned no result: {:?} {:?}",
+            outcome.status, outcome.reason
+        )
+    })
+}
+
 /// What every bundled plugin must satisfy:
 /// - its shipped `plugins/<id>/config.yml` parses and builds, enabled on every event it
 ///   supports, and the plugin initializes;

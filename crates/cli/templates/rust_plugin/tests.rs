@@ -2,7 +2,7 @@ use chronicle_plugin_api::Event;
 use chronicle_plugin_host::Status;
 use serde_json::json;
 
-use crate::testing::Harness;
+use crate::testing::{Harness, result_of};
 
 #[tokio::test]
 async fn counts_the_words_of_a_conversation_and_declines_short_ones() {
@@ -17,12 +17,7 @@ async fn counts_the_words_of_a_conversation_and_declines_short_ones() {
             json!({"transcript": "one two three four"}),
         )
         .await;
-    let result = record
-        .outcome("scaffold_example")
-        .unwrap()
-        .result
-        .clone()
-        .unwrap();
+    let result = result_of(&record, "scaffold_example");
     assert_eq!(result.message.as_deref(), Some("4 words"));
 
     let record = harness

@@ -2,7 +2,7 @@ use chronicle_plugin_api::Event;
 use chronicle_plugin_host::Status;
 use serde_json::json;
 
-use crate::testing::{Harness, assert_plugin_compliance};
+use crate::testing::{Harness, assert_plugin_compliance, result_of};
 
 #[tokio::test]
 async fn complies() {
@@ -22,12 +22,7 @@ async fn alerts_name_the_first_configured_keyword_said_as_a_whole_word() {
             json!({"transcript": "Please CALL the doctor, it's urgent!"}),
         )
         .await;
-    let result = record
-        .outcome("keyword_alerter")
-        .unwrap()
-        .result
-        .clone()
-        .unwrap();
+    let result = result_of(&record, "keyword_alerter");
     assert_eq!(
         result.message.as_deref(),
         Some("Alert sent for keyword: urgent")

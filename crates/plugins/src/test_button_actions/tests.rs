@@ -2,7 +2,7 @@ use chronicle_plugin_api::Event;
 use chronicle_plugin_host::Status;
 use serde_json::json;
 
-use crate::testing::{Harness, assert_plugin_compliance};
+use crate::testing::{Harness, assert_plugin_compliance, result_of};
 
 const CONFIG: &str = r#"plugins:
   test_button_actions:
@@ -32,12 +32,7 @@ async fn single_press_closes_the_live_conversation_and_stops_the_chain() {
             json!({"state": "SINGLE_PRESS", "session_id": "s1"}),
         )
         .await;
-    let result = record
-        .outcome("test_button_actions")
-        .unwrap()
-        .result
-        .clone()
-        .unwrap();
+    let result = result_of(&record, "test_button_actions");
     assert_eq!(result.message.as_deref(), Some("Conversation closed"));
     assert!(!result.should_continue);
     let after = record.outcome("test_event").unwrap();
@@ -62,12 +57,7 @@ async fn a_close_that_finds_no_conversation_fails_and_the_chain_goes_on() {
             json!({"state": "SINGLE_PRESS", "session_id": "other"}),
         )
         .await;
-    let result = record
-        .outcome("test_button_actions")
-        .unwrap()
-        .result
-        .clone()
-        .unwrap();
+    let result = result_of(&record, "test_button_actions");
     assert_eq!(
         (result.success, result.message.as_deref()),
         (false, Some("Failed to close conversation"))
@@ -79,12 +69,7 @@ async fn a_close_that_finds_no_conversation_fails_and_the_chain_goes_on() {
     let record = harness
         .dispatch(Event::ButtonSinglePress, json!({"state": "SINGLE_PRESS"}))
         .await;
-    let result = record
-        .outcome("test_button_actions")
-        .unwrap()
-        .result
-        .clone()
-        .unwrap();
+    let result = result_of(&record, "test_button_actions");
     assert_eq!(result.message.as_deref(), Some("No active session"));
 }
 
@@ -94,12 +79,7 @@ async fn double_press_calls_another_plugin_and_long_press_declines() {
     let record = harness
         .dispatch(Event::ButtonDoublePress, json!({"state": "DOUBLE_PRESS"}))
         .await;
-    let result = record
-        .outcome("test_button_actions")
-        .unwrap()
-        .result
-        .clone()
-        .unwrap();
+    let result = result_of(&record, "test_button_actions");
     assert_eq!(
         result.message.as_deref(),
         Some("test_event: plugin_action logged"),
@@ -144,24 +124,14 @@ async fn calling_an_unknown_or_disabled_plugin_gives_a_failed_result() {
         + "  todo_extractor:\n    enabled: false\n";
     let harness = Harness::new(&config, None).await;
     let record = harness.dispatch(Event::ButtonDoublePress, json!({})).await;
-    let result = record
-        .outcome("test_button_actions")
-        .unwrap()
-        .result
-        .clone()
-        .unwrap();
+    let result = result_of(&record, "test_button_actions");
     assert_eq!(
         result.message.as_deref(),
         Some("no_such_plugin: Plugin 'no_such_plugin' not found")
     );
     assert!(!result.success);
     let record = harness.dispatch(Event::ButtonSinglePress, json!({})).await;
-    let result = record
-        .outcome("test_button_actions")
-        .unwrap()
-        .result
-        .clone()
-        .unwrap();
+    let result = result_of(&record, "test_button_actions");
     assert_eq!(
         result.message.as_deref(),
         Some("todo_extractor: Plugin 'todo_extractor' is disabled")

@@ -1,7 +1,7 @@
 use chronicle_plugin_api::Event;
 use serde_json::json;
 
-use crate::testing::{Harness, assert_plugin_compliance};
+use crate::testing::{Harness, assert_plugin_compliance, result_of};
 
 #[tokio::test]
 async fn complies() {
@@ -17,12 +17,7 @@ async fn stores_each_item_once_with_the_conversation() {
     .await;
     let data = json!({"conversation_id": "c9", "transcript": "I need to buy milk. I should call mum. I need to buy milk."});
     let record = harness.dispatch(Event::ConversationComplete, data).await;
-    let result = record
-        .outcome("todo_extractor")
-        .unwrap()
-        .result
-        .clone()
-        .unwrap();
+    let result = result_of(&record, "todo_extractor");
     assert_eq!(result.message.as_deref(), Some("Extracted 2 action items"));
     assert_eq!(result.data["todos"], json!(["buy milk", "call mum"]));
     let stored = harness.documents("todo_extractor", "todos").await;
