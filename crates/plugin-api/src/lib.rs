@@ -49,6 +49,7 @@ mod context;
 mod error;
 mod event;
 mod plugin;
+pub mod protocol;
 mod result;
 mod services;
 mod settings;
