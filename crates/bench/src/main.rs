@@ -120,6 +120,7 @@ async fn dispatch(events: usize) -> anyhow::Result<Value> {
         config_dir: dir.path().to_owned(),
         plugins_dir: dir.path().join("plugins"),
         env_file: None,
+        process: Default::default(),
     };
     let host = PluginHost::load(&config, REGISTRY, Backends::in_memory())
         .map_err(|errors| anyhow::anyhow!("{errors}"))?

@@ -70,8 +70,8 @@ pub struct Catalog {
 impl Catalog {
     /// Lists `registry` and the plugin folders of `plugins_dir`.
     ///
-    /// A folder is a Python plugin when it holds `plugin.py`, a process plugin when it holds
-    /// `plugin.toml`; folders starting with `_` or `.` are skipped. A folder named after a
+    /// A folder is a process plugin when it holds `plugin.toml`, otherwise a Python plugin when
+    /// it holds `plugin.py`; folders starting with `_` or `.` are skipped. A folder named after a
     /// bundled plugin holds that plugin's `config.yml` and `.env`, not a second plugin. An
     /// unreadable `plugins_dir` gives an empty list, never an error: the bundled plugins still
     /// run.
@@ -103,10 +103,11 @@ impl Catalog {
             if id.starts_with('_') || id.starts_with('.') {
                 continue;
             }
-            let runtime = if folder.join("plugin.py").is_file() {
-                Runtime::Python
-            } else if folder.join("plugin.toml").is_file() {
+            // An explicit manifest wins: a process plugin may well be written in Python.
+            let runtime = if folder.join("plugin.toml").is_file() {
                 Runtime::Process
+            } else if folder.join("plugin.py").is_file() {
+                Runtime::Python
             } else {
                 continue;
             };

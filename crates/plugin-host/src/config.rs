@@ -13,10 +13,11 @@ use std::time::Duration;
 use chronicle_plugin_api::{Event, Permission, Settings};
 use regex::RegexBuilder;
 
-use crate::catalog::{Catalog, Runtime};
+use crate::catalog::Catalog;
 use crate::condition::{Condition, Keywords, Phrases, normalize};
 use crate::diagnostic::{Diagnostic, Location, Pos, shared_path};
 use crate::env::{EnvSources, expand_node, read_dotenv};
+use crate::process::launch::ProcessOptions;
 use crate::yaml::{self, Key, Node, NodeKind};
 
 /// Where the host reads its configuration.
@@ -29,9 +30,22 @@ pub struct HostConfig {
     pub plugins_dir: PathBuf,
     /// The project's dotenv file (`./.env` by default); a missing file is fine.
     pub env_file: Option<PathBuf>,
+    /// How plugin processes are started and supervised.
+    pub process: ProcessOptions,
 }
 
 impl HostConfig {
+    /// Configuration in `config_dir` and `plugins_dir`, with no project `.env` and default
+    /// process options.
+    pub fn new(config_dir: impl Into<PathBuf>, plugins_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            config_dir: config_dir.into(),
+            plugins_dir: plugins_dir.into(),
+            env_file: None,
+            process: ProcessOptions::default(),
+        }
+    }
+
     /// The orchestration file.
     pub fn plugins_file(&self) -> PathBuf {
         self.config_dir.join("plugins.yml")
@@ -450,19 +464,6 @@ impl EntryReader<'_> {
                     spec.id
                 ),
                 "add `events: [...]`",
-            );
-        }
-        if let Some(plugin) = available
-            && spec.enabled
-            && plugin.runtime != Runtime::Native
-        {
-            self.error(
-                id.pos,
-                format!(
-                    "plugin `{}` is a {} plugin, and this build cannot run {} plugins yet",
-                    spec.id, plugin.runtime, plugin.runtime
-                ),
-                "set `enabled: false` for now",
             );
         }
         Some(spec)

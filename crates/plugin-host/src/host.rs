@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use chronicle_plugin_api::protocol::{InitializeParams, Orchestration, PROTOCOL_VERSION};
 use chronicle_plugin_api::{Event, Plugin, PluginDescriptor, PluginErrorKind};
 use serde::Serialize;
 use serde_json::Value;
@@ -12,8 +13,12 @@ use crate::backends::Backends;
 use crate::catalog::{Catalog, Runtime, Source};
 use crate::config::{self, HostConfig, PluginSpec};
 use crate::diagnostic::{ConfigErrors, Diagnostic};
+use crate::process::ProcessPlugin;
+use crate::process::launch::{self, Launch};
+use crate::record::CallRecorder;
 use crate::router::{Invocation, guard};
 use crate::services::Grants;
+use crate::services::HostServices;
 
 /// How long `initialize` may take before the plugin is marked degraded.
 pub const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,6 +46,8 @@ pub(crate) struct Slot {
     pub name: String,
     pub description: String,
     pub instance: Option<Arc<dyn Plugin>>,
+    /// The same plugin as `instance`, when it runs in a child process.
+    pub process: Option<Arc<ProcessPlugin>>,
     pub grants: Grants,
     health: AtomicU8,
     error: Mutex<Option<String>>,
@@ -76,11 +83,26 @@ impl Health {
 }
 
 impl Slot {
+    /// The plugin's health; a started process plugin whose process is down reads as degraded.
     pub fn health(&self) -> Health {
-        Health::from_u8(self.health.load(Ordering::Acquire))
+        let health = Health::from_u8(self.health.load(Ordering::Acquire));
+        match &self.process {
+            Some(process) if health == Health::Initialized && process.down_reason().is_some() => {
+                Health::Degraded
+            }
+            _ => health,
+        }
     }
 
     pub fn error(&self) -> Option<String> {
+        if let Some(reason) = self
+            .process
+            .as_ref()
+            .and_then(|process| process.down_reason())
+            && Health::from_u8(self.health.load(Ordering::Acquire)) == Health::Initialized
+        {
+            return Some(reason);
+        }
         self.error
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -135,6 +157,10 @@ pub struct PluginStatus {
     pub status: String,
     /// Why it is degraded or failed.
     pub error: Option<String>,
+    /// The process id, for a running process plugin.
+    pub pid: Option<u32>,
+    /// How often its process was restarted, for a process plugin.
+    pub restarts: Option<u32>,
 }
 
 impl PluginHost {
@@ -154,6 +180,7 @@ impl PluginHost {
             let Some(available) = catalog.get(&spec.id) else {
                 continue; // already reported by config::load
             };
+            let mut process = None;
             let (name, description, instance) = match &available.source {
                 Source::Native(descriptor) => {
                     let instance = if spec.enabled {
@@ -190,6 +217,24 @@ impl PluginHost {
                         instance,
                     )
                 }
+                Source::Folder(dir) if spec.enabled => {
+                    match launch_for(available.runtime, &spec, dir, config) {
+                        Ok(launch) => {
+                            let plugin = Arc::new(ProcessPlugin::new(
+                                launch,
+                                initialize_params(&spec),
+                                config.process.clone(),
+                            ));
+                            process = Some(Arc::clone(&plugin));
+                            let instance: Arc<dyn Plugin> = plugin;
+                            (spec.id.clone(), String::new(), Some(instance))
+                        }
+                        Err(diagnostic) => {
+                            diagnostics.push(diagnostic);
+                            (spec.id.clone(), String::new(), None)
+                        }
+                    }
+                }
                 Source::Folder(_) => (spec.id.clone(), String::new(), None),
             };
             let health = if spec.enabled {
@@ -203,6 +248,7 @@ impl PluginHost {
                 name,
                 description,
                 instance,
+                process,
                 grants: Grants::new(&spec.permissions),
                 health: AtomicU8::new(health as u8),
                 error: Mutex::new(None),
@@ -229,15 +275,27 @@ impl PluginHost {
                 note.clone(),
             )
         }));
+        let inner = Arc::new(HostInner {
+            slots,
+            chains,
+            backends,
+            catalog,
+        });
+        for slot in &inner.slots {
+            if let Some(process) = &slot.process {
+                // Requests a plugin makes outside a handler act for `system`, with its grants.
+                process.set_fallback_services(Arc::new(HostServices {
+                    host: Arc::downgrade(&inner),
+                    plugin_id: Arc::clone(&slot.id),
+                    user_id: Arc::from("system"),
+                    grants: slot.grants,
+                    depth: 0,
+                    recorder: CallRecorder::default(),
+                }));
+            }
+        }
         Ok(Loaded {
-            host: PluginHost {
-                inner: Arc::new(HostInner {
-                    slots,
-                    chains,
-                    backends,
-                    catalog,
-                }),
-            },
+            host: PluginHost { inner },
             warnings,
         })
     }
@@ -292,21 +350,30 @@ impl PluginHost {
 
     /// Every plugin the host can run: configured ones in file order, then the others.
     pub fn plugins(&self) -> Vec<PluginStatus> {
-        let configured = self.inner.slots.iter().map(|slot| PluginStatus {
-            plugin_id: slot.id.to_string(),
-            name: slot.name.clone(),
-            description: slot.description.clone(),
-            runtime: slot.runtime,
-            configured: true,
-            enabled: slot.spec.enabled,
-            events: slot.spec.events.clone(),
-            condition: slot.spec.condition.describe(),
-            priority: slot.spec.priority,
-            status: serde_json::to_value(slot.health())
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            error: slot.error(),
+        let configured = self.inner.slots.iter().map(|slot| {
+            let info = slot.process.as_ref().and_then(|process| process.info());
+            PluginStatus {
+                plugin_id: slot.id.to_string(),
+                name: info
+                    .as_ref()
+                    .map_or_else(|| slot.name.clone(), |info| info.name.clone()),
+                description: info
+                    .as_ref()
+                    .map_or_else(|| slot.description.clone(), |info| info.description.clone()),
+                runtime: slot.runtime,
+                configured: true,
+                enabled: slot.spec.enabled,
+                events: slot.spec.events.clone(),
+                condition: slot.spec.condition.describe(),
+                priority: slot.spec.priority,
+                status: serde_json::to_value(slot.health())
+                    .ok()
+                    .and_then(|value| value.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                error: slot.error(),
+                pid: slot.process.as_ref().and_then(|process| process.pid()),
+                restarts: slot.process.as_ref().map(|process| process.restarts()),
+            }
         });
         let unconfigured = self
             .inner
@@ -340,6 +407,8 @@ impl PluginHost {
                 priority: config::DEFAULT_PRIORITY,
                 status: "not_configured".to_owned(),
                 error: None,
+                pid: None,
+                restarts: None,
             });
         configured.chain(unconfigured).collect()
     }
@@ -361,5 +430,50 @@ impl PluginHost {
     /// The backends the host's services use.
     pub fn backends(&self) -> &Backends {
         &self.inner.backends
+    }
+}
+
+/// How to start a folder plugin, or why it cannot be.
+fn launch_for(
+    runtime: Runtime,
+    spec: &PluginSpec,
+    dir: &std::path::Path,
+    config: &HostConfig,
+) -> Result<Launch, Diagnostic> {
+    if runtime == Runtime::Process {
+        return launch::read_manifest(&dir.join("plugin.toml"))
+            .map(|manifest| launch::manifest_launch(dir, &manifest));
+    }
+    match crate::process::sdk::python_path() {
+        Ok(sdk) => Ok(launch::python(
+            &spec.id,
+            &config.plugins_dir,
+            &config.process,
+            &sdk,
+        )),
+        Err(error) => Err(Diagnostic::error(
+            spec.location.clone(),
+            format!("cannot prepare the Python SDK for `{}`: {error}", spec.id),
+        )
+        .with_hint(
+            "set CHRONICLE_PYTHON_SDK to the sdk/python/src folder of a Chronicle checkout",
+        )),
+    }
+}
+
+/// The handshake a process plugin receives.
+fn initialize_params(spec: &PluginSpec) -> InitializeParams {
+    InitializeParams {
+        protocol_version: PROTOCOL_VERSION.to_owned(),
+        host_version: env!("CARGO_PKG_VERSION").to_owned(),
+        plugin_id: spec.id.clone(),
+        settings: spec.settings.clone(),
+        orchestration: Orchestration {
+            enabled: spec.enabled,
+            events: spec.events.clone(),
+            condition: spec.condition.describe(),
+            priority: spec.priority,
+        },
+        permissions: spec.permissions.clone(),
     }
 }

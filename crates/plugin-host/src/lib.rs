@@ -7,6 +7,8 @@
 //! - [`condition`] decides per plugin whether an event reaches it.
 //! - [`PluginHost`] builds, initializes and shuts down plugins and routes events
 //!   ([`PluginHost::dispatch`]), guarding every call with a deadline and a panic catcher.
+//! - [`process`] runs plugins in child processes (Python under the SDK's runner, or any
+//!   executable with a `plugin.toml`) behind the same `Plugin` trait, supervised.
 //! - The host's [`chronicle_plugin_api::Services`] check every call against the plugin's
 //!   permissions and act through [`Backends`], which the store and server implement.
 //!
@@ -20,6 +22,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod env;
 mod host;
+pub mod process;
 mod record;
 mod router;
 mod services;
@@ -31,6 +34,7 @@ pub use backends::{
 pub use config::HostConfig;
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use host::{CLEANUP_TIMEOUT, Health, INITIALIZE_TIMEOUT, Loaded, PluginHost, PluginStatus};
+pub use process::launch::ProcessOptions;
 pub use record::{DispatchRecord, PluginOutcome, ServiceCall, Status};
 pub use router::DispatchRequest;
 pub use services::Grants;

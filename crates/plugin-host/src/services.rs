@@ -78,22 +78,60 @@ impl HostServices {
 }
 
 impl HostServices {
-    /// A document-store call: permission `database`, recorded, then `run` on the store.
+    /// A document-store call: permission `database`, recorded, then `run` on the store with the
+    /// owner and name of the collection. `other_plugin/name` addresses another plugin's
+    /// collection, which may be read but not changed.
     async fn documents<T, F, Fut>(
         &self,
         call: &'static str,
+        access: Access,
         args: Value,
         run: F,
     ) -> Result<T, ServiceError>
     where
-        F: FnOnce(Arc<dyn DocumentStore>) -> Fut,
+        F: FnOnce(Arc<dyn DocumentStore>, String, String) -> Fut,
         Fut: Future<Output = Result<T, BackendError>>,
     {
+        let collection = args
+            .get("collection")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let host = self.check(call, Permission::Database, args)?;
-        run(Arc::clone(&host.backends.documents))
+        let (owner, name) = match collection.split_once('/') {
+            Some((owner, name))
+                if access == Access::Read && !owner.is_empty() && !name.is_empty() =>
+            {
+                (owner.to_owned(), name.to_owned())
+            }
+            Some((owner, _)) if owner != &*self.plugin_id => {
+                return Err(ServiceError::InvalidRequest {
+                    service: call,
+                    reason: format!(
+                        "`{collection}` belongs to plugin `{owner}`: plugins may read other plugins' collections but change only their own"
+                    ),
+                });
+            }
+            Some((_, name)) => (self.plugin_id.to_string(), name.to_owned()),
+            None => (self.plugin_id.to_string(), collection),
+        };
+        if name.is_empty() {
+            return Err(ServiceError::InvalidRequest {
+                service: call,
+                reason: "the collection name is empty".into(),
+            });
+        }
+        run(Arc::clone(&host.backends.documents), owner, name)
             .await
             .map_err(backend_error(call))
     }
+}
+
+/// Whether a document-store call reads or changes documents.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
 }
 
 fn backend_error(service: &'static str) -> impl Fn(BackendError) -> ServiceError {
@@ -172,19 +210,23 @@ impl Services for HostServices {
         document: JsonMap,
     ) -> Result<String, ServiceError> {
         let args = json!({"collection": collection, "document": document});
-        self.documents("insert_one", args, |store| async move {
-            store
-                .insert_one(&self.plugin_id, collection, document)
-                .await
-        })
+        self.documents(
+            "insert_one",
+            Access::Write,
+            args,
+            |store, owner, name| async move { store.insert_one(&owner, &name, document).await },
+        )
         .await
     }
 
     async fn find(&self, collection: &str, filter: &JsonMap) -> Result<Vec<JsonMap>, ServiceError> {
         let args = json!({"collection": collection, "filter": filter});
-        self.documents("find", args, |store| async move {
-            store.find(&self.plugin_id, collection, filter, None).await
-        })
+        self.documents(
+            "find",
+            Access::Read,
+            args,
+            |store, owner, name| async move { store.find(&owner, &name, filter, None).await },
+        )
         .await
     }
 
@@ -194,12 +236,15 @@ impl Services for HostServices {
         filter: &JsonMap,
     ) -> Result<Option<JsonMap>, ServiceError> {
         let args = json!({"collection": collection, "filter": filter});
-        self.documents("find_one", args, |store| async move {
-            let found = store
-                .find(&self.plugin_id, collection, filter, Some(1))
-                .await?;
-            Ok(found.into_iter().next())
-        })
+        self.documents(
+            "find_one",
+            Access::Read,
+            args,
+            |store, owner, name| async move {
+                let found = store.find(&owner, &name, filter, Some(1)).await?;
+                Ok(found.into_iter().next())
+            },
+        )
         .await
     }
 
@@ -210,9 +255,9 @@ impl Services for HostServices {
         update: &JsonMap,
     ) -> Result<bool, ServiceError> {
         let args = json!({"collection": collection, "filter": filter, "update": update});
-        self.documents("update_one", args, |store| async move {
+        self.documents("update_one", Access::Write, args, |store, owner, name| async move {
             store
-                .update_one(&self.plugin_id, collection, filter, update)
+                .update_one(&owner, &name, filter, update)
                 .await
         })
         .await
@@ -220,17 +265,23 @@ impl Services for HostServices {
 
     async fn delete_one(&self, collection: &str, filter: &JsonMap) -> Result<bool, ServiceError> {
         let args = json!({"collection": collection, "filter": filter});
-        self.documents("delete_one", args, |store| async move {
-            store.delete_one(&self.plugin_id, collection, filter).await
-        })
+        self.documents(
+            "delete_one",
+            Access::Write,
+            args,
+            |store, owner, name| async move { store.delete_one(&owner, &name, filter).await },
+        )
         .await
     }
 
     async fn count(&self, collection: &str, filter: &JsonMap) -> Result<u64, ServiceError> {
         let args = json!({"collection": collection, "filter": filter});
-        self.documents("count", args, |store| async move {
-            store.count(&self.plugin_id, collection, filter).await
-        })
+        self.documents(
+            "count",
+            Access::Read,
+            args,
+            |store, owner, name| async move { store.count(&owner, &name, filter).await },
+        )
         .await
     }
 

@@ -182,6 +182,7 @@ impl Project {
             config_dir: self.path().join("config"),
             plugins_dir: self.path().join("plugins"),
             env_file: Some(self.path().join(".env")),
+            process: Default::default(),
         }
     }
 

@@ -43,6 +43,7 @@ impl Harness {
             config_dir: config_dir.path().to_owned(),
             plugins_dir: shipped_plugins_dir(),
             env_file: None,
+            process: Default::default(),
         };
         let backends = Backends {
             conversations: Arc::new(OfflineConversations {
@@ -141,6 +142,7 @@ pub async fn assert_plugin_compliance(descriptor: &PluginDescriptor, permissions
             config_dir: config_dir.path().to_owned(),
             plugins_dir: shipped_plugins_dir(),
             env_file: None,
+            process: Default::default(),
         };
         let Err(errors) = PluginHost::load(&config, crate::REGISTRY, Backends::in_memory()) else {
             panic!("{id} subscribed to {unsupported} must be refused");

@@ -27,6 +27,7 @@ fn host_config(paths: &Paths) -> HostConfig {
         config_dir: paths.config_dir.clone(),
         plugins_dir: paths.plugins_dir.clone(),
         env_file: Some(paths.env_file.clone()),
+        process: Default::default(),
     }
 }
 
