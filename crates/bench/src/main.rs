@@ -6,6 +6,11 @@
 //! three `wake_word`, three `keyword_anywhere`, two `regex` and two `always`, each returning a
 //! result when it runs. It runs on one thread (a current-thread runtime) and reports events per
 //! second and the per-event dispatch latency.
+//!
+//! `cargo run --release -p chronicle-bench -- python [--events N]` routes `transcript.streaming`
+//! events to one no-op Python plugin under the SDK: per-event round-trip latency with one call
+//! at a time, throughput with 16 calls in flight, and the resident memory of the idle plugin
+//! process. Needs `python3`.
 
 use std::time::Instant;
 
@@ -85,32 +90,160 @@ const TRANSCRIPTS: [&str; 10] = [
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let mut events: usize = 200_000;
+    let mut events: Option<usize> = None;
     let mut benchmark = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--events" => {
-                events = args
-                    .next()
-                    .context("--events needs a number")?
-                    .parse()
-                    .context("--events")?
+                events = Some(
+                    args.next()
+                        .context("--events needs a number")?
+                        .parse()
+                        .context("--events")?,
+                )
             }
-            "dispatch" => benchmark = Some(arg),
-            other => {
-                bail!("unknown argument `{other}`; usage: chronicle-bench dispatch [--events N]")
-            }
+            "dispatch" | "python" => benchmark = Some(arg),
+            other => bail!(
+                "unknown argument `{other}`; usage: chronicle-bench dispatch|python [--events N]"
+            ),
         }
-    }
-    if benchmark.is_none() {
-        bail!("usage: chronicle-bench dispatch [--events N]");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(dispatch(events))?;
+    let report = match benchmark.as_deref() {
+        Some("dispatch") => runtime.block_on(dispatch(events.unwrap_or(200_000)))?,
+        Some("python") => runtime.block_on(python(events.unwrap_or(20_000)))?,
+        _ => bail!("usage: chronicle-bench dispatch|python [--events N]"),
+    };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// Sorted latencies in nanoseconds → microseconds at percentile `p`.
+fn percentile(sorted_ns: &[u64], p: f64) -> f64 {
+    let index = ((sorted_ns.len() as f64 * p).ceil() as usize).saturating_sub(1);
+    sorted_ns
+        .get(index.min(sorted_ns.len().saturating_sub(1)))
+        .map_or(0.0, |ns| *ns as f64 / 1000.0)
+}
+
+fn latency_summary(mut latencies_ns: Vec<u64>) -> Value {
+    latencies_ns.sort_unstable();
+    json!({
+        "p50": percentile(&latencies_ns, 0.50),
+        "p99": percentile(&latencies_ns, 0.99),
+        "p999": percentile(&latencies_ns, 0.999),
+        "max": percentile(&latencies_ns, 1.0),
+    })
+}
+
+const NOOP_PLUGIN: &str = r#"from advanced_omi_backend.plugins.base import BasePlugin, PluginResult
+
+
+class NoopPlugin(BasePlugin):
+    SUPPORTED_ACCESS_LEVELS = ["transcript"]
+
+    async def on_transcript(self, context):
+        return PluginResult(success=True, message="ok")
+"#;
+
+async fn python(events: usize) -> anyhow::Result<Value> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("plugins/noop"))?;
+    std::fs::write(dir.path().join("plugins/noop/plugin.py"), NOOP_PLUGIN)?;
+    std::fs::write(
+        dir.path().join("plugins/noop/__init__.py"),
+        "from .plugin import NoopPlugin\n",
+    )?;
+    std::fs::write(
+        dir.path().join("plugins.yml"),
+        "plugins:\n  noop:\n    enabled: true\n    events: [transcript.streaming]\n",
+    )?;
+    let config = HostConfig::new(dir.path(), dir.path().join("plugins"));
+    let host = PluginHost::load(&config, &[], Backends::in_memory())
+        .map_err(|errors| anyhow::anyhow!("{errors}"))?
+        .host;
+    host.initialize().await;
+    let status = host
+        .plugins()
+        .into_iter()
+        .next()
+        .context("the plugin is listed")?;
+    if status.status != "initialized" {
+        bail!("the Python plugin did not start: {:?}", status.error);
+    }
+    let pid = status.pid.context("a running process has a pid")?;
+    let rss_kib = resident_kib(pid);
+    let data = json!({"transcript": "hey hermes turn off the lights", "session_id": "s1", "is_final": true});
+    let request = || {
+        DispatchRequest::new(
+            Event::TranscriptStreaming,
+            "user-1",
+            data.as_object().cloned().unwrap_or_default(),
+        )
+    };
+
+    for _ in 0..events / 10 {
+        host.dispatch(request()).await;
+    }
+    // One call at a time: the round-trip latency.
+    let mut latencies_ns = Vec::with_capacity(events);
+    let started = Instant::now();
+    for _ in 0..events {
+        let before = Instant::now();
+        let record = host.dispatch(request()).await;
+        latencies_ns.push(before.elapsed().as_nanos() as u64);
+        if record.plugins[0].result.is_none() {
+            bail!("the plugin did not answer: {:?}", record.plugins[0]);
+        }
+    }
+    let sequential = started.elapsed();
+    // Sixteen calls in flight: what one plugin process can take.
+    const IN_FLIGHT: usize = 16;
+    let started = Instant::now();
+    let mut done = 0;
+    while done < events {
+        let batch = IN_FLIGHT.min(events - done);
+        futures_util::future::join_all((0..batch).map(|_| host.dispatch(request()))).await;
+        done += batch;
+    }
+    let pipelined = started.elapsed();
+    host.shutdown().await;
+    Ok(json!({
+        "benchmark": "python",
+        "event": "transcript.streaming",
+        "plugin": "one no-op Python plugin (SDK runner, one process)",
+        "events": events,
+        "sequential": {
+            "events_per_second": events as f64 / sequential.as_secs_f64(),
+            "latency_us": latency_summary(latencies_ns),
+        },
+        "in_flight_16": {"events_per_second": events as f64 / pipelined.as_secs_f64()},
+        "idle_plugin_rss_kib": rss_kib,
+        "python": python_version(),
+        "machine": machine(),
+    }))
+}
+
+/// VmRSS of a process, in KiB.
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn python_version() -> Option<String> {
+    let output = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 async fn dispatch(events: usize) -> anyhow::Result<Value> {
@@ -168,11 +301,6 @@ async fn dispatch(events: usize) -> anyhow::Result<Value> {
         executed += record.plugins.iter().filter(|p| p.result.is_some()).count();
     }
     let elapsed = started.elapsed();
-    latencies_ns.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((latencies_ns.len() as f64 * p).ceil() as usize).saturating_sub(1);
-        latencies_ns[index.min(latencies_ns.len() - 1)] as f64 / 1000.0
-    };
     Ok(json!({
         "benchmark": "dispatch",
         "event": "transcript.streaming",
@@ -182,12 +310,7 @@ async fn dispatch(events: usize) -> anyhow::Result<Value> {
         "plugin_results_per_event": executed as f64 / events as f64,
         "elapsed_s": elapsed.as_secs_f64(),
         "events_per_second": events as f64 / elapsed.as_secs_f64(),
-        "latency_us": {
-            "p50": percentile(0.50),
-            "p99": percentile(0.99),
-            "p999": percentile(0.999),
-            "max": percentile(1.0),
-        },
+        "latency_us": latency_summary(latencies_ns),
         "machine": machine(),
     }))
 }

@@ -56,7 +56,7 @@ pub enum PluginCommand {
     Validate,
     /// Build the host, initialize it, dispatch one event and print what every plugin did.
     Test(TestArgs),
-    /// Scaffold a bundled Rust plugin.
+    /// Scaffold a plugin: a bundled Rust plugin, or a Python plugin in the guide's layout.
     New(NewArgs),
 }
 
@@ -87,7 +87,7 @@ pub struct TestArgs {
 pub struct NewArgs {
     /// The plugin id, in snake_case (e.g. `weather_reporter`).
     pub name: String,
-    /// The language: `rust` for a bundled plugin.
+    /// `rust` for a bundled plugin (in --crate-dir), `python` for plugins/<NAME>/.
     #[arg(long, default_value = "rust")]
     pub lang: String,
     /// The crate of bundled plugins the code goes into.

@@ -498,3 +498,215 @@ fn new_scaffolds_a_rust_plugin_from_the_compiled_template() {
         run.stderr()
     );
 }
+
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.split(") ").nth(1).unwrap_or("").starts_with('Z'))
+        .unwrap_or(false)
+}
+
+#[test]
+fn killing_the_host_leaves_no_plugin_process_behind() {
+    let workspace = Workspace::empty();
+    let pid_file = workspace.dir.path().join("plugin.pid");
+    workspace.write(
+        "config/plugins.yml",
+        &format!(
+            "plugins:\n  raw:\n    enabled: true\n    events: [transcript.batch]\n    timeout: 120\n    mode: sleep\n    seconds: 120\n    pid_file: {}\n",
+            pid_file.display()
+        ),
+    );
+    workspace.write(
+        "plugins/raw/plugin.toml",
+        "command = \"python3\"\nargs = [\"main.py\"]\nprotocol_version = \"1.0\"\n",
+    );
+    workspace.write(
+        "plugins/raw/main.py",
+        include_str!("../../plugin-host/tests/fixtures/raw_plugin.py"),
+    );
+    let mut host = Command::new(env!("CARGO_BIN_EXE_chronicle"))
+        .args(["plugin", "test", "--event", "transcript.batch"])
+        .current_dir(workspace.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start chronicle");
+    let plugin_pid = (0..200)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::fs::read_to_string(&pid_file)
+                .ok()?
+                .trim()
+                .parse::<u32>()
+                .ok()
+        })
+        .expect("the plugin process started and wrote its pid");
+    std::thread::sleep(std::time::Duration::from_millis(300)); // let the call reach the plugin
+    assert!(process_alive(plugin_pid));
+    host.kill().expect("kill -9 the host");
+    host.wait().expect("reap the host");
+    let gone = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        !process_alive(plugin_pid)
+    });
+    assert!(gone, "plugin process {plugin_pid} outlived its host");
+}
+
+/// A workspace with `config/examples/plugins.yml` as its configuration and the example plugin
+/// folders it names.
+fn examples_workspace() -> Workspace {
+    let workspace = Workspace::shipped();
+    workspace.write(
+        "config/plugins.yml",
+        &std::fs::read_to_string(repo_root().join("config/examples/plugins.yml")).expect("read"),
+    );
+    for id in [
+        "todo_extractor_py",
+        "keyword_alerter_py",
+        "analytics_tracker",
+    ] {
+        for file in ["__init__.py", "plugin.py", "config.yml"] {
+            let text = std::fs::read_to_string(repo_root().join("plugins").join(id).join(file))
+                .expect("example file");
+            workspace.write(&format!("plugins/{id}/{file}"), &text);
+        }
+    }
+    workspace
+}
+
+#[test]
+fn the_guides_examples_run_through_plugin_test_with_the_results_it_promises() {
+    let workspace = examples_workspace();
+    let list = workspace.run(&["plugin", "list", "--json"]);
+    list.expect_code(0);
+    for plugin in list.json().as_array().expect("array").iter().filter(|p| {
+        p["plugin_id"]
+            .as_str()
+            .is_some_and(|id| id != "test_event" && p["configured"] == true)
+    }) {
+        assert_eq!(
+            (&plugin["runtime"], &plugin["status"]),
+            (&json!("python"), &json!("initialized")),
+            "{plugin}"
+        );
+        assert!(
+            plugin["pid"].as_u64().is_some() && plugin["restarts"] == 0,
+            "{plugin}"
+        );
+    }
+
+    let run = workspace.run(&[
+        "plugin",
+        "test",
+        "--event",
+        "conversation.complete",
+        "--json",
+        "--data",
+        r#"{"transcript": "I need to buy milk", "duration": 12.5, "conversation_id": "c1"}"#,
+    ]);
+    run.expect_code(0);
+    let record = run.json();
+    assert_eq!(
+        statuses(&record),
+        [
+            pair("todo_extractor_py", "executed"),
+            pair("analytics_tracker", "executed"),
+            pair("test_event", "executed")
+        ]
+    );
+    let todo = &record["plugins"][0]["result"];
+    assert_eq!(
+        (&todo["message"], &todo["data"]["todos"]),
+        (&json!("Extracted 1 action items"), &json!(["buy milk"]))
+    );
+    assert_eq!(record["plugins"][1]["result"]["success"], true);
+    let calls: Vec<(&str, &str)> = record["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|c| {
+            (
+                c["plugin_id"].as_str().unwrap_or(""),
+                c["call"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("todo_extractor_py", "insert_one"),
+            ("analytics_tracker", "insert_one"),
+            ("test_event", "insert_one")
+        ]
+    );
+    assert_eq!(record["services"][1]["args"]["document"]["word_count"], 5);
+
+    let run = workspace.run(&[
+        "plugin",
+        "test",
+        "--event",
+        "transcript.streaming",
+        "--json",
+        "--data",
+        r#"{"transcript": "this is an emergency"}"#,
+    ]);
+    run.expect_code(0);
+    let alert = &run.json()["plugins"][0];
+    assert_eq!(
+        (&alert["plugin_id"], &alert["result"]["message"]),
+        (
+            &json!("keyword_alerter_py"),
+            &json!("Alert sent for keyword: emergency")
+        )
+    );
+    let run = workspace.run(&[
+        "plugin",
+        "test",
+        "--event",
+        "transcript.streaming",
+        "--json",
+        "--data",
+        r#"{"transcript": "all calm"}"#,
+    ]);
+    let quiet = &run.json()["plugins"][0]["result"];
+    assert_eq!(
+        (&quiet["success"], &quiet["message"]),
+        (&json!(true), &Value::Null),
+        "the guide returns a bare success when nothing matched"
+    );
+}
+
+#[test]
+fn new_python_scaffolds_the_guides_layout_which_validates_and_runs() {
+    let workspace = Workspace::with_plugins_yml(
+        "plugins:\n  word_counter:\n    enabled: true\n    events: [conversation.complete]\n",
+    );
+    workspace
+        .run(&["plugin", "new", "word_counter", "--lang", "python"])
+        .expect_code(0);
+    for file in ["__init__.py", "plugin.py", "README.md", "config.yml"] {
+        let text =
+            std::fs::read_to_string(workspace.dir.path().join("plugins/word_counter").join(file))
+                .expect(file);
+        assert!(
+            !text.contains("scaffold_example") && !text.contains("ScaffoldExample"),
+            "{file}"
+        );
+    }
+    let validate = workspace.run(&["plugin", "validate"]);
+    validate.expect_code(0);
+    assert_eq!(validate.stdout(), "ok\n");
+    let run = workspace.run(&[
+        "plugin",
+        "test",
+        "--event",
+        "conversation.complete",
+        "--json",
+        "--data",
+        r#"{"transcript": "one two three"}"#,
+    ]);
+    run.expect_code(0);
+    let record = run.json();
+    assert_eq!(statuses(&record), [pair("word_counter", "executed")]);
+    assert_eq!(record["plugins"][0]["result"]["message"], "3 words");
+}

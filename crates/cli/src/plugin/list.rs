@@ -21,7 +21,7 @@ pub async fn run(paths: &Paths, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn table(plugins: &[PluginStatus]) -> String {
-    let rows: Vec<[String; 7]> = plugins
+    let rows: Vec<[String; 9]> = plugins
         .iter()
         .map(|p| {
             let condition = match p.condition.get("type").and_then(|t| t.as_str()) {
@@ -48,6 +48,9 @@ fn table(plugins: &[PluginStatus]) -> String {
                 if p.enabled { "yes".into() } else { "no".into() },
                 p.status.clone(),
                 p.priority.to_string(),
+                p.pid.map_or_else(|| "-".to_owned(), |pid| pid.to_string()),
+                p.restarts
+                    .map_or_else(|| "-".to_owned(), |restarts| restarts.to_string()),
                 if events.is_empty() {
                     "-".into()
                 } else {
@@ -63,6 +66,8 @@ fn table(plugins: &[PluginStatus]) -> String {
         "ENABLED",
         "STATUS",
         "PRIORITY",
+        "PID",
+        "RESTARTS",
         "EVENTS",
         "CONDITION",
     ]

@@ -1,7 +1,8 @@
-//! `plugin new`: writes a bundled Rust plugin from the template in `crates/cli/templates`.
+//! `plugin new`: writes a plugin from the templates in `crates/cli/templates`.
 //!
-//! The template is itself compiled and tested as part of `chronicle-plugins` (under the id
-//! `scaffold_example`), so what this command writes is known to build and pass its test.
+//! The Rust template is compiled and tested as part of `chronicle-plugins` (under the id
+//! `scaffold_example`), and the Python template is run under the SDK by its tests, so what this
+//! command writes is known to work.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ const TEMPLATE_ID: &str = "scaffold_example";
 const TEMPLATE_TYPE: &str = "ScaffoldExample";
 const TEMPLATE_NAME: &str = "Scaffold Example";
 
-const FILES: [(&str, &str); 4] = [
+const RUST_FILES: [(&str, &str); 4] = [
     ("mod.rs", include_str!("../../templates/rust_plugin/mod.rs")),
     (
         "config.rs",
@@ -29,20 +30,37 @@ const FILES: [(&str, &str); 4] = [
         include_str!("../../templates/rust_plugin/tests.rs"),
     ),
 ];
-const CONFIG_YML: &str = include_str!("../../templates/rust_plugin/config.yml");
+const RUST_CONFIG_YML: &str = include_str!("../../templates/rust_plugin/config.yml");
+
+const PYTHON_FILES: [(&str, &str); 4] = [
+    (
+        "__init__.py",
+        include_str!("../../templates/python_plugin/__init__.py"),
+    ),
+    (
+        "plugin.py",
+        include_str!("../../templates/python_plugin/plugin.py"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/python_plugin/README.md"),
+    ),
+    (
+        "config.yml",
+        include_str!("../../templates/python_plugin/config.yml"),
+    ),
+];
 
 const RUST_KEYWORDS: [&str; 12] = [
     "as", "crate", "fn", "impl", "mod", "move", "self", "super", "type", "use", "where", "async",
 ];
 
 pub fn run(paths: &Paths, args: NewArgs) -> anyhow::Result<ExitCode> {
-    match args.lang.as_str() {
-        "rust" => {}
-        "python" => {
-            bail!("Python plugins arrive with the out-of-process runtime; use --lang rust for now")
-        }
-        other => bail!("unknown language `{other}`; use --lang rust"),
-    }
+    let lang = match args.lang.as_str() {
+        "rust" => Lang::Rust,
+        "python" => Lang::Python,
+        other => bail!("unknown language `{other}`; use --lang rust or --lang python"),
+    };
     let id = args.name.as_str();
     check_id(id)?;
     let words: Vec<String> = id
@@ -62,13 +80,24 @@ pub fn run(paths: &Paths, args: NewArgs) -> anyhow::Result<ExitCode> {
             .replace(TEMPLATE_NAME, &human_name)
     };
 
-    let module_dir = args.crate_dir.join("src").join(id);
-    let config_path = paths.plugins_dir.join(id).join("config.yml");
-    let mut planned: Vec<(PathBuf, String)> = FILES
-        .iter()
-        .map(|(file, text)| (module_dir.join(file), render(text)))
-        .collect();
-    planned.push((config_path, render(CONFIG_YML)));
+    let plugin_dir = paths.plugins_dir.join(id);
+    let planned: Vec<(PathBuf, String)> = match lang {
+        Lang::Rust => {
+            let module_dir = args.crate_dir.join("src").join(id);
+            RUST_FILES
+                .iter()
+                .map(|(file, text)| (module_dir.join(file), render(text)))
+                .chain(std::iter::once((
+                    plugin_dir.join("config.yml"),
+                    render(RUST_CONFIG_YML),
+                )))
+                .collect()
+        }
+        Lang::Python => PYTHON_FILES
+            .iter()
+            .map(|(file, text)| (plugin_dir.join(file), render(text)))
+            .collect(),
+    };
     if !args.force
         && let Some((existing, _)) = planned.iter().find(|(path, _)| path.exists())
     {
@@ -81,10 +110,22 @@ pub fn run(paths: &Paths, args: NewArgs) -> anyhow::Result<ExitCode> {
         write(path, text)?;
         println!("created {}", path.display());
     }
-    println!(
-        "\nTo register `{id}`:\n  1. crates/plugins/Cargo.toml: add `{id} = []` under [features] and to `default`\n  2. crates/plugins/src/lib.rs: add\n       #[cfg(feature = \"{id}\")]\n       pub mod {id};\n     and `#[cfg(feature = \"{id}\")] {id}::DESCRIPTOR,` to REGISTRY\n  3. config/plugins.yml: add\n       {id}:\n         enabled: true\n         events: [conversation.complete]\nThen: cargo test -p chronicle-plugins {id} && chronicle plugin validate"
-    );
+    let entry =
+        format!("       {id}:\n         enabled: true\n         events: [conversation.complete]");
+    match lang {
+        Lang::Rust => println!(
+            "\nTo register `{id}`:\n  1. crates/plugins/Cargo.toml: add `{id} = []` under [features] and to `default`\n  2. crates/plugins/src/lib.rs: add\n       #[cfg(feature = \"{id}\")]\n       pub mod {id};\n     and `#[cfg(feature = \"{id}\")] {id}::DESCRIPTOR,` to REGISTRY\n  3. config/plugins.yml: add\n{entry}\nThen: cargo test -p chronicle-plugins {id} && chronicle plugin validate"
+        ),
+        Lang::Python => println!(
+            "\nTo enable `{id}`, add to config/plugins.yml:\n{entry}\nThen: chronicle plugin test --event conversation.complete --data '{{\"transcript\": \"hello there\"}}'"
+        ),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+enum Lang {
+    Rust,
+    Python,
 }
 
 fn check_id(id: &str) -> anyhow::Result<()> {

@@ -99,7 +99,8 @@ impl Connection {
             stdout,
             Arc::clone(&plugin_id),
             Arc::clone(&pending),
-            outgoing_tx.clone(),
+            // Weak: closing input must not wait for the reader, which lives as long as stdout.
+            outgoing_tx.downgrade(),
             inbound,
             Arc::clone(&kill),
         ));
@@ -208,7 +209,7 @@ async fn read_messages(
     stdout: tokio::process::ChildStdout,
     plugin_id: Arc<str>,
     pending: Pending,
-    outgoing: mpsc::UnboundedSender<String>,
+    outgoing: mpsc::WeakUnboundedSender<String>,
     inbound: Arc<dyn Inbound>,
     kill: Arc<Notify>,
 ) {
@@ -243,7 +244,9 @@ async fn read_messages(
                 let outgoing = outgoing.clone();
                 tokio::spawn(async move {
                     let response = inbound.handle(request).await;
-                    let _ = outgoing.send(Message::Response(response).to_line());
+                    if let Some(outgoing) = outgoing.upgrade() {
+                        let _ = outgoing.send(Message::Response(response).to_line());
+                    }
                 });
             }
             Err(error) => break format!("sent a malformed message ({error})"),

@@ -1,0 +1,24 @@
+"""The exceptions a plugin raises or catches."""
+
+
+class PluginConnectivityError(Exception):
+    """Raise from `initialize()` when a dependency is unreachable.
+
+    The host marks the plugin `degraded` and retries `initialize` later, instead of marking it
+    `failed` as it does for any other exception.
+    """
+
+
+class ServiceError(Exception):
+    """The host refused or could not serve a service call (database, LLM, context.services).
+
+    `code` is the host's JSON-RPC error code (-32030 a permission the plugin lacks, -32031 a
+    service that is not available, -32032 a request that cannot be served as asked, -32033 a
+    service that failed); `message` is the host's text, which for a denied permission names
+    the permission to add to config/plugins.yml.
+    """
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message

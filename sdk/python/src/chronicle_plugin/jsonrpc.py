@@ -1,0 +1,153 @@
+"""A JSON-RPC 2.0 peer over a pair of byte streams, one message per line.
+
+Both sides send requests. Each request from the host runs as its own task, so a slow handler
+never holds up the next event; answers to this plugin's own requests resolve the futures its
+service calls wait on. Every message is written whole, from the event loop's thread only, so
+lines never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import threading
+from typing import Any, Awaitable, BinaryIO, Callable, Dict, Optional, Set
+
+from .errors import ServiceError
+from .protocol import (
+    INTERNAL_ERROR,
+    MAX_LINE_BYTES,
+    RpcError,
+    encode_line,
+    error_response,
+    exception_summary,
+    request,
+    success_response,
+)
+
+logger = logging.getLogger(__name__)
+
+RequestServer = Callable[[str, Dict[str, Any]], Awaitable[Any]]
+LineSource = Callable[[], Awaitable[bytes]]
+LineSink = Callable[[bytes], None]
+
+
+class Connection:
+    """Serves the host's requests with `serve_request` and sends this plugin's own."""
+
+    def __init__(self, read_line: LineSource, write_line: LineSink, serve_request: RequestServer):
+        """`read_line` returns b"" at end of input; `write_line` writes one whole line."""
+        self._read_line = read_line
+        self._write_line = write_line
+        self._serve_request = serve_request
+        self._request_ids = itertools.count(1)
+        self._awaiting_answer: Dict[int, asyncio.Future] = {}
+        self._serving: Set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        """Serves until the host closes the stream, then cancels whatever is still in flight."""
+        try:
+            while line := await self._read_line():
+                self._receive(line)
+        finally:
+            for task in self._serving:
+                task.cancel()
+            await asyncio.gather(*self._serving, return_exceptions=True)
+
+    async def call(self, method: str, params: Dict[str, Any]) -> Any:
+        """Sends a request and waits for its result; an error answer raises ServiceError."""
+        request_id = next(self._request_ids)
+        line = encode_line(request(request_id, method, params))
+        answer = asyncio.get_running_loop().create_future()
+        self._awaiting_answer[request_id] = answer
+        try:
+            self._write_line(line)
+            return await answer
+        finally:
+            del self._awaiting_answer[request_id]
+
+    def _receive(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError as error:
+            logger.error("skipped a line that is not JSON (%s): %.200r", error, line)
+            return
+        if not isinstance(message, dict):
+            logger.error("skipped a message that is not a JSON object: %.200r", line)
+        elif "method" in message:
+            task = asyncio.create_task(self._answer(message))
+            self._serving.add(task)
+            task.add_done_callback(self._serving.discard)
+        else:
+            self._resolve(message)
+
+    def _resolve(self, message: Dict[str, Any]) -> None:
+        answer = self._awaiting_answer.get(message.get("id"))
+        if answer is None or answer.done():
+            logger.error("skipped an answer to no request of ours: %.200r", message)
+        elif isinstance(message.get("error"), dict):
+            error = message["error"]
+            answer.set_exception(ServiceError(error.get("code", INTERNAL_ERROR), str(error.get("message", ""))))
+        else:
+            answer.set_result(message.get("result"))
+
+    async def _answer(self, message: Dict[str, Any]) -> None:
+        request_id = message.get("id")
+        try:
+            result = await self._serve_request(str(message["method"]), message.get("params") or {})
+            line = encode_line(success_response(request_id, result))
+        except RpcError as error:
+            line = encode_line(error_response(request_id, error))
+        except Exception as error:
+            # A bug in the SDK, not the plugin: answer anyway so the host is not left waiting.
+            logger.exception("could not answer %s", message.get("method"))
+            line = encode_line(error_response(request_id, RpcError(INTERNAL_ERROR, exception_summary(error))))
+        self._write_line(line)
+
+
+class ThreadedLineReader:
+    """Reads protocol lines on a daemon thread and hands them to the event loop.
+
+    asyncio's pipe transports refuse regular files (a captured log, a replayed session), and a
+    blocking read in the loop would stall every handler; a thread does neither.
+    """
+
+    def __init__(self, stream: BinaryIO):
+        self._loop = asyncio.get_running_loop()
+        self._lines: asyncio.Queue[bytes] = asyncio.Queue()
+        threading.Thread(target=self._pump, args=(stream,), name="chronicle-protocol-reader", daemon=True).start()
+
+    async def read_line(self) -> bytes:
+        """The next line, or b"" once the host has closed the stream."""
+        return await self._lines.get()
+
+    def _pump(self, stream: BinaryIO) -> None:
+        while True:
+            line = _read_bounded_line(stream)
+            if line is not None:
+                self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
+                if not line:
+                    return
+
+
+def _read_bounded_line(stream: BinaryIO) -> Optional[bytes]:
+    """One line, or None for a line over the protocol's limit, which is read past and dropped."""
+    line = stream.readline(MAX_LINE_BYTES + 1)
+    if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+        return line
+    while line and not line.endswith(b"\n"):
+        line = stream.readline(MAX_LINE_BYTES)
+    logger.error("skipped a message longer than %d bytes", MAX_LINE_BYTES)
+    return None
+
+
+def line_writer(stream: BinaryIO) -> LineSink:
+    """Writes each line whole and flushes it, so the host sees every message at once."""
+
+    def write_line(line: bytes) -> None:
+        stream.write(line)
+        stream.flush()
+
+    return write_line

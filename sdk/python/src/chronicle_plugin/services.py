@@ -1,0 +1,50 @@
+"""`PluginServices`, the host actions a handler reaches through `context.services`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .events import ConversationCloseReason
+from .host import call_host
+from .result import PluginResult, result_from_wire
+
+
+class PluginServices:
+    """System actions and cross-plugin calls, each one a request to the host.
+
+    Bound to the `handle_event` it was handed with, so the host checks the calling plugin's
+    permissions and records the call with that event. A refused call raises ServiceError whose
+    message names the permission to add.
+    """
+
+    def __init__(self, context_id: Optional[str] = None):
+        self.context_id = context_id
+
+    async def close_conversation(
+        self,
+        session_id: str,
+        reason: ConversationCloseReason = ConversationCloseReason.PLUGIN_REQUESTED,
+    ) -> bool:
+        """Asks the host to close the conversation open in `session_id`; False if none was."""
+        params = {"session_id": session_id, "reason": str(ConversationCloseReason(reason))}
+        return bool(await call_host("services.close_conversation", params, self.context_id))
+
+    async def star_conversation(self, session_id: str) -> bool:
+        """Toggles the star of the conversation open in `session_id`; False if there is none."""
+        params = {"session_id": session_id}
+        return bool(await call_host("services.star_conversation", params, self.context_id))
+
+    async def call_plugin(
+        self,
+        plugin_id: str,
+        action: str,
+        data: Optional[dict] = None,
+        user_id: str = "system",
+    ) -> Optional[PluginResult]:
+        """Runs another plugin's `on_plugin_action` with `data` plus `action`.
+
+        Returns its result, or None if it declined. An unknown, disabled or failing target is a
+        result with `success=False` saying why, as in the Python original.
+        """
+        params = {"plugin_id": plugin_id, "action": action, "data": data or {}, "user_id": user_id}
+        return result_from_wire(await call_host("services.call_plugin", params, self.context_id))
