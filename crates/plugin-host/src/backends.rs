@@ -130,10 +130,19 @@ impl MemoryDocuments {
             .collections
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let documents = collections
-            .entry((plugin_id.to_owned(), collection.to_owned()))
-            .or_default();
-        f(documents)
+        let key = (plugin_id.to_owned(), collection.to_owned());
+        match collections.get_mut(&key) {
+            Some(documents) => f(documents),
+            // Reading a collection that does not exist must not create it.
+            None => {
+                let mut documents = Vec::new();
+                let result = f(&mut documents);
+                if !documents.is_empty() {
+                    collections.insert(key, documents);
+                }
+                result
+            }
+        }
     }
 }
 

@@ -109,7 +109,12 @@ impl Slot {
             .clone()
     }
 
-    fn set_health(&self, health: Health, error: Option<String>) {
+    /// The health set by initialization and recovery, without the process supervisor's view.
+    pub fn base_health(&self) -> Health {
+        Health::from_u8(self.health.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_health(&self, health: Health, error: Option<String>) {
         *self.error.lock().unwrap_or_else(PoisonError::into_inner) = error;
         self.health.store(health as u8, Ordering::Release);
     }

@@ -422,3 +422,28 @@ fn a_bad_manifest_refuses_the_configuration_with_its_location() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_call_its_caller_abandons_early_does_not_restart_the_process() {
+    // `a` calls `raw`, which takes 2 s; `a` itself may take only 0.3 s. Its caller gives up
+    // long before raw's own 5 s deadline: raw is not at fault and keeps its process.
+    let project = project(
+        concat!(
+            "plugins:\n",
+            "  a: {enabled: true, events: [button.single_press], call: raw, permissions: [call_plugin], timeout: 0.3}\n",
+            "  raw: {enabled: true, events: [], mode: sleep, seconds: 2}\n",
+        ),
+        &["raw"],
+    );
+    let host = start(&project).await;
+    let pid = status(&host, "raw").pid;
+    let record = dispatch(&host, Event::ButtonSinglePress, json!({})).await;
+    assert_eq!(record.plugins[0].status, Status::TimedOut);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listed = status(&host, "raw");
+    assert_eq!(
+        (listed.status.as_str(), listed.restarts, listed.pid),
+        ("initialized", Some(0), pid)
+    );
+    host.shutdown().await;
+}

@@ -342,3 +342,49 @@ async fn call_plugin_needs_its_permission_and_cycles_end_with_an_error() {
         .collect();
     assert_eq!(denied, ["c"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn degraded_plugins_are_retried_with_backoff_until_they_recover() {
+    let host = Project::new(
+        "plugins:\n  a: {enabled: true, events: [transcript.batch], init: fail_twice}\n",
+    )
+    .host()
+    .await;
+    let listed = || host.plugins().remove(0);
+    assert_eq!(
+        (listed().status, listed().error),
+        (
+            "degraded".to_owned(),
+            Some("attempt 1: service down".to_owned())
+        )
+    );
+    let policy = chronicle_plugin_host::RecoveryPolicy {
+        initial_delay: std::time::Duration::from_secs(30),
+        max_delay: std::time::Duration::from_secs(600),
+        tick: std::time::Duration::from_secs(1),
+    };
+    let recovery = host.spawn_recovery(policy);
+    let record = dispatch(&host, Event::TranscriptBatch, json!({"transcript": "x"})).await;
+    assert_eq!(
+        record.plugins[0].status,
+        Status::Skipped,
+        "no events while degraded"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_secs(45)).await; // retry at ~30 s fails
+    assert_eq!(listed().error.as_deref(), Some("attempt 2: service down"));
+    tokio::time::sleep(std::time::Duration::from_secs(40)).await; // next retry waits 60 s more
+    assert_eq!(
+        listed().status,
+        "degraded",
+        "the second wait is twice the first"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    assert_eq!(
+        (listed().status, listed().error),
+        ("initialized".to_owned(), None)
+    );
+    let record = dispatch(&host, Event::TranscriptBatch, json!({"transcript": "x"})).await;
+    assert_eq!(record.plugins[0].status, Status::Executed);
+    recovery.abort();
+}

@@ -2,8 +2,13 @@
 //!
 //! Four tasks per process: a writer (lines to stdin), a reader (lines from stdout: answers to
 //! our requests, and the plugin's service requests, each served on its own task), a stderr
-//! forwarder (the plugin's log), and a reaper that owns the child, kills it on request and
-//! always waits for it, so no zombie is left behind.
+//! forwarder (the plugin's log), and a reaper that owns the child, kills its whole process
+//! group on request and always waits for it, so no zombie is left behind.
+//!
+//! Everything a plugin can make the host hold is bounded: lines on stdout (16 MiB) and stderr
+//! (64 KiB, the rest of a longer line is dropped), service requests served at once (64; the
+//! reader stops reading until one finishes, which blocks the plugin's writes), and lines queued
+//! for its stdin (256; senders wait).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -15,14 +20,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chronicle_plugin_api::protocol::{JsonRpc2, Message, Request, Response, RpcError};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 
 use super::launch::Launch;
 
-/// The longest line either side may send.
+/// The longest protocol line a plugin may send.
 const MAX_LINE: usize = 16 * 1024 * 1024;
+/// The longest log line kept; the rest of a longer one is dropped.
+const MAX_LOG_LINE: usize = 64 * 1024;
 /// How many of the plugin's last log lines are kept for error messages.
 const LOG_TAIL: usize = 20;
+/// How many of the plugin's service requests are served at once.
+const MAX_INBOUND: usize = 64;
+/// How many lines may wait for the plugin's stdin.
+const OUTGOING_QUEUE: usize = 256;
 
 /// Why a request got no answer.
 #[derive(Clone, Debug)]
@@ -39,13 +50,21 @@ pub trait Inbound: Send + Sync + 'static {
     fn handle(self: Arc<Self>, request: Request) -> Pin<Box<dyn Future<Output = Response> + Send>>;
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, CallError>>>>>;
+/// Requests waiting for an answer; once the connection has ended, why, so later requests fail
+/// at once instead of waiting for their deadline.
+#[derive(Default)]
+struct Pending {
+    waiting: HashMap<u64, oneshot::Sender<Result<Value, CallError>>>,
+    ended: Option<String>,
+}
 
-/// A running plugin process.
+type SharedPending = Arc<Mutex<Pending>>;
+
+/// A running plugin process. Dropping the last handle kills it.
 pub struct Connection {
     pid: Option<u32>,
-    outgoing: Mutex<Option<mpsc::UnboundedSender<String>>>,
-    pending: Pending,
+    outgoing: Mutex<Option<mpsc::Sender<String>>>,
+    pending: SharedPending,
     next_id: AtomicU64,
     kill: Arc<Notify>,
     exit: watch::Receiver<Option<String>>,
@@ -71,8 +90,8 @@ impl Connection {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // Its own process group: a Ctrl-C at the terminal reaches the host, which then
-            // shuts plugins down in order, rather than every plugin at once.
+            // Its own process group: the host can kill everything the plugin started, and a
+            // Ctrl-C at the terminal reaches the host, which stops plugins in order.
             .process_group(0)
             .kill_on_drop(true);
         let mut child = command.spawn()?;
@@ -83,8 +102,8 @@ impl Connection {
             return Err(std::io::Error::other("the child's pipes were not set up"));
         };
 
-        let (outgoing_tx, outgoing_rx) = mpsc::unbounded_channel::<String>();
-        let pending: Pending = Arc::default();
+        let (outgoing_tx, outgoing_rx) = mpsc::channel::<String>(OUTGOING_QUEUE);
+        let pending: SharedPending = Arc::default();
         let kill = Arc::new(Notify::new());
         let (exit_tx, exit_rx) = watch::channel(None);
         let log_tail = Arc::new(Mutex::new(VecDeque::with_capacity(LOG_TAIL)));
@@ -104,7 +123,7 @@ impl Connection {
             inbound,
             Arc::clone(&kill),
         ));
-        tokio::spawn(reap(child, Arc::clone(&kill), exit_tx, plugin_id));
+        tokio::spawn(reap(child, pid, Arc::clone(&kill), exit_tx, plugin_id));
 
         Ok(Arc::new(Self {
             pid,
@@ -126,7 +145,13 @@ impl Connection {
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, CallError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id, tx);
+        {
+            let mut pending = lock(&self.pending);
+            if let Some(how) = &pending.ended {
+                return Err(CallError::Closed(format!("exited ({how})")));
+            }
+            pending.waiting.insert(id, tx);
+        }
         let forget = ForgetOnDrop {
             pending: &self.pending,
             id,
@@ -138,9 +163,11 @@ impl Connection {
             params,
         })
         .to_line();
-        let sent = lock(&self.outgoing)
-            .as_ref()
-            .is_some_and(|tx| tx.send(line).is_ok());
+        let sender = lock(&self.outgoing).clone();
+        let sent = match sender {
+            Some(sender) => sender.send(line).await.is_ok(),
+            None => false,
+        };
         if !sent {
             return Err(CallError::Closed("is no longer accepting requests".into()));
         }
@@ -156,7 +183,7 @@ impl Connection {
         lock(&self.outgoing).take();
     }
 
-    /// Kills the process (it is reaped by its reaper task).
+    /// Kills the process and everything it started (the reaper waits for it).
     pub fn kill(&self) {
         self.kill.notify_one();
     }
@@ -181,21 +208,24 @@ impl Connection {
     }
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 struct ForgetOnDrop<'a> {
-    pending: &'a Pending,
+    pending: &'a SharedPending,
     id: u64,
 }
 
 impl Drop for ForgetOnDrop<'_> {
     fn drop(&mut self) {
-        lock(self.pending).remove(&self.id);
+        lock(self.pending).waiting.remove(&self.id);
     }
 }
 
-async fn write_lines(
-    mut stdin: tokio::process::ChildStdin,
-    mut lines: mpsc::UnboundedReceiver<String>,
-) {
+async fn write_lines(mut stdin: tokio::process::ChildStdin, mut lines: mpsc::Receiver<String>) {
     while let Some(mut line) = lines.recv().await {
         line.push('\n');
         if stdin.write_all(line.as_bytes()).await.is_err() || stdin.flush().await.is_err() {
@@ -208,16 +238,17 @@ async fn write_lines(
 async fn read_messages(
     stdout: tokio::process::ChildStdout,
     plugin_id: Arc<str>,
-    pending: Pending,
-    outgoing: mpsc::WeakUnboundedSender<String>,
+    pending: SharedPending,
+    outgoing: mpsc::WeakSender<String>,
     inbound: Arc<dyn Inbound>,
     kill: Arc<Notify>,
 ) {
     let mut reader = BufReader::new(stdout);
     let mut line = Vec::new();
+    let serving = Arc::new(Semaphore::new(MAX_INBOUND));
     let ended = loop {
         line.clear();
-        match read_line(&mut reader, &mut line).await {
+        match read_line(&mut reader, &mut line, MAX_LINE).await {
             Ok(0) => break "closed its output".to_owned(),
             Ok(_) => {}
             Err(error) => break error,
@@ -229,7 +260,7 @@ async fn read_messages(
         }
         match Message::parse(text) {
             Ok(Message::Response(response)) => {
-                let waiting = lock(&pending).remove(&response.id);
+                let waiting = lock(&pending).waiting.remove(&response.id);
                 match waiting {
                     Some(tx) => {
                         let _ = tx.send(response.into_result().map_err(CallError::Rpc));
@@ -240,13 +271,18 @@ async fn read_messages(
                 }
             }
             Ok(Message::Request(request)) => {
+                // Waiting here stops reading, which in turn blocks the plugin's writes.
+                let Ok(permit) = Arc::clone(&serving).acquire_owned().await else {
+                    break "could not be served".to_owned();
+                };
                 let inbound = Arc::clone(&inbound);
                 let outgoing = outgoing.clone();
                 tokio::spawn(async move {
                     let response = inbound.handle(request).await;
                     if let Some(outgoing) = outgoing.upgrade() {
-                        let _ = outgoing.send(Message::Response(response).to_line());
+                        let _ = outgoing.send(Message::Response(response).to_line()).await;
                     }
+                    drop(permit);
                 });
             }
             Err(error) => break format!("sent a malformed message ({error})"),
@@ -255,16 +291,21 @@ async fn read_messages(
     tracing::debug!(plugin = %plugin_id, reason = %ended, "Plugin output ended.");
     // Whatever ended the stream, the process is done for: make sure it is.
     kill.notify_one();
-    let waiting: Vec<_> = lock(&pending).drain().collect();
+    let waiting: Vec<_> = {
+        let mut pending = lock(&pending);
+        pending.ended = Some(ended.clone());
+        pending.waiting.drain().collect()
+    };
     for (_, tx) in waiting {
         let _ = tx.send(Err(CallError::Closed(format!("exited ({ended})"))));
     }
 }
 
-/// Reads one line, refusing lines over [`MAX_LINE`].
+/// Reads one line into `line`, refusing lines over `limit` bytes. Returns 0 at end of input.
 async fn read_line<R: AsyncRead + Unpin>(
     reader: &mut BufReader<R>,
     line: &mut Vec<u8>,
+    limit: usize,
 ) -> Result<usize, String> {
     loop {
         let available = reader
@@ -281,8 +322,8 @@ async fn read_line<R: AsyncRead + Unpin>(
         line.extend_from_slice(chunk);
         let consumed = chunk.len();
         reader.consume(consumed);
-        if line.len() > MAX_LINE {
-            return Err(format!("sent a line over {MAX_LINE} bytes"));
+        if line.len() > limit {
+            return Err(format!("sent a line over {limit} bytes"));
         }
         if done {
             return Ok(line.len());
@@ -290,32 +331,67 @@ async fn read_line<R: AsyncRead + Unpin>(
     }
 }
 
+/// Forwards the plugin's stderr to the host's log, line by line: lossy UTF-8, long lines cut.
 async fn forward_log(
     stderr: tokio::process::ChildStderr,
     plugin_id: Arc<str>,
     tail: Arc<Mutex<VecDeque<String>>>,
 ) {
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let level = line.split([' ', ':']).next().unwrap_or("");
+    let mut reader = BufReader::new(stderr);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let text = match read_line(&mut reader, &mut line, MAX_LOG_LINE).await {
+            Ok(0) => return,
+            Ok(_) => String::from_utf8_lossy(&line).trim_end().to_owned(),
+            Err(_) => {
+                // Too long: keep the start, drop the rest of the line.
+                let text = String::from_utf8_lossy(&line[..MAX_LOG_LINE]).into_owned() + " [cut]";
+                if skip_rest_of_line(&mut reader).await.is_err() {
+                    return;
+                }
+                text
+            }
+        };
+        let level = text.split([' ', ':']).next().unwrap_or("");
         match level {
             "ERROR" | "CRITICAL" => {
-                tracing::error!(target: "plugin", plugin = %plugin_id, "{line}")
+                tracing::error!(target: "plugin", plugin = %plugin_id, "{text}")
             }
-            "WARNING" | "WARN" => tracing::warn!(target: "plugin", plugin = %plugin_id, "{line}"),
-            "DEBUG" => tracing::debug!(target: "plugin", plugin = %plugin_id, "{line}"),
-            _ => tracing::info!(target: "plugin", plugin = %plugin_id, "{line}"),
+            "WARNING" | "WARN" => tracing::warn!(target: "plugin", plugin = %plugin_id, "{text}"),
+            "DEBUG" => tracing::debug!(target: "plugin", plugin = %plugin_id, "{text}"),
+            _ => tracing::info!(target: "plugin", plugin = %plugin_id, "{text}"),
         }
         let mut tail = lock(&tail);
         if tail.len() == LOG_TAIL {
             tail.pop_front();
         }
-        tail.push_back(line);
+        tail.push_back(text);
+    }
+}
+
+async fn skip_rest_of_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io::Result<()> {
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        match available.iter().position(|b| *b == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let all = available.len();
+                reader.consume(all);
+            }
+        }
     }
 }
 
 async fn reap(
     mut child: tokio::process::Child,
+    pid: Option<u32>,
     kill: Arc<Notify>,
     exit: watch::Sender<Option<String>>,
     plugin_id: Arc<str>,
@@ -323,10 +399,13 @@ async fn reap(
     let status = tokio::select! {
         status = child.wait() => status,
         () = kill.notified() => {
+            kill_group(pid);
             let _ = child.start_kill();
             child.wait().await
         }
     };
+    // Whatever the plugin started in its group goes with it.
+    kill_group(pid);
     let description = match status {
         Ok(status) => match (
             status.code(),
@@ -340,4 +419,14 @@ async fn reap(
     };
     tracing::debug!(plugin = %plugin_id, status = %description, "Plugin process ended.");
     let _ = exit.send(Some(description));
+}
+
+/// SIGKILL to the plugin's process group (its id is the plugin's pid, see `process_group(0)`).
+fn kill_group(pid: Option<u32>) {
+    if let Some(pid) = pid.and_then(|pid| i32::try_from(pid).ok()) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
 }

@@ -68,10 +68,12 @@ enum State {
         generation: u64,
         since: Instant,
     },
-    /// Crashed or overran; the watcher of `generation` restarts it.
+    /// Crashed or overran; the watcher of `generation` restarts it. `since` is when that
+    /// process had started, for the backoff.
     Down {
         error: String,
         generation: u64,
+        since: Instant,
     },
     Stopped,
 }
@@ -132,6 +134,17 @@ impl ProcessPlugin {
     }
 }
 
+impl Drop for ProcessPlugin {
+    /// A dropped plugin (a host dropped without `shutdown`) stops its process and its restarts.
+    fn drop(&mut self) {
+        if let State::Running { connection, .. } =
+            std::mem::replace(&mut *lock(&self.shared.state), State::Stopped)
+        {
+            connection.kill();
+        }
+    }
+}
+
 impl Shared {
     /// Starts a process and shakes hands; on success the plugin is running. Boxed because a
     /// start spawns the watcher that may start again.
@@ -142,6 +155,9 @@ impl Shared {
     }
 
     async fn start_process(self: &Arc<Self>) -> Result<(), PluginError> {
+        if matches!(*lock(&self.state), State::Stopped) {
+            return Err(PluginError::broken("stopped"));
+        }
         let inbound: Arc<dyn Inbound> = Arc::clone(self) as Arc<dyn Inbound>;
         let connection =
             Connection::spawn(&self.launch, Arc::clone(&self.id), inbound).map_err(|error| {
@@ -244,27 +260,34 @@ impl Shared {
                     generation: current,
                     since,
                     ..
-                } if *current == generation => Some(since.elapsed()),
-                State::Down {
+                }
+                | State::Down {
                     generation: current,
+                    since,
                     ..
-                } if *current == generation => None,
+                } if *current == generation => since.elapsed(),
                 _ => return, // stopped on purpose, or already replaced
             };
-            let ran_for = ran_for.unwrap_or_default();
+            // A process that dies young counts as a failure, so a crash loop backs off.
             if ran_for >= self.options.stable_after {
                 self.consecutive_failures.store(0, Ordering::Relaxed);
+            } else {
+                self.consecutive_failures.fetch_add(1, Ordering::Relaxed);
             }
             let error = format!(
                 "the process ended ({status}){}; restarting",
                 log_excerpt(&connection)
             );
             tracing::warn!(plugin = %self.id, %error, "Plugin process died.");
-            *state = State::Down { error, generation };
+            *state = State::Down {
+                error,
+                generation,
+                since: Instant::now(),
+            };
         }
         loop {
             let failures = self.consecutive_failures.load(Ordering::Relaxed);
-            tokio::time::sleep(self.options.restart_delay(failures)).await;
+            tokio::time::sleep(self.options.restart_delay(failures.saturating_sub(1))).await;
             if matches!(*lock(&self.state), State::Stopped) {
                 return;
             }
@@ -284,6 +307,7 @@ impl Shared {
                     *state = State::Down {
                         error: format!("restart failed: {error}"),
                         generation,
+                        since: Instant::now(),
                     };
                 }
             }
@@ -297,12 +321,16 @@ impl Shared {
         if let State::Running {
             connection: current,
             generation,
-            ..
+            since,
         } = &*state
             && Arc::ptr_eq(current, connection)
         {
-            let generation = *generation;
-            *state = State::Down { error, generation };
+            let (generation, since) = (*generation, *since);
+            *state = State::Down {
+                error,
+                generation,
+                since,
+            };
         }
     }
 
@@ -326,6 +354,7 @@ impl Shared {
             shared: self,
             connection: &connection,
             context_id: &context_id,
+            deadline: ctx.delivery.deadline,
             answered: false,
         };
         let deadline_ms = ctx
@@ -397,19 +426,28 @@ impl Shared {
     }
 }
 
-/// Cleans up after a `handle_event` call; if the call was abandoned (its deadline passed), the
-/// process is killed, and the supervisor restarts it.
+/// Cleans up after a `handle_event` call. A call abandoned at its deadline means the plugin
+/// overran: its process is killed and the supervisor restarts it. A call its caller gave up on
+/// earlier (a native plugin's own deadline, say) is merely forgotten.
 struct CallGuard<'a> {
     shared: &'a Shared,
     connection: &'a Arc<Connection>,
     context_id: &'a str,
+    deadline: std::time::SystemTime,
     answered: bool,
 }
+
+/// How close to its deadline an abandoned call counts as an overrun.
+const DEADLINE_SLACK: Duration = Duration::from_millis(100);
 
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
         lock(&self.shared.in_flight).remove(self.context_id);
-        if !self.answered && !self.connection.has_exited() {
+        let overran = std::time::SystemTime::now() + DEADLINE_SLACK >= self.deadline;
+        if !self.answered && !overran {
+            tracing::debug!(plugin = %self.shared.id, "Plugin call cancelled by its caller before its deadline.");
+        }
+        if !self.answered && overran && !self.connection.has_exited() {
             tracing::warn!(plugin = %self.shared.id, "Plugin call overran its deadline; restarting its process.");
             self.shared.mark_down(
                 self.connection,
@@ -442,11 +480,18 @@ impl Inbound for Shared {
                 Ok(decoded) => decoded,
                 Err(error) => return Response::error(id, error),
             };
-            let services = decoded
-                .context_id
-                .as_ref()
-                .and_then(|context| lock(&self.in_flight).get(context).cloned())
-                .or_else(|| self.fallback.get().cloned());
+            let services = match &decoded.context_id {
+                Some(context) => match lock(&self.in_flight).get(context).cloned() {
+                    Some(services) => Some(services),
+                    None => {
+                        let message = format!(
+                            "unknown context_id `{context}`: the call it belonged to has ended"
+                        );
+                        return Response::error(id, RpcError::new(code::INVALID_PARAMS, message));
+                    }
+                },
+                None => self.fallback.get().cloned(),
+            };
             let Some(services) = services else {
                 return Response::error(
                     id,
@@ -522,7 +567,10 @@ impl Plugin for ProcessPlugin {
     }
 
     async fn cleanup(&self) {
-        self.shared.stop().await;
+        // On a task of its own: a caller that gives up waiting must not leave the process
+        // half-stopped (cleanup asked, never killed).
+        let shared = Arc::clone(&self.shared);
+        let _ = tokio::spawn(async move { shared.stop().await }).await;
     }
 
     async fn health_check(&self) -> HealthReport {

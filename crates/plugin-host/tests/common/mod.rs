@@ -18,6 +18,7 @@ use serde_json::Value;
 /// Behaves as its settings say; every handler does the same thing.
 pub struct Scripted {
     settings: Behaviour,
+    initialize_calls: std::sync::atomic::AtomicU32,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -30,7 +31,8 @@ pub struct Behaviour {
     pub record_in_metadata: bool,
     /// For `sleep`.
     pub sleep_ms: u64,
-    /// Initialize fails: `unreachable` or `broken`; `panic` panics; `hang` never returns.
+    /// Initialize fails: `unreachable` or `broken`; `panic` panics; `hang` never returns;
+    /// `fail_twice` is unreachable on the first two attempts.
     pub init: String,
     /// Any settings to echo back in the result data.
     pub echo: Option<Value>,
@@ -42,6 +44,7 @@ impl Scripted {
     fn build(settings: &Settings) -> Result<Box<dyn Plugin>, SettingsError> {
         Ok(Box::new(Scripted {
             settings: chronicle_plugin_api::parse_settings(settings)?,
+            initialize_calls: std::sync::atomic::AtomicU32::new(0),
         }))
     }
 
@@ -93,7 +96,14 @@ impl Scripted {
 #[async_trait]
 impl Plugin for Scripted {
     async fn initialize(&self) -> Result<(), PluginError> {
+        let attempt = self
+            .initialize_calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         match self.settings.init.as_str() {
+            "fail_twice" if attempt <= 2 => Err(PluginError::unreachable(format!(
+                "attempt {attempt}: service down"
+            ))),
             "unreachable" => Err(PluginError::unreachable("cannot reach the service")),
             "broken" => Err(PluginError::broken("missing api key")),
             "panic" => panic!("init exploded"),
