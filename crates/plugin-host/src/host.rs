@@ -311,19 +311,7 @@ impl PluginHost {
         let pending = self.inner.slots.iter().filter_map(|slot| {
             let plugin = slot.instance.clone()?;
             Some(async move {
-                let outcome = guard(INITIALIZE_TIMEOUT, async move { plugin.initialize().await }).await;
-                let (health, error) = match outcome {
-                    Invocation::Returned(Ok(())) => (Health::Initialized, None),
-                    Invocation::Returned(Err(error)) => match error.kind {
-                        PluginErrorKind::Unreachable => (Health::Degraded, Some(error.message)),
-                        PluginErrorKind::Broken => (Health::Failed, Some(error.message)),
-                    },
-                    Invocation::Panicked(message) => (Health::Failed, Some(format!("initialize panicked: {message}"))),
-                    Invocation::TimedOut(after) => (
-                        Health::Degraded,
-                        Some(format!("initialize did not finish within {} s", after.as_secs())),
-                    ),
-                };
+                let (health, error) = initialize_slot(plugin).await;
                 match &error {
                     Some(error) => tracing::warn!(plugin = %slot.id, status = ?health, %error, "Plugin did not initialize."),
                     None => tracing::debug!(plugin = %slot.id, "Plugin initialized."),
@@ -480,5 +468,28 @@ fn initialize_params(spec: &PluginSpec) -> InitializeParams {
             priority: spec.priority,
         },
         permissions: spec.permissions.clone(),
+    }
+}
+
+/// Runs a plugin's `initialize` within [`INITIALIZE_TIMEOUT`] and says what health that gives:
+/// unreachable or late → degraded; broken or panicking → failed.
+pub(crate) async fn initialize_slot(plugin: Arc<dyn Plugin>) -> (Health, Option<String>) {
+    match guard(INITIALIZE_TIMEOUT, async move { plugin.initialize().await }).await {
+        Invocation::Returned(Ok(())) => (Health::Initialized, None),
+        Invocation::Returned(Err(error)) => match error.kind {
+            PluginErrorKind::Unreachable => (Health::Degraded, Some(error.message)),
+            PluginErrorKind::Broken => (Health::Failed, Some(error.message)),
+        },
+        Invocation::Panicked(message) => (
+            Health::Failed,
+            Some(format!("initialize panicked: {message}")),
+        ),
+        Invocation::TimedOut(after) => (
+            Health::Degraded,
+            Some(format!(
+                "initialize did not finish within {} s",
+                after.as_secs()
+            )),
+        ),
     }
 }

@@ -9,11 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use chronicle_plugin_api::PluginErrorKind;
 use tokio::time::Instant;
 
-use crate::host::{Health, HostInner, INITIALIZE_TIMEOUT, PluginHost};
-use crate::router::{Invocation, guard};
+use crate::host::{Health, HostInner, PluginHost, initialize_slot};
 
 /// When to retry.
 #[derive(Clone, Copy, Debug)]
@@ -81,25 +79,7 @@ async fn recover(host: Weak<HostInner>, policy: RecoveryPolicy) {
             if now < due {
                 continue;
             }
-            let outcome = guard(INITIALIZE_TIMEOUT, async move { plugin.initialize().await }).await;
-            let (health, error) = match outcome {
-                Invocation::Returned(Ok(())) => (Health::Initialized, None),
-                Invocation::Returned(Err(error)) => match error.kind {
-                    PluginErrorKind::Unreachable => (Health::Degraded, Some(error.message)),
-                    PluginErrorKind::Broken => (Health::Failed, Some(error.message)),
-                },
-                Invocation::Panicked(message) => (
-                    Health::Failed,
-                    Some(format!("initialize panicked: {message}")),
-                ),
-                Invocation::TimedOut(after) => (
-                    Health::Degraded,
-                    Some(format!(
-                        "initialize did not finish within {} s",
-                        after.as_secs()
-                    )),
-                ),
-            };
+            let (health, error) = initialize_slot(plugin).await;
             match &error {
                 None => {
                     tracing::info!(plugin = %slot.id, "Plugin recovered.");

@@ -4,14 +4,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chronicle_plugin_api::Event;
-use chronicle_plugin_host::{
-    DispatchRecord, DispatchRequest, PluginHost, PluginStatus, ProcessOptions, Status,
-};
-use common::{Project, object};
+use chronicle_plugin_host::{PluginHost, PluginStatus, Status};
+use common::{Project, dispatch, status};
 use serde_json::{Value, json};
 
 /// A project with the raw plugin installed as `raw` (and more copies under other ids).
@@ -28,36 +25,6 @@ fn project(plugins_yml: &str, ids: &[&str]) -> Project {
         );
     }
     project
-}
-
-async fn start(project: &Project) -> PluginHost {
-    let mut config = project.config();
-    config.process = ProcessOptions {
-        restart_base: Duration::from_millis(50),
-        handshake_timeout: Duration::from_secs(5),
-        shutdown_grace: Duration::from_secs(2),
-        ..ProcessOptions::default()
-    };
-    let loaded = PluginHost::load(
-        &config,
-        common::REGISTRY,
-        chronicle_plugin_host::Backends::in_memory(),
-    )
-    .unwrap_or_else(|errors| panic!("{errors}"));
-    loaded.host.initialize().await;
-    loaded.host
-}
-
-async fn dispatch(host: &PluginHost, event: Event, data: Value) -> Arc<DispatchRecord> {
-    host.dispatch(DispatchRequest::new(event, "u1", object(data)))
-        .await
-}
-
-fn status(host: &PluginHost, id: &str) -> PluginStatus {
-    host.plugins()
-        .into_iter()
-        .find(|p| p.plugin_id == id)
-        .expect("listed")
 }
 
 /// Waits (bounded) until the plugin is serving again after a crash.
@@ -89,7 +56,7 @@ async fn a_process_plugin_shakes_hands_handles_events_and_shares_metadata_both_w
         ),
         &["raw"],
     );
-    let host = start(&project).await;
+    let host = project.start_processes(|_| {}).await;
     let listed = status(&host, "raw");
     assert_eq!(
         (
@@ -145,7 +112,7 @@ async fn failures_are_the_plugins_own_and_crashed_processes_come_back() {
         ),
         &["raises", "sleeps", "exits"],
     );
-    let host = start(&project).await;
+    let host = project.start_processes(|_| {}).await;
     let pid_before = |id: &str| status(&host, id).pid.expect("pid");
     let (sleeps_pid, exits_pid) = (pid_before("sleeps"), pid_before("exits"));
 
@@ -203,16 +170,9 @@ async fn while_a_crashed_process_restarts_the_plugin_is_degraded_and_skipped() {
         "plugins:\n  raw: {enabled: true, events: [transcript.batch], mode: exit}\n",
         &["raw"],
     );
-    let mut config = project.config();
-    config.process.restart_base = Duration::from_secs(3600);
-    let loaded = PluginHost::load(
-        &config,
-        common::REGISTRY,
-        chronicle_plugin_host::Backends::in_memory(),
-    )
-    .unwrap();
-    loaded.host.initialize().await;
-    let host = loaded.host;
+    let host = project
+        .start_processes(|config| config.process.restart_base = Duration::from_secs(3600))
+        .await;
     dispatch(&host, Event::TranscriptBatch, json!({})).await;
     let mut listed = status(&host, "raw");
     assert_eq!(
@@ -270,7 +230,7 @@ async fn service_calls_are_permission_checked_and_recorded_with_their_event() {
         ),
         &["granted", "denied"],
     );
-    let host = start(&project).await;
+    let host = project.start_processes(|_| {}).await;
     let record = dispatch(
         &host,
         Event::TranscriptBatch,
@@ -331,7 +291,7 @@ async fn several_calls_are_in_flight_at_once() {
         "plugins:\n  raw: {enabled: true, events: [transcript.streaming], mode: sleep, seconds: 0.3}\n",
         &["raw"],
     );
-    let host = start(&project).await;
+    let host = project.start_processes(|_| {}).await;
     let calls = (0..4).map(|_| dispatch(&host, Event::TranscriptStreaming, json!({})));
     let records = futures_util::future::join_all(calls).await;
     assert!(
@@ -363,16 +323,9 @@ async fn handshake_failures_are_located_and_explained() {
         ),
         &["future", "hangs", "dies", "narrow"],
     );
-    let mut config = project.config();
-    config.process.handshake_timeout = Duration::from_millis(500);
-    let loaded = PluginHost::load(
-        &config,
-        common::REGISTRY,
-        chronicle_plugin_host::Backends::in_memory(),
-    )
-    .unwrap();
-    loaded.host.initialize().await;
-    let host = loaded.host;
+    let host = project
+        .start_processes(|config| config.process.handshake_timeout = Duration::from_millis(500))
+        .await;
     let error = |id: &str| {
         let listed = status(&host, id);
         (listed.status, listed.error.unwrap_or_default())
@@ -435,7 +388,7 @@ async fn a_call_its_caller_abandons_early_does_not_restart_the_process() {
         ),
         &["raw"],
     );
-    let host = start(&project).await;
+    let host = project.start_processes(|_| {}).await;
     let pid = status(&host, "raw").pid;
     let record = dispatch(&host, Event::ButtonSinglePress, json!({})).await;
     assert_eq!(record.plugins[0].status, Status::TimedOut);

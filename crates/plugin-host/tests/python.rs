@@ -4,15 +4,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chronicle_plugin_api::Event;
-use chronicle_plugin_host::{
-    DispatchRecord, DispatchRequest, PluginHost, PluginStatus, ProcessOptions, Status,
-};
-use common::{Project, object};
-use serde_json::{Value, json};
+use chronicle_plugin_host::{DispatchRequest, Status};
+use common::{Project, dispatch, object, status};
+use serde_json::json;
 
 fn repo_plugin(id: &str, file: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,34 +35,6 @@ fn install(project: &Project, id: &str, class: &str, code: &str) {
     );
 }
 
-async fn start(project: &Project) -> PluginHost {
-    let mut config = project.config();
-    config.process = ProcessOptions {
-        restart_base: Duration::from_millis(50),
-        ..ProcessOptions::default()
-    };
-    let loaded = PluginHost::load(
-        &config,
-        common::REGISTRY,
-        chronicle_plugin_host::Backends::in_memory(),
-    )
-    .unwrap_or_else(|errors| panic!("{errors}"));
-    loaded.host.initialize().await;
-    loaded.host
-}
-
-async fn dispatch(host: &PluginHost, event: Event, data: Value) -> Arc<DispatchRecord> {
-    host.dispatch(DispatchRequest::new(event, "u1", object(data)))
-        .await
-}
-
-fn status(host: &PluginHost, id: &str) -> PluginStatus {
-    host.plugins()
-        .into_iter()
-        .find(|p| p.plugin_id == id)
-        .expect("listed")
-}
-
 const READER: &str = r#"from advanced_omi_backend.database import get_database
 from advanced_omi_backend.plugins.base import BasePlugin, PluginResult
 
@@ -88,7 +57,7 @@ async fn the_guides_todo_extractor_stores_todos_that_another_plugin_reads_back()
     ));
     install_example(&project, "todo_extractor_py");
     install(&project, "todo_reader", "TodoReaderPlugin", READER);
-    let host = start(&project).await;
+    let host = project.start_processes(|_| {}).await;
     for id in ["todo_extractor_py", "todo_reader"] {
         let listed = status(&host, id);
         assert_eq!(
@@ -185,7 +154,7 @@ async fn python_failures_are_that_plugins_own_and_crashed_ones_serve_again() {
     for id in ["raises", "sleeps", "exits", "database"] {
         install(&project, id, "MisbehavingPlugin", MISBEHAVING);
     }
-    let host = start(&project).await;
+    let host = project.start_processes(|_| {}).await;
     let record = dispatch(&host, Event::TranscriptBatch, json!({"transcript": "x"})).await;
     let outcome = |id: &str| {
         let o = record.outcome(id).unwrap();
@@ -257,7 +226,7 @@ async fn metadata_flows_between_native_and_python_plugins_both_ways() {
     ));
     install(&project, "py_one", "MetadataPlugin", METADATA);
     install(&project, "py_two", "MetadataPlugin", METADATA);
-    let host = start(&project).await;
+    let host = project.start_processes(|_| {}).await;
     let record = host
         .dispatch(DispatchRequest {
             metadata: object(json!({"end_reason": "user_stopped"})),

@@ -3,14 +3,9 @@
 mod common;
 
 use chronicle_plugin_api::Event;
-use chronicle_plugin_host::{DispatchRecord, DispatchRequest, PluginHost, Status};
-use common::{Project, object};
-use serde_json::{Value, json};
-
-async fn dispatch(host: &PluginHost, event: Event, data: Value) -> std::sync::Arc<DispatchRecord> {
-    host.dispatch(DispatchRequest::new(event, "u1", object(data)))
-        .await
-}
+use chronicle_plugin_host::{DispatchRecord, DispatchRequest, Status};
+use common::{Project, dispatch, object};
+use serde_json::json;
 
 fn statuses(record: &DispatchRecord) -> Vec<(String, Status)> {
     record

@@ -7,11 +7,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chronicle_plugin_api::Event;
 use chronicle_plugin_api::{
     AccessLevel, HandlerOutcome, JsonMap, Plugin, PluginContext, PluginDescriptor, PluginError,
     PluginResult, Settings, SettingsError, async_trait,
 };
-use chronicle_plugin_host::{Backends, ConfigErrors, HostConfig, Loaded, PluginHost};
+use chronicle_plugin_host::{
+    Backends, ConfigErrors, DispatchRecord, DispatchRequest, HostConfig, Loaded, PluginHost,
+    PluginStatus,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -200,6 +204,18 @@ impl Project {
         PluginHost::load(&self.config(), REGISTRY, Backends::in_memory())
     }
 
+    /// Loads with process restarts after 50 ms (not 1 s), after `adjust` had its say, and
+    /// initializes.
+    pub async fn start_processes(&self, adjust: impl FnOnce(&mut HostConfig)) -> PluginHost {
+        let mut config = self.config();
+        config.process.restart_base = Duration::from_millis(50);
+        adjust(&mut config);
+        let loaded = PluginHost::load(&config, REGISTRY, Backends::in_memory())
+            .unwrap_or_else(|errors| panic!("{errors}"));
+        loaded.host.initialize().await;
+        loaded.host
+    }
+
     /// Loads (panicking with the errors if refused) and initializes.
     pub async fn host(&self) -> PluginHost {
         let loaded = self.load().unwrap_or_else(|errors| panic!("{errors}"));
@@ -212,6 +228,16 @@ pub fn object(value: Value) -> JsonMap {
     value.as_object().cloned().unwrap_or_default()
 }
 
-pub fn shared(value: &Arc<str>) -> &str {
-    value
+/// Dispatches `event` with `data` for user `u1`.
+pub async fn dispatch(host: &PluginHost, event: Event, data: Value) -> Arc<DispatchRecord> {
+    host.dispatch(DispatchRequest::new(event, "u1", object(data)))
+        .await
+}
+
+/// The listing of one plugin.
+pub fn status(host: &PluginHost, id: &str) -> PluginStatus {
+    host.plugins()
+        .into_iter()
+        .find(|p| p.plugin_id == id)
+        .expect("listed")
 }
