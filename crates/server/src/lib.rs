@@ -1,0 +1,1 @@
+//! The Chronicle HTTP and WebSocket server.

@@ -1,0 +1,1 @@
+//! SQLite storage for Chronicle: users, conversations, memories, plugin documents, event log.
