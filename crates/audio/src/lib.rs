@@ -1,1 +1,56 @@
-//! Audio for Chronicle: decoding uploads, resampling to 16 kHz mono, Opus, WAV recording.
+//! Audio for Chronicle: everything that turns what devices and people send into the one
+//! format the rest of the backend works with, **16 kHz mono signed 16-bit PCM**
+//! ([`TARGET_RATE`]), and writes it to WAV files.
+//!
+//! - [`decode_file`]: an uploaded WAV, MP3, FLAC or OGG/Vorbis file (any rate, any
+//!   channel count) to 16 kHz mono ([`DecodedAudio`]), via `symphonia` and `rubato`.
+//! - [`StreamNormalizer`]: raw little-endian PCM chunks from the WebSocket
+//!   (`audio-chunk` payloads described by a [`PcmFormat`], chunks of any length) to
+//!   16 kHz mono, keeping resampler state across chunks; 16 kHz s16 mono passes through.
+//! - [`OpusDecoder`]: one Opus packet (the OMI pendant's 20 ms frames) to 16 kHz mono,
+//!   via the system libopus; [`OpusEncoder`] makes real packets for tests and benchmarks.
+//! - [`WavRecorder`]: a per-session WAV file that stays readable if the process is killed;
+//!   [`wav_bytes`] builds a WAV in memory.
+//!
+//! Every failure is an [`AudioError`] whose message a user can act on; no input,
+//! however malformed, makes this crate panic.
+//!
+//! What this crate must never do: speak HTTP or WebSocket, know about users, sessions,
+//! conversations or storage layout (callers pass paths and bytes), spawn tasks or threads,
+//! or call out to the network. It is synchronous and CPU-bound: async callers should run
+//! [`decode_file`] on a blocking thread.
+
+mod decode;
+mod error;
+mod opus;
+mod resample;
+mod stream;
+#[cfg(test)]
+mod test_util;
+mod wav;
+
+pub use decode::{DecodedAudio, decode_file};
+pub use error::AudioError;
+pub use opus::{OPUS_FRAME_SAMPLES, OpusDecoder, OpusEncoder};
+pub use stream::{PcmFormat, StreamNormalizer};
+pub use wav::{WavRecorder, wav_bytes};
+
+/// The sample rate everything is normalized to, in Hz.
+pub const TARGET_RATE: u32 = 16_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server keeps these in async tasks.
+    #[test]
+    fn stateful_types_are_send() {
+        fn send<T: Send>() {}
+        send::<StreamNormalizer>();
+        send::<OpusDecoder>();
+        send::<OpusEncoder>();
+        send::<WavRecorder>();
+        send::<DecodedAudio>();
+        send::<AudioError>();
+    }
+}

@@ -39,6 +39,11 @@ pub struct Paths {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the server: the HTTP API and the device WebSocket, with plugins, on SQLite.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Inspect, check and exercise plugins without a server.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -96,4 +101,35 @@ pub struct NewArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CHRONICLE_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: std::net::SocketAddr,
+    /// Folder for the database, audio files and the generated auth secret.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Do not watch the plugin configuration for changes.
+    #[arg(long)]
+    pub no_hot_reload: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user, or set the password and role of an existing one.
+    Add {
+        /// The user's email, which is also the login.
+        email: String,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+        /// The password; without it, the first line of standard input is read.
+        #[arg(long, env = "CHRONICLE_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Folder with the database.
+        #[arg(long, env = "DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
 }

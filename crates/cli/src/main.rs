@@ -1,7 +1,8 @@
 //! `chronicle`: the one binary of Chronicle in Rust.
 //!
-//! Today it carries the plugin tooling (`chronicle plugin list|validate|test|new`), which
-//! builds the real plugin host from the configuration on disk, without a server. Exit codes:
+//! `chronicle serve` runs the server; `chronicle user add` manages users; `chronicle plugin
+//! list|validate|test|new` builds the real plugin host from the configuration on disk, without
+//! a server. Exit codes:
 //! 0 success, 1 configuration refused, 2 bad command line or input, 3 a plugin failed or timed
 //! out during `plugin test`.
 
@@ -46,7 +47,60 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plugin(command) => plugin::run(&cli.paths, command).await,
+        Command::Serve(args) => serve(&cli.paths, args).await,
+        Command::User(command) => user(command).await,
     }
+}
+
+async fn serve(paths: &args::Paths, args: args::ServeArgs) -> anyhow::Result<ExitCode> {
+    let admin = match (
+        std::env::var("ADMIN_EMAIL"),
+        std::env::var("ADMIN_PASSWORD"),
+    ) {
+        (Ok(email), Ok(password)) if !email.is_empty() && !password.is_empty() => {
+            Some((email, password))
+        }
+        _ => None,
+    };
+    let config = chronicle_server::ServerConfig {
+        bind: args.bind,
+        data_dir: args.data_dir,
+        host: plugin::host_config(paths),
+        auth_secret: std::env::var("AUTH_SECRET_KEY").ok(),
+        admin,
+        hot_reload: !args.no_hot_reload,
+    };
+    chronicle_server::serve(config, chronicle_plugins::REGISTRY).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user(command: args::UserCommand) -> anyhow::Result<ExitCode> {
+    let args::UserCommand::Add {
+        email,
+        admin,
+        password,
+        data_dir,
+    } = command;
+    let password = match password {
+        Some(password) => password,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    if password.len() < 8 {
+        anyhow::bail!("the password must have at least 8 characters");
+    }
+    let store = chronicle_store::Store::open(&data_dir).await?;
+    let user = chronicle_server::auth::ensure_user(&store, &email, &password, admin).await?;
+    println!(
+        "{} {} ({})",
+        if user.is_admin { "admin" } else { "user" },
+        user.email,
+        user.id
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init_logging(filter: &str) {

@@ -420,6 +420,15 @@ impl PluginHost {
         keywords
     }
 
+    /// A configured plugin's settings, as it received them.
+    pub fn plugin_settings(&self, plugin_id: &str) -> Option<chronicle_plugin_api::Settings> {
+        self.inner
+            .slots
+            .iter()
+            .find(|slot| *slot.id == *plugin_id)
+            .map(|slot| slot.spec.settings.clone())
+    }
+
     /// The backends the host's services use.
     pub fn backends(&self) -> &Backends {
         &self.inner.backends

@@ -1,1 +1,147 @@
-//! The Chronicle HTTP and WebSocket server.
+//! The Chronicle server: the HTTP API and the device WebSocket that Chronicle clients and
+//! devices talk to unchanged, over the SQLite store and the plugin host.
+//!
+//! - [`routes`] holds the HTTP API, [`ws`] the device WebSocket, [`auth`] users and tokens.
+//! - [`sessions`] tracks live device sessions, records their audio and backs the plugins'
+//!   `close_conversation` and `star_conversation`.
+//! - [`reload`] swaps the plugin set when its configuration changes.
+//!
+//! Architecture Invariant: this is the only crate that knows HTTP, WebSockets and JSON over
+//! the network; the store knows SQL only, the host plugins only.
+
+pub mod auth;
+pub mod error;
+pub mod reload;
+pub mod routes;
+pub mod sessions;
+pub mod state;
+pub mod ws;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use chronicle_plugin_api::PluginDescriptor;
+use chronicle_plugin_host::{Backends, PluginHost};
+use chronicle_store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::broadcast;
+
+use crate::auth::Tokens;
+use crate::sessions::{ServerConversations, Sessions};
+pub use crate::state::ServerConfig;
+use crate::state::{AppState, Core, ServerEventLog};
+
+/// The process-wide metrics recorder (installed once).
+fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// Opens the store, loads the plugins and serves until Ctrl-C or SIGTERM.
+pub async fn serve(
+    mut config: ServerConfig,
+    registry: &'static [PluginDescriptor],
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    // Stored audio paths must not depend on the folder the server was started from.
+    config.data_dir = std::path::absolute(&config.data_dir)?;
+    let store = Store::open(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    if let Some((email, password)) = &config.admin {
+        auth::ensure_user(&store, email, password, true)
+            .await
+            .context("cannot create the admin user")?;
+    }
+    if store.list_users().await?.is_empty() {
+        tracing::warn!(
+            "No user exists yet: set ADMIN_EMAIL and ADMIN_PASSWORD, or run `chronicle user add EMAIL --admin`."
+        );
+    }
+    let tokens = Tokens::load(&config.data_dir, config.auth_secret.clone())?;
+    let metrics = metrics_handle()?;
+    let (dispatches, _) = broadcast::channel(1024);
+    let conversations = Arc::new(ServerConversations {
+        core: OnceLock::new(),
+    });
+    let backends = Backends {
+        conversations: Arc::clone(&conversations) as _,
+        documents: Arc::new(store.clone()),
+        llm: None,
+        event_log: ServerEventLog::start(store.clone(), dispatches.clone()),
+    };
+    let loaded = PluginHost::load(&config.host, registry, backends.clone())
+        .map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    loaded.host.initialize().await;
+    let core = Arc::new(Core {
+        config: config.clone(),
+        store: store.clone(),
+        host: ArcSwap::from_pointee(loaded.host),
+        sessions: Sessions::default(),
+        dispatches,
+        metrics,
+        reloading: tokio::sync::Mutex::new(()),
+        backends,
+        registry,
+    });
+    let _ = conversations.core.set(Arc::downgrade(&core));
+    let recovery = core.host().spawn_recovery(Default::default());
+    let _watcher = if config.hot_reload {
+        Some(reload::watch(&core).context("cannot watch the plugin configuration")?)
+    } else {
+        None
+    };
+    tracing::info!(
+        "Transcription is not configured: audio and conversations are stored without transcripts."
+    );
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let address = listener.local_addr()?;
+    let app = routes::app(AppState {
+        store,
+        tokens,
+        core: Arc::clone(&core),
+    });
+    println!(
+        "chronicle: listening on http://{address} (ready in {} ms)",
+        started.elapsed().as_millis()
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    recovery.abort();
+    core.host().shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("Shutting down.");
+}

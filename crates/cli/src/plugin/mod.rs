@@ -22,7 +22,7 @@ pub async fn run(paths: &Paths, command: PluginCommand) -> anyhow::Result<ExitCo
     }
 }
 
-fn host_config(paths: &Paths) -> HostConfig {
+pub fn host_config(paths: &Paths) -> HostConfig {
     HostConfig {
         config_dir: paths.config_dir.clone(),
         plugins_dir: paths.plugins_dir.clone(),

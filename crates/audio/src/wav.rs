@@ -1,0 +1,235 @@
+//! 16 kHz mono 16-bit WAV: crash-tolerant session recording and in-memory encoding.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Cursor};
+use std::path::{Path, PathBuf};
+
+use crate::{AudioError, TARGET_RATE};
+
+/// The WAV format every recording uses.
+fn spec() -> hound::WavSpec {
+    hound::WavSpec {
+        channels: 1,
+        sample_rate: TARGET_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    }
+}
+
+/// A WAV file's data chunk length is a u32: at 2 bytes per sample about 37 hours fit.
+const MAX_SAMPLES: u64 = (u32::MAX as u64 - 64) / 2;
+
+/// Samples between two header updates: one second of audio.
+const FLUSH_EVERY: u64 = TARGET_RATE as u64;
+
+/// Writes a 16 kHz mono 16-bit WAV file as audio arrives.
+///
+/// The header is rewritten after every second of appended audio, so if the process dies
+/// before [`WavRecorder::finish`], the file still reads as a valid WAV holding at least
+/// everything up to the last header update. Dropping the recorder without `finish`
+/// finalizes the file as well, but any error is then lost: call `finish` to see it.
+/// The header updates flush to the operating system; they do not `fsync`.
+pub struct WavRecorder {
+    writer: hound::WavWriter<BufWriter<File>>,
+    path: PathBuf,
+    samples: u64,
+    unflushed: u64,
+}
+
+impl std::fmt::Debug for WavRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WavRecorder")
+            .field("path", &self.path)
+            .field("samples", &self.samples)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WavRecorder {
+    /// Create (or truncate) `path`, creating missing parent folders, and write the header.
+    pub fn create(path: &Path) -> Result<Self, AudioError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(|e| {
+                AudioError::io(format!("could not create folder {}", parent.display()), e)
+            })?;
+        }
+        let writer = hound::WavWriter::create(path, spec())
+            .map_err(|e| hound_error(&format!("could not create {}", path.display()), e))?;
+        Ok(Self {
+            writer,
+            path: path.to_path_buf(),
+            samples: 0,
+            unflushed: 0,
+        })
+    }
+
+    /// Append 16 kHz mono samples.
+    pub fn append(&mut self, samples: &[i16]) -> Result<(), AudioError> {
+        if self.samples + samples.len() as u64 > MAX_SAMPLES {
+            return Err(AudioError::BadFormat(format!(
+                "{} is full: a WAV file holds at most about 37 hours of 16 kHz audio",
+                self.path.display()
+            )));
+        }
+        for &sample in samples {
+            self.writer
+                .write_sample(sample)
+                .map_err(|e| hound_error(&format!("could not write {}", self.path.display()), e))?;
+        }
+        self.samples += samples.len() as u64;
+        self.unflushed += samples.len() as u64;
+        if self.unflushed >= FLUSH_EVERY {
+            self.writer.flush().map_err(|e| {
+                hound_error(&format!("could not update {}", self.path.display()), e)
+            })?;
+            self.unflushed = 0;
+        }
+        Ok(())
+    }
+
+    /// Seconds of audio appended so far.
+    pub fn seconds(&self) -> f64 {
+        self.samples as f64 / f64::from(TARGET_RATE)
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Write the final header and close the file; returns the recorded seconds.
+    pub fn finish(self) -> Result<f64, AudioError> {
+        let seconds = self.seconds();
+        let path = self.path;
+        self.writer
+            .finalize()
+            .map_err(|e| hound_error(&format!("could not finish {}", path.display()), e))?;
+        Ok(seconds)
+    }
+}
+
+/// Encode 16 kHz mono samples as a complete WAV file in memory.
+///
+/// # Panics
+///
+/// If `samples` holds more than a WAV file can (about 2^31 samples, 37 hours).
+pub fn wav_bytes(samples: &[i16]) -> Vec<u8> {
+    assert!(
+        samples.len() as u64 <= MAX_SAMPLES,
+        "too many samples for one WAV file"
+    );
+    let mut cursor = Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+    {
+        // Writing to memory cannot fail once the size is checked.
+        let mut writer =
+            hound::WavWriter::new(&mut cursor, spec()).expect("WAV header into memory");
+        for &sample in samples {
+            writer.write_sample(sample).expect("WAV sample into memory");
+        }
+        writer.finalize().expect("WAV header into memory");
+    }
+    cursor.into_inner()
+}
+
+fn hound_error(context: &str, error: hound::Error) -> AudioError {
+    match error {
+        hound::Error::IoError(source) => AudioError::io(context, source),
+        other => AudioError::BadFormat(format!("{context}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::sine_i16;
+
+    fn read(path: &Path) -> (hound::WavSpec, Vec<i16>) {
+        let reader = hound::WavReader::open(path).expect("readable WAV");
+        let spec = reader.spec();
+        let samples = reader
+            .into_samples::<i16>()
+            .collect::<Result<Vec<_>, _>>()
+            .expect("samples");
+        (spec, samples)
+    }
+
+    #[test]
+    fn records_and_reads_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a/b/session.wav");
+        let signal = sine_i16(440.0, 0.5, 16_000, 2.5);
+        let mut recorder = WavRecorder::create(&path).expect("create");
+        assert_eq!(recorder.path(), path);
+        for chunk in signal.chunks(777) {
+            recorder.append(chunk).expect("append");
+        }
+        assert_eq!(recorder.seconds(), 2.5);
+        assert_eq!(recorder.finish().expect("finish"), 2.5);
+        let (spec, samples) = read(&path);
+        assert_eq!(spec, super::spec());
+        assert_eq!(samples, signal);
+    }
+
+    #[test]
+    fn an_empty_recording_is_a_valid_wav() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("empty.wav");
+        assert_eq!(
+            WavRecorder::create(&path)
+                .expect("create")
+                .finish()
+                .expect("finish"),
+            0.0
+        );
+        assert!(read(&path).1.is_empty());
+    }
+
+    #[test]
+    fn a_dropped_recorder_leaves_a_complete_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dropped.wav");
+        let signal = sine_i16(440.0, 0.5, 16_000, 1.3);
+        let mut recorder = WavRecorder::create(&path).expect("create");
+        recorder.append(&signal).expect("append");
+        drop(recorder);
+        assert_eq!(read(&path).1, signal);
+    }
+
+    #[test]
+    fn a_killed_process_leaves_the_audio_up_to_the_last_header_update() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("killed.wav");
+        let signal = sine_i16(440.0, 0.5, 16_000, 2.5);
+        let mut recorder = WavRecorder::create(&path).expect("create");
+        for chunk in signal.chunks(1_600) {
+            recorder.append(chunk).expect("append");
+        }
+        // No destructor runs when a process is killed: leak the recorder instead.
+        std::mem::forget(recorder);
+        let (spec, samples) = read(&path);
+        assert_eq!(spec, super::spec());
+        assert!(samples.len() >= 32_000, "only {} samples", samples.len());
+        assert_eq!(samples[..], signal[..samples.len()]);
+    }
+
+    #[test]
+    fn create_fails_with_a_useful_message() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, b"x").expect("write");
+        let e = WavRecorder::create(&file.join("x.wav")).expect_err("parent is a file");
+        assert!(!e.is_input_error());
+        assert!(e.to_string().contains("plain-file"), "{e}");
+    }
+
+    #[test]
+    fn wav_bytes_is_a_16k_mono_wav() {
+        let signal = sine_i16(440.0, 0.5, 16_000, 0.25);
+        let bytes = wav_bytes(&signal);
+        assert_eq!(bytes.len(), 44 + signal.len() * 2);
+        let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).expect("reader");
+        assert_eq!(reader.spec(), super::spec());
+        let samples: Vec<i16> = reader.into_samples().map(|s| s.expect("sample")).collect();
+        assert_eq!(samples, signal);
+    }
+}

@@ -1,0 +1,899 @@
+//! End-to-end: the real `chronicle serve` on 127.0.0.1, driven by a real HTTP client
+//! (reqwest) and a real WebSocket client (tokio-tungstenite), as a device and the Chronicle
+//! clients would.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+const ADMIN: (&str, &str) = ("admin@example.com", "admin-password");
+const ALICE: (&str, &str) = ("alice@example.com", "alice-password");
+const BOB: (&str, &str) = ("bob@example.com", "bob-password-1");
+
+const PLUGINS_YML: &str = "plugins:
+  test_event:
+    enabled: true
+    events: [transcript.streaming, transcript.batch, conversation.complete, conversation.starred, memory.processed, button.single_press, button.double_press, button.long_press]
+    permissions: [database]
+    priority: 200
+  test_button_actions:
+    enabled: true
+    events: [button.single_press, button.double_press]
+    priority: 10
+    permissions: [close_conversation, star_conversation, call_plugin]
+    actions:
+      single_press: {type: close_conversation}
+";
+
+/// A running server in a temp project; killed when dropped.
+struct Server {
+    child: Child,
+    dir: tempfile::TempDir,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chronicle(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chronicle"));
+    command
+        .current_dir(dir)
+        .env_remove("CONFIG_DIR")
+        .env_remove("PLUGINS_DIR")
+        .env_remove("DATA_DIR")
+        .env_remove("RUST_LOG");
+    command
+}
+
+impl Server {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("config")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("plugins")).expect("mkdir");
+        std::fs::write(dir.path().join("config/plugins.yml"), PLUGINS_YML).expect("write");
+        for (email, password) in [ALICE, BOB] {
+            let status = chronicle(dir.path())
+                .args(["user", "add", email, "--password", password])
+                .stdout(Stdio::null())
+                .status()
+                .expect("user add");
+            assert!(status.success());
+        }
+        let mut child = chronicle(dir.path())
+            .args(["serve", "--bind", "127.0.0.1:0", "--log", "warn"])
+            .env("ADMIN_EMAIL", ADMIN.0)
+            .env("ADMIN_PASSWORD", ADMIN.1)
+            .env("AUTH_SECRET_KEY", "test-secret-key-0123456789")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start chronicle serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("a line");
+        let base = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        Server {
+            child,
+            dir,
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn ws_url(&self, query: &str) -> String {
+        format!("{}/ws?{query}", self.base.replacen("http://", "ws://", 1))
+    }
+
+    async fn login(&self, (email, password): (&str, &str)) -> String {
+        let response = self
+            .http
+            .post(self.url("/auth/jwt/login"))
+            .form(&[("username", email), ("password", password)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), 200, "login {email}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["token_type"], "bearer");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    async fn get(&self, token: Option<&str>, path: &str) -> (u16, Value) {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<String>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Polls (bounded) until `check` holds.
+    async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..100 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for: {what}");
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(server: &Server, query: &str) -> (Socket, Value) {
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(query))
+        .await
+        .expect("connect");
+    let first = next_json(&mut socket).await;
+    (socket, first)
+}
+
+async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message in time")
+        {
+            Some(Ok(Message::Text(text))) => {
+                return serde_json::from_str(text.trim()).expect("json");
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return json!({"closed": frame.map(|f| (u16::from(f.code), f.reason.to_string()))});
+            }
+            Some(Ok(_)) => continue,
+            other => return json!({"ended": format!("{other:?}")}),
+        }
+    }
+}
+
+async fn send_header(socket: &mut Socket, header: Value) {
+    socket
+        .send(Message::text(header.to_string()))
+        .await
+        .expect("send header");
+}
+
+async fn send_chunk(socket: &mut Socket, payload: Vec<u8>) {
+    send_header(socket, json!({"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1}, "payload_length": payload.len()})).await;
+    socket
+        .send(Message::binary(payload))
+        .await
+        .expect("send payload");
+}
+
+/// A tenth of a second of a 440 Hz tone, 16 kHz mono s16le.
+fn pcm_100ms() -> Vec<u8> {
+    (0..1600)
+        .flat_map(|i| {
+            (((i as f32 * 440.0 * std::f32::consts::TAU / 16000.0).sin() * 8000.0) as i16)
+                .to_le_bytes()
+        })
+        .collect()
+}
+
+async fn conversations(server: &Server, token: &str) -> Vec<Value> {
+    server.get(Some(token), "/api/conversations").await.1["conversations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
+    let server = Server::start();
+    let alice = server.login(ALICE).await;
+    let (mut socket, ready) = connect(
+        &server,
+        &format!("codec=pcm&token={alice}&device_name=Pendant"),
+    )
+    .await;
+    assert_eq!(
+        ready,
+        json!({"type": "ready", "message": "WebSocket connection established"})
+    );
+
+    send_header(&mut socket, json!({"type": "audio-start", "data": {"rate": 16000, "width": 2, "channels": 1, "mode": "streaming"}, "payload_length": null})).await;
+    for _ in 0..20 {
+        send_chunk(&mut socket, pcm_100ms()).await;
+    }
+    send_header(&mut socket, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut socket).await, json!({"type": "pong"}));
+    // test_button_actions closes the open conversation on a single press.
+    send_header(
+        &mut socket,
+        json!({"type": "button-event", "data": {"state": "SINGLE_PRESS"}}),
+    )
+    .await;
+    server
+        .eventually("the button closed the conversation", || async {
+            conversations(&server, &alice)
+                .await
+                .iter()
+                .any(|c| c["end_reason"] == "close_requested")
+        })
+        .await;
+    // Audio after a close opens the next conversation; stopping ends it.
+    for _ in 0..10 {
+        send_chunk(&mut socket, pcm_100ms()).await;
+    }
+    send_header(&mut socket, json!({"type": "audio-stop"})).await;
+    server
+        .eventually("audio-stop ended the second conversation", || async {
+            conversations(&server, &alice)
+                .await
+                .iter()
+                .any(|c| c["end_reason"] == "user_stopped")
+        })
+        .await;
+    let all = conversations(&server, &alice).await;
+    let first = all
+        .iter()
+        .find(|c| c["end_reason"] == "close_requested")
+        .expect("first");
+    assert!(
+        (first["duration_seconds"].as_f64().unwrap_or(0.0) - 2.0).abs() < 0.05,
+        "{first}"
+    );
+    assert_eq!(
+        first["client_id"].as_str().map(|c| c.ends_with("-pendant")),
+        Some(true)
+    );
+    assert_eq!(first["markers"][0]["state"], "SINGLE_PRESS");
+    let audio = first["audio_path"].as_str().expect("audio path");
+    assert!(
+        Path::new(audio).is_file(),
+        "the session's WAV exists: {audio}"
+    );
+
+    // The event log: the press, then both completions, with their end reasons.
+    server
+        .eventually("the event log holds the completions", || async {
+            let (_, events) = server
+                .get(Some(&alice), "/api/events?event_type=conversation.complete")
+                .await;
+            events["events"].as_array().is_some_and(|e| e.len() == 2)
+        })
+        .await;
+    let (_, presses) = server
+        .get(Some(&alice), "/api/events?event_type=button.single_press")
+        .await;
+    let press = &presses["events"][0];
+    assert_eq!(press["plugins"][0]["plugin_id"], "test_button_actions");
+    assert_eq!(
+        press["plugins"][0]["result"]["message"],
+        "Conversation closed"
+    );
+    assert_eq!(
+        press["plugins"][1]["reason"],
+        "chain stopped by `test_button_actions`"
+    );
+    let (_, completes) = server
+        .get(Some(&alice), "/api/events?event_type=conversation.complete")
+        .await;
+    let reasons: Vec<&Value> = completes["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| &e["metadata"]["end_reason"])
+        .collect();
+    assert_eq!(reasons, [&json!("user_stopped"), &json!("close_requested")]);
+
+    let (_, metrics) = server.get(None, "/metrics").await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(
+        metrics.contains("chronicle_events_dispatched_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("chronicle_audio_received_milliseconds_total"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opus_audio_is_decoded_and_recorded() {
+    let server = Server::start();
+    let alice = server.login(ALICE).await;
+    let (mut socket, ready) = connect(
+        &server,
+        &format!("codec=opus&token={alice}&device_name=omi"),
+    )
+    .await;
+    assert_eq!(ready["type"], "ready");
+    let mut encoder = chronicle_audio::OpusEncoder::new().expect("encoder");
+    let samples: Vec<i16> = (0..16000)
+        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 16000.0).sin() * 8000.0) as i16)
+        .collect();
+    for frame in samples.chunks(320) {
+        let packet = encoder.encode(frame).expect("encode");
+        send_header(
+            &mut socket,
+            json!({"type": "audio-chunk", "payload_length": packet.len()}),
+        )
+        .await;
+        socket.send(Message::binary(packet)).await.expect("send");
+    }
+    send_header(&mut socket, json!({"type": "audio-stop"})).await;
+    server
+        .eventually("the opus conversation completed", || async {
+            conversations(&server, &alice)
+                .await
+                .iter()
+                .any(|c| c["end_reason"] == "user_stopped")
+        })
+        .await;
+    let conversation = conversations(&server, &alice).await.remove(0);
+    assert!(
+        (conversation["duration_seconds"].as_f64().unwrap_or(0.0) - 1.0).abs() < 0.05,
+        "{conversation}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_connections_are_closed_with_a_reason_and_others_keep_serving() {
+    let server = Server::start();
+    let alice = server.login(ALICE).await;
+    let (_, refused) = connect(&server, "codec=pcm&token=not-a-token").await;
+    assert_eq!(refused["error"], "authentication_failed");
+    let (_, refused) = connect(&server, &format!("codec=mp3&token={alice}")).await;
+    assert_eq!(refused["error"], "unsupported_codec");
+
+    let (mut healthy, _) = connect(
+        &server,
+        &format!("codec=pcm&token={alice}&device_name=good"),
+    )
+    .await;
+    for (name, action) in [("binary", 0), ("json", 1), ("big", 2)] {
+        let (mut bad, _) = connect(
+            &server,
+            &format!("codec=pcm&token={alice}&device_name={name}"),
+        )
+        .await;
+        match action {
+            0 => bad
+                .send(Message::binary(vec![1, 2, 3]))
+                .await
+                .expect("send"),
+            1 => bad.send(Message::text("{not json")).await.expect("send"),
+            _ => {
+                send_header(
+                    &mut bad,
+                    json!({"type": "audio-chunk", "payload_length": 2 * 1024 * 1024}),
+                )
+                .await
+            }
+        }
+        let closed = next_json(&mut bad).await;
+        let (code, reason) = (
+            closed["closed"][0].as_u64(),
+            closed["closed"][1].as_str().unwrap_or("").to_owned(),
+        );
+        match action {
+            0 => assert_eq!(
+                (
+                    code,
+                    reason.contains("binary frame came where a JSON header was expected")
+                ),
+                (Some(1003), true),
+                "{closed}"
+            ),
+            1 => assert_eq!(
+                (code, reason.starts_with("invalid JSON header")),
+                (Some(1003), true),
+                "{closed}"
+            ),
+            _ => assert_eq!(
+                (code, reason.contains("exceeds the limit")),
+                (Some(1009), true),
+                "{closed}"
+            ),
+        }
+    }
+    send_header(&mut healthy, json!({"type": "ping"})).await;
+    assert_eq!(
+        next_json(&mut healthy).await,
+        json!({"type": "pong"}),
+        "the good connection still serves"
+    );
+}
+
+/// Audio files as multipart uploads.
+fn upload_form(files: Vec<(&str, Vec<u8>)>) -> reqwest::multipart::Form {
+    files.into_iter().fold(
+        reqwest::multipart::Form::new().text("device_name", "uploader"),
+        |form, (name, bytes)| {
+            form.part(
+                "files",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+            )
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_become_conversations_and_bad_files_fail_alone() {
+    let server = Server::start();
+    let admin = server.login(ADMIN).await;
+    let tone: Vec<i16> = (0..32000)
+        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 16000.0).sin() * 8000.0) as i16)
+        .collect();
+    let wav = chronicle_audio::wav_bytes(&tone);
+    let mp3 = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../audio/tests/fixtures/tone_440hz_44100hz_mono.mp3"),
+    )
+    .expect("mp3 fixture");
+    let form = upload_form(vec![
+        ("talk.wav", wav),
+        ("song.mp3", mp3),
+        ("notes.txt", b"not audio at all".to_vec()),
+    ]);
+    let response = server
+        .http
+        .post(server.url("/api/audio/upload"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 207);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["summary"],
+        json!({"total": 3, "started": 2, "failed": 1})
+    );
+    assert_eq!(body["files"][0]["status"], "started");
+    assert!((body["files"][0]["duration_seconds"].as_f64().unwrap_or(0.0) - 2.0).abs() < 0.01);
+    assert_eq!(body["files"][1]["status"], "started");
+    assert_eq!(body["files"][2]["status"], "failed");
+    assert!(
+        body["files"][2]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not a supported audio file")
+    );
+
+    let form = upload_form(vec![("a.txt", b"junk".to_vec())]);
+    let response = server
+        .http
+        .post(server.url("/api/process-audio-files"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 400, "all files failed");
+
+    let conversation_id = body["files"][0]["conversation_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, conversation) = server
+        .get(
+            Some(&admin),
+            &format!("/api/conversations/{conversation_id}"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            &conversation["conversation"]["title"],
+            &conversation["conversation"]["end_reason"]
+        ),
+        (&json!("talk"), &json!("file_upload"))
+    );
+    server
+        .eventually("conversation.complete for the upload", || async {
+            let (_, events) = server
+                .get(Some(&admin), "/api/events?event_type=conversation.complete")
+                .await;
+            events["events"].as_array().is_some_and(|events| {
+                events
+                    .iter()
+                    .any(|e| e["metadata"]["end_reason"] == "file_upload")
+            })
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_enforces_who_may_call_it() {
+    let server = Server::start();
+    let (admin, alice, bob) = (
+        server.login(ADMIN).await,
+        server.login(ALICE).await,
+        server.login(BOB).await,
+    );
+    // Alice has a conversation and a memory; Bob may see neither.
+    let (mut socket, _) = connect(&server, &format!("codec=pcm&token={alice}&device_name=a")).await;
+    send_chunk(&mut socket, pcm_100ms()).await;
+    send_header(&mut socket, json!({"type": "audio-stop"})).await;
+    server
+        .eventually("alice's conversation", || async {
+            !conversations(&server, &alice).await.is_empty()
+        })
+        .await;
+    let conversation = conversations(&server, &alice).await[0]["conversation_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, memory) = server
+        .send(reqwest::Method::POST, Some(&alice), "/api/memories", None)
+        .await;
+    assert_eq!(status, 400, "a memory needs a JSON body: {memory}");
+    let response = server
+        .http
+        .post(server.url("/api/memories"))
+        .bearer_auth(&alice)
+        .json(&json!({"content": "Alice likes green tea"}))
+        .send()
+        .await
+        .expect("memory");
+    let memory: Value = response.json().await.expect("json");
+    let memory_id = memory["memory"]["memory_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let user_routes = [
+        "/api/users/me".to_owned(),
+        "/api/conversations".to_owned(),
+        "/api/memories".to_owned(),
+        "/api/memories/search?query=tea".to_owned(),
+        "/api/events".to_owned(),
+    ];
+    for route in &user_routes {
+        assert_eq!(server.get(None, route).await.0, 401, "anonymous {route}");
+        assert_eq!(
+            server.get(Some("garbage"), route).await.0,
+            401,
+            "bad token {route}"
+        );
+        for token in [&alice, &bob, &admin] {
+            assert_eq!(server.get(Some(token), route).await.0, 200, "{route}");
+        }
+    }
+    let (status, body) = server.get(None, "/api/conversations").await;
+    assert_eq!(
+        (status, body["detail"].clone()),
+        (401, json!("Unauthorized")),
+        "a JSON error"
+    );
+
+    // Owner and admin see Alice's data; Bob does not.
+    for (token, expected) in [(&alice, 200), (&admin, 200), (&bob, 404)] {
+        assert_eq!(
+            server
+                .get(Some(token), &format!("/api/conversations/{conversation}"))
+                .await
+                .0,
+            expected
+        );
+        assert_eq!(
+            server
+                .get(
+                    Some(token),
+                    &format!("/api/conversations/{conversation}/memories")
+                )
+                .await
+                .0,
+            expected
+        );
+    }
+    assert_eq!(
+        server
+            .get(Some(&bob), "/api/memories/search?query=tea")
+            .await
+            .1["count"],
+        0
+    );
+    assert_eq!(
+        server
+            .get(Some(&alice), "/api/memories/search?query=TEA")
+            .await
+            .1["count"],
+        1
+    );
+    assert_eq!(
+        server
+            .send(
+                reqwest::Method::POST,
+                Some(&bob),
+                &format!("/api/conversations/{conversation}/star"),
+                None
+            )
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        server
+            .send(
+                reqwest::Method::DELETE,
+                Some(&bob),
+                &format!("/api/memories/{memory_id}"),
+                None
+            )
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        server
+            .send(
+                reqwest::Method::DELETE,
+                Some(&bob),
+                &format!("/api/conversations/{conversation}"),
+                None
+            )
+            .await
+            .0,
+        404
+    );
+    let (status, starred) = server
+        .send(
+            reqwest::Method::POST,
+            Some(&alice),
+            &format!("/api/conversations/{conversation}/star"),
+            None,
+        )
+        .await;
+    assert_eq!((status, starred["starred"].clone()), (200, json!(true)));
+    server
+        .eventually("conversation.starred dispatched", || async {
+            let (_, events) = server
+                .get(Some(&alice), "/api/events?event_type=conversation.starred")
+                .await;
+            events["events"].as_array().is_some_and(|e| e.len() == 1)
+        })
+        .await;
+    assert_eq!(
+        server
+            .get(Some(&bob), "/api/events?event_type=conversation.starred")
+            .await
+            .1["total"],
+        0,
+        "events are per user"
+    );
+    assert_eq!(
+        server
+            .get(Some(&admin), "/api/events?event_type=conversation.starred")
+            .await
+            .1["total"],
+        1,
+        "the admin sees all"
+    );
+
+    // Admin routes and uploads: admins only.
+    for route in [
+        "/api/admin/plugins/health",
+        "/api/admin/plugins/metadata",
+        "/api/admin/plugins/config",
+    ] {
+        assert_eq!(server.get(None, route).await.0, 401, "{route}");
+        assert_eq!(server.get(Some(&alice), route).await.0, 403, "{route}");
+        assert_eq!(server.get(Some(&admin), route).await.0, 200, "{route}");
+    }
+    for route in [
+        "/api/admin/plugins/reload",
+        "/api/admin/plugins/config/validate",
+        "/api/audio/upload",
+        "/api/process-audio-files",
+    ] {
+        assert_eq!(
+            server
+                .send(reqwest::Method::POST, None, route, None)
+                .await
+                .0,
+            401,
+            "{route}"
+        );
+        assert_eq!(
+            server
+                .send(reqwest::Method::POST, Some(&bob), route, None)
+                .await
+                .0,
+            403,
+            "{route}"
+        );
+    }
+    assert_eq!(
+        server
+            .send(
+                reqwest::Method::DELETE,
+                Some(&alice),
+                &format!("/api/memories/{memory_id}"),
+                None
+            )
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        server
+            .send(
+                reqwest::Method::DELETE,
+                Some(&alice),
+                &format!("/api/conversations/{conversation}"),
+                None
+            )
+            .await
+            .0,
+        200
+    );
+    assert_eq!(server.get(None, "/health").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_reload_on_change_and_a_broken_change_is_refused() {
+    let server = Server::start();
+    let admin = server.login(ADMIN).await;
+    let enabled = |health: &Value| -> Vec<String> {
+        health["plugins"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["status"] == "initialized")
+            .filter_map(|p| p["plugin_id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(
+        enabled(
+            &server
+                .get(Some(&admin), "/api/admin/plugins/health")
+                .await
+                .1
+        ),
+        ["test_event", "test_button_actions"]
+    );
+
+    // A change on disk is applied without a restart.
+    std::fs::write(
+        server.path("config/plugins.yml"),
+        PLUGINS_YML.replacen("enabled: true", "enabled: false", 1),
+    )
+    .expect("write");
+    server
+        .eventually("the watcher reloaded the plugins", || async {
+            enabled(
+                &server
+                    .get(Some(&admin), "/api/admin/plugins/health")
+                    .await
+                    .1,
+            ) == ["test_button_actions"]
+        })
+        .await;
+
+    // A broken file on disk is refused; the running set stays.
+    std::fs::write(
+        server.path("config/plugins.yml"),
+        "plugins:\n  test_event:\n    events: [no.such.event]\n",
+    )
+    .expect("write");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        enabled(
+            &server
+                .get(Some(&admin), "/api/admin/plugins/health")
+                .await
+                .1
+        ),
+        ["test_button_actions"]
+    );
+
+    // Through the API: a bad config is refused with its errors and not written.
+    let (status, refused) = server
+        .send(
+            reqwest::Method::PUT,
+            Some(&admin),
+            "/api/admin/plugins/config",
+            Some("plugins:\n  nope: {enabled: true}\n".into()),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        refused["errors"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("plugins.yml:2:3: no runtime provides plugin `nope`"),
+        "{refused}"
+    );
+    let (_, on_disk) = server.get(Some(&admin), "/api/admin/plugins/config").await;
+    assert!(
+        on_disk.as_str().unwrap_or("").contains("no.such.event"),
+        "not overwritten"
+    );
+    let (status, validated) = server
+        .send(
+            reqwest::Method::POST,
+            Some(&admin),
+            "/api/admin/plugins/config/validate",
+            Some(PLUGINS_YML.into()),
+        )
+        .await;
+    assert_eq!((status, validated["valid"].clone()), (200, json!(true)));
+    let (status, saved) = server
+        .send(
+            reqwest::Method::PUT,
+            Some(&admin),
+            "/api/admin/plugins/config",
+            Some(PLUGINS_YML.into()),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    assert!(
+        server.path("config/plugins.yml.backup").is_file(),
+        "the previous file is kept"
+    );
+    assert_eq!(
+        enabled(
+            &server
+                .get(Some(&admin), "/api/admin/plugins/health")
+                .await
+                .1
+        ),
+        ["test_event", "test_button_actions"]
+    );
+    let (_, metadata) = server
+        .get(Some(&admin), "/api/admin/plugins/metadata")
+        .await;
+    assert_eq!(metadata["status"], "success");
+}

@@ -1,0 +1,166 @@
+//! Hot reload: a changed `config/plugins.yml` or `plugins/` is picked up without a restart.
+//! The new set is built and initialized beside the running one, swapped in at once, and the
+//! old set is cleaned up; a broken configuration is refused, logged, and the running set
+//! stays.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chronicle_plugin_host::{Backends, HostConfig, PluginHost};
+use notify::{RecursiveMode, Watcher};
+use serde_json::{Value, json};
+
+use crate::state::Core;
+
+/// How long changes settle before a reload, so an editor's save is one reload.
+const SETTLE: Duration = Duration::from_millis(300);
+/// How long the old plugins may finish calls in flight before they are cleaned up.
+const DRAIN: Duration = Duration::from_secs(1);
+
+/// Builds, initializes and swaps in a new plugin set from the configuration on disk.
+pub async fn reload_plugins(core: &Arc<Core>) -> Result<Value, Vec<String>> {
+    let _one_at_a_time = core.reloading.lock().await;
+    let started = Instant::now();
+    let loaded = PluginHost::load(&core.config.host, core.registry, core.backends.clone())
+        .map_err(|errors| errors.0.iter().map(ToString::to_string).collect::<Vec<_>>())
+        .inspect_err(|errors| {
+            tracing::error!(
+                errors = errors.join("\n"),
+                "Plugin configuration refused; the running plugins stay."
+            )
+        })?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    loaded.host.initialize().await;
+    let new = Arc::new(loaded.host);
+    let old = core.host.swap(Arc::clone(&new));
+    let previous = old.plugins().iter().filter(|p| p.configured).count();
+    tokio::spawn(async move {
+        tokio::time::sleep(DRAIN).await;
+        old.shutdown().await;
+    });
+    let plugins = new.plugins();
+    let initialized: Vec<&str> = plugins
+        .iter()
+        .filter(|p| p.status == "initialized")
+        .map(|p| p.plugin_id.as_str())
+        .collect();
+    let failed: Vec<Value> = plugins
+        .iter()
+        .filter(|p| p.status == "failed" || p.status == "degraded")
+        .map(|p| json!({"plugin_id": p.plugin_id, "status": p.status, "error": p.error}))
+        .collect();
+    tracing::info!(
+        initialized = initialized.len(),
+        failed = failed.len(),
+        "Plugins reloaded."
+    );
+    Ok(json!({
+        "success": true,
+        "previous_plugin_count": previous,
+        "new_plugin_count": plugins.iter().filter(|p| p.configured).count(),
+        "initialized": initialized,
+        "failed": failed,
+        "elapsed_seconds": started.elapsed().as_secs_f64(),
+    }))
+}
+
+/// Checks a candidate plugins.yml against the plugins this server can run, without starting
+/// anything; errors name the real file.
+pub async fn validate_candidate(core: &Core, text: &str) -> Result<(), Vec<String>> {
+    let scratch = core
+        .config
+        .data_dir
+        .join("tmp")
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    let write = std::fs::create_dir_all(&scratch)
+        .and_then(|()| std::fs::write(scratch.join("plugins.yml"), text));
+    if let Err(error) = write {
+        return Err(vec![format!("cannot check the configuration: {error}")]);
+    }
+    let config = HostConfig {
+        config_dir: scratch.clone(),
+        ..core.config.host.clone()
+    };
+    let result = PluginHost::load(&config, core.registry, Backends::in_memory())
+        .map(|_| ())
+        .map_err(|errors| {
+            let candidate = scratch.join("plugins.yml").display().to_string();
+            let real = core.config.host.plugins_file().display().to_string();
+            errors
+                .0
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.to_string().replace(&candidate, &real))
+                .collect()
+        });
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Whether a changed path can change the plugin set (not a plugin's own data files, caches or
+/// backups).
+fn relevant(path: &Path) -> bool {
+    if path.components().any(|c| c.as_os_str() == "__pycache__") {
+        return false;
+    }
+    match path.file_name().and_then(|n| n.to_str()) {
+        Some("plugins.yml" | "config.yml" | ".env" | "plugin.toml") => true,
+        Some(name) => name.ends_with(".py") || !name.contains('.'),
+        None => false,
+    }
+}
+
+/// Watches the configuration and the plugin folders; reloads after changes settle. Keeps
+/// watching until the server stops.
+pub fn watch(core: &Arc<Core>) -> notify::Result<notify::RecommendedWatcher> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && !event.kind.is_access()
+            && event.paths.iter().any(|p| relevant(p))
+        {
+            let _ = tx.send(());
+        }
+    })?;
+    watcher.watch(&core.config.host.config_dir, RecursiveMode::NonRecursive)?;
+    if core.config.host.plugins_dir.is_dir() {
+        watcher.watch(&core.config.host.plugins_dir, RecursiveMode::Recursive)?;
+    }
+    let weak = Arc::downgrade(core);
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            // Let a burst of changes settle into one reload.
+            tokio::time::sleep(SETTLE).await;
+            while rx.try_recv().is_ok() {}
+            let Some(core) = weak.upgrade() else { return };
+            tracing::info!("Plugin configuration changed; reloading.");
+            let _ = reload_plugins(&core).await;
+        }
+    });
+    Ok(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_configuration_and_code_changes_reload() {
+        for (path, expected) in [
+            ("config/plugins.yml", true),
+            ("plugins/a/config.yml", true),
+            ("plugins/a/.env", true),
+            ("plugins/a/plugin.py", true),
+            ("plugins/a/plugin.toml", true),
+            ("plugins/new_plugin", true),
+            ("plugins/a/__pycache__/plugin.cpython-311.pyc", false),
+            ("config/plugins.yml.backup", false),
+            ("plugins/a/state.json", false),
+        ] {
+            assert_eq!(relevant(Path::new(path)), expected, "{path}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The admin plugin API under `/api/admin/plugins`: health, metadata (secrets masked), the
+//! configuration (read, validated write with a backup, validation alone) and reload.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chronicle_plugin_api::JsonMap;
+use serde_json::{Value, json};
+
+use crate::auth::AdminUser;
+use crate::error::{AppError, AppResult};
+use crate::reload::{reload_plugins, validate_candidate};
+use crate::state::AppState;
+
+pub async fn health(State(state): State<AppState>, _admin: AdminUser) -> Json<Value> {
+    let plugins = state.core.host().plugins();
+    let configured: Vec<_> = plugins.iter().filter(|p| p.configured).collect();
+    let count = |status: &str| configured.iter().filter(|p| p.status == status).count();
+    let entries: Vec<Value> = configured
+        .iter()
+        .map(|p| json!({"plugin_id": p.plugin_id, "status": p.status, "error": p.error, "runtime": p.runtime, "pid": p.pid, "restarts": p.restarts}))
+        .collect();
+    Json(json!({
+        "total": configured.len(),
+        "initialized": count("initialized"),
+        "degraded": count("degraded"),
+        "failed": count("failed"),
+        "registered": count("registered"),
+        "disabled": count("disabled"),
+        "plugins": entries,
+    }))
+}
+
+pub async fn metadata(State(state): State<AppState>, _admin: AdminUser) -> Json<Value> {
+    let host = state.core.host();
+    let plugins: Vec<Value> = host
+        .plugins()
+        .into_iter()
+        .map(|p| {
+            let settings = host.plugin_settings(&p.plugin_id).map(mask_secrets).unwrap_or_default();
+            json!({
+                "plugin_id": p.plugin_id,
+                "name": p.name,
+                "description": p.description,
+                "runtime": p.runtime,
+                "enabled": p.enabled,
+                "status": p.status,
+                "error": p.error,
+                "current_config": settings,
+                "orchestration": {"enabled": p.enabled, "events": p.events, "condition": p.condition, "priority": p.priority},
+            })
+        })
+        .collect();
+    Json(json!({"plugins": plugins, "status": "success"}))
+}
+
+/// Values of keys that look secret are shown as dots (or empty when unset).
+fn mask_secrets(settings: JsonMap) -> JsonMap {
+    settings
+        .into_iter()
+        .map(|(key, value)| {
+            let upper = key.to_uppercase();
+            let secret = ["PASSWORD", "TOKEN", "KEY", "SECRET"]
+                .iter()
+                .any(|word| upper.contains(word));
+            let shown = match (&value, secret) {
+                (Value::String(s), true) if s.is_empty() => Value::from(""),
+                (_, true) => Value::from("••••••••••••"),
+                (Value::Object(inner), false) => Value::Object(mask_secrets(inner.clone())),
+                _ => value,
+            };
+            (key, shown)
+        })
+        .collect()
+}
+
+pub async fn get_config(State(state): State<AppState>, _admin: AdminUser) -> Response {
+    let text = std::fs::read_to_string(state.core.config.host.plugins_file()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+/// Validates the new plugins.yml first; a bad one is refused with its errors and not written.
+/// A good one replaces the file (the previous one is kept as `plugins.yml.backup`) and the
+/// plugins are reloaded.
+pub async fn put_config(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    body: String,
+) -> AppResult<Response> {
+    if let Err(errors) = validate_candidate(&state.core, &body).await {
+        return Ok((StatusCode::BAD_REQUEST, Json(json!({"detail": "the configuration has errors; nothing was written", "errors": errors}))).into_response());
+    }
+    let path = state.core.config.host.plugins_file();
+    if path.exists() {
+        std::fs::copy(&path, path.with_extension("yml.backup"))
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    std::fs::write(&path, &body).map_err(|e| AppError::Internal(e.into()))?;
+    let reload = reload_plugins(&state.core).await;
+    Ok(Json(json!({"success": true, "message": "Configuration saved and plugins reloaded", "backup": path.with_extension("yml.backup").exists(), "reload": reload.unwrap_or_else(|errors| json!({"errors": errors}))})).into_response())
+}
+
+pub async fn validate_config(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    body: String,
+) -> Json<Value> {
+    match validate_candidate(&state.core, &body).await {
+        Ok(()) => Json(json!({"valid": true, "errors": []})),
+        Err(errors) => Json(json!({"valid": false, "errors": errors})),
+    }
+}
+
+pub async fn reload(State(state): State<AppState>, _admin: AdminUser) -> Response {
+    match reload_plugins(&state.core).await {
+        Ok(result) => Json(result).into_response(),
+        Err(errors) => (StatusCode::BAD_REQUEST, Json(json!({"success": false, "detail": "the configuration has errors; the running plugins stay", "errors": errors}))).into_response(),
+    }
+}

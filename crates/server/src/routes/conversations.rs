@@ -1,0 +1,128 @@
+//! Conversations: list, get, memories, star, close, delete.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::sessions::toggle_star;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct Page {
+    #[serde(default = "default_limit")]
+    limit: u32,
+    #[serde(default)]
+    offset: u32,
+}
+
+fn default_limit() -> u32 {
+    50
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("Conversation not found".into())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(page): Query<Page>,
+) -> AppResult<Json<Value>> {
+    let limit = page.limit.clamp(1, 500);
+    let (conversations, total) = state
+        .store
+        .list_conversations(&user.owner(), limit as usize, page.offset as usize)
+        .await?;
+    Ok(Json(
+        json!({"conversations": conversations, "total": total, "limit": limit, "offset": page.offset}),
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let conversation = state
+        .store
+        .conversation(&user.owner(), &id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(json!({"conversation": conversation})))
+}
+
+pub async fn memories(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    state
+        .store
+        .conversation(&user.owner(), &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let memories = state
+        .store
+        .conversation_memories(&user.owner(), &id)
+        .await?;
+    Ok(Json(
+        json!({"conversation_id": id, "count": memories.len(), "memories": memories}),
+    ))
+}
+
+/// Toggles the star and dispatches `conversation.starred`.
+pub async fn star(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let answer = toggle_star(&state.core, user.owner(), &id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(answer))
+}
+
+/// `POST /api/conversations/{client_id}/close`: ends the conversation open on that device.
+pub async fn close(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(client_id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let session = state
+        .core
+        .sessions
+        .by_client(&client_id)
+        .filter(|session| user.0.is_admin || session.user_id == user.0.id)
+        .ok_or_else(|| AppError::NotFound(format!("Client '{client_id}' is not connected")))?;
+    let mut session_state = session.state.lock().await;
+    let closed = session
+        .end_conversation(&state.core, &mut session_state, "user_requested")
+        .await?;
+    if !closed {
+        return Err(AppError::Conflict(format!(
+            "Client '{client_id}' has no open conversation"
+        )));
+    }
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    Ok(Json(
+        json!({"message": "Conversation closed", "client_id": client_id, "timestamp": timestamp}),
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    if !state.store.delete_conversation(&user.owner(), &id).await? {
+        return Err(not_found());
+    }
+    Ok(Json(
+        json!({"message": "Conversation deleted", "conversation_id": id}),
+    ))
+}

@@ -1,0 +1,72 @@
+//! The event log: `GET /api/events` (own events for a user, all for an admin) and
+//! `GET /api/events/stream`, which streams dispatches live as server-sent events.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::stream::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::auth::CurrentUser;
+use crate::error::AppResult;
+use crate::state::{AppState, log_entry};
+
+#[derive(Deserialize)]
+pub struct Filter {
+    #[serde(default = "default_limit")]
+    limit: u32,
+    event_type: Option<String>,
+}
+
+fn default_limit() -> u32 {
+    50
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(filter): Query<Filter>,
+) -> AppResult<Json<Value>> {
+    let limit = filter.limit.clamp(1, 200);
+    let events = state
+        .store
+        .recent_events(&user.owner(), limit as usize, filter.event_type.as_deref())
+        .await?;
+    Ok(Json(json!({"total": events.len(), "events": events})))
+}
+
+pub async fn clear(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Value>> {
+    let deleted = state.store.clear_events(&user.owner()).await?;
+    Ok(Json(json!({"deleted": deleted})))
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let connected = SseEvent::default()
+        .event("connected")
+        .data(json!({"user_id": user.id}).to_string());
+    let dispatches =
+        BroadcastStream::new(state.core.dispatches.subscribe()).filter_map(move |record| {
+            let record = record.ok()?;
+            if !user.is_admin && *record.user_id != *user.id {
+                return None;
+            }
+            Some(Ok(SseEvent::default()
+                .event("plugin.event")
+                .data(log_entry(&record).to_string())))
+        });
+    let stream = tokio_stream::once(Ok(connected)).chain(dispatches);
+    Sse::new(stream).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(30))
+            .text("heartbeat"),
+    )
+}

@@ -1,0 +1,90 @@
+//! Memories: list, search, create, delete.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppJson, AppResult};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct Limit {
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    50
+}
+
+#[derive(Deserialize)]
+pub struct Search {
+    query: String,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+#[derive(Deserialize)]
+pub struct NewMemory {
+    content: String,
+    #[serde(default)]
+    source_id: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(limit): Query<Limit>,
+) -> AppResult<Json<Value>> {
+    let memories = state
+        .store
+        .list_memories(&user.owner(), limit.limit.clamp(1, 1000) as usize)
+        .await?;
+    Ok(Json(json!({"count": memories.len(), "memories": memories})))
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(search): Query<Search>,
+) -> AppResult<Json<Value>> {
+    let memories = state
+        .store
+        .search_memories(
+            &user.owner(),
+            &search.query,
+            search.limit.clamp(1, 1000) as usize,
+        )
+        .await?;
+    Ok(Json(
+        json!({"query": search.query, "count": memories.len(), "memories": memories}),
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    AppJson(memory): AppJson<NewMemory>,
+) -> AppResult<Json<Value>> {
+    if memory.content.trim().is_empty() {
+        return Err(AppError::BadRequest("content must not be empty".into()));
+    }
+    let created = state
+        .store
+        .add_memory(&user.id, memory.source_id.as_deref(), memory.content.trim())
+        .await?;
+    Ok(Json(json!({"memory": created})))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    if !state.store.delete_memory(&user.owner(), &id).await? {
+        return Err(AppError::NotFound("Memory not found".into()));
+    }
+    Ok(Json(json!({"message": "Memory deleted", "memory_id": id})))
+}

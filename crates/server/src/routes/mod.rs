@@ -1,0 +1,67 @@
+//! The HTTP API: one module per area, assembled by [`app`].
+//!
+//! Architecture Invariant: every `/api` route takes [`crate::auth::CurrentUser`] or
+//! [`crate::auth::AdminUser`]; data routes scope reads by [`chronicle_store::Owner`], so a user
+//! sees only their own rows and an admin sees all.
+
+mod admin;
+mod audio;
+mod conversations;
+mod events;
+mod memories;
+mod system;
+mod users;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+
+use crate::state::AppState;
+
+/// The largest upload accepted.
+const MAX_UPLOAD: usize = 512 * 1024 * 1024;
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let uploads = Router::new()
+        .route("/api/process-audio-files", post(audio::process_audio_files))
+        .route("/api/audio/upload", post(audio::upload))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD));
+    Router::new()
+        .route("/health", get(system::health))
+        .route("/metrics", get(system::metrics))
+        .route("/auth/jwt/login", post(users::login))
+        .route("/api/users/me", get(users::me))
+        .route("/ws", get(crate::ws::handler))
+        .route("/api/conversations", get(conversations::list))
+        .route(
+            "/api/conversations/{id}",
+            get(conversations::get).delete(conversations::delete),
+        )
+        .route(
+            "/api/conversations/{id}/memories",
+            get(conversations::memories),
+        )
+        .route("/api/conversations/{id}/star", post(conversations::star))
+        .route("/api/conversations/{id}/close", post(conversations::close))
+        .route("/api/memories", get(memories::list).post(memories::create))
+        .route("/api/memories/search", get(memories::search))
+        .route("/api/memories/{id}", delete(memories::delete))
+        .route("/api/events", get(events::list).delete(events::clear))
+        .route("/api/events/stream", get(events::stream))
+        .route("/api/admin/plugins/health", get(admin::health))
+        .route("/api/admin/plugins/metadata", get(admin::metadata))
+        .route(
+            "/api/admin/plugins/config",
+            get(admin::get_config)
+                .put(admin::put_config)
+                .post(admin::put_config),
+        )
+        .route(
+            "/api/admin/plugins/config/validate",
+            post(admin::validate_config),
+        )
+        .route("/api/admin/plugins/reload", post(admin::reload))
+        .merge(uploads)
+        .with_state(state)
+}

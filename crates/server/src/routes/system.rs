@@ -1,0 +1,28 @@
+//! `/health` and `/metrics`: unauthenticated, for probes and scrapers.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+pub async fn health(State(state): State<AppState>) -> Json<Value> {
+    let plugins = state.core.host().plugins();
+    let count = |status: &str| plugins.iter().filter(|p| p.status == status).count();
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "plugins": {"initialized": count("initialized"), "degraded": count("degraded"), "failed": count("failed")},
+        "sessions": state.core.sessions.count(),
+    }))
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    metrics::gauge!("chronicle_live_sessions").set(state.core.sessions.count() as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.core.metrics.render(),
+    )
+}

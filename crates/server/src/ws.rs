@@ -1,0 +1,437 @@
+//! The device WebSocket, `GET /ws?codec=pcm|opus&token=JWT&device_name=NAME`, framed as the
+//! original server's (reference section 6.1): JSON headers in text frames, each payload in the
+//! binary frame right after its header.
+//!
+//! A connection that breaks the framing (bad JSON, a binary frame where a header is due, a
+//! payload over 1 MiB, a payload of the wrong size) is closed with a reason and a log line;
+//! no other connection notices. Button presses are queued for the session's own task, so a
+//! slow plugin never stalls audio.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chronicle_audio::{OpusDecoder, PcmFormat, StreamNormalizer, TARGET_RATE, WavRecorder};
+use chronicle_plugin_api::Event;
+use chronicle_store::User;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{client_id, user_for_token};
+use crate::sessions::{LiveSession, SessionState};
+use crate::state::{AppState, request};
+
+/// The largest payload a header may announce.
+pub const MAX_PAYLOAD: usize = 1024 * 1024;
+
+/// Close codes.
+const POLICY_VIOLATION: u16 = 1008;
+const UNSUPPORTED_DATA: u16 = 1003;
+const TOO_BIG: u16 = 1009;
+
+#[derive(Debug, Deserialize)]
+pub struct Params {
+    codec: Option<String>,
+    token: Option<String>,
+    device_name: Option<String>,
+}
+
+/// Upgrades the request; authentication happens after the upgrade, as in the original, so the
+/// device gets a JSON reason before the close.
+pub async fn handler(
+    ws: WebSocketUpgrade,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+) -> Response {
+    let cookie_token = headers
+        .get(axum::http::header::COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|cookies| {
+            cookies.split(';').find_map(|c| {
+                c.trim()
+                    .strip_prefix("fastapiusersauth=")
+                    .map(str::to_owned)
+            })
+        });
+    ws.max_message_size(MAX_PAYLOAD + 64 * 1024)
+        .on_upgrade(move |socket| serve(socket, state, params, cookie_token))
+}
+
+/// Why a connection ends early.
+struct Closing {
+    code: u16,
+    reason: String,
+}
+
+impl Closing {
+    fn new(code: u16, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    state: AppState,
+    params: Params,
+    cookie_token: Option<String>,
+) {
+    let token = params.token.clone().or(cookie_token);
+    let user = match token {
+        Some(token) => user_for_token(&state, &token).await,
+        None => None,
+    };
+    let Some(user) = user else {
+        let error = json!({"type": "error", "error": "authentication_failed", "message": "Authentication failed. Please log in again and ensure your token is valid.", "code": 1008});
+        let _ = send_json(&mut socket, &error).await;
+        close(
+            &mut socket,
+            Closing::new(POLICY_VIOLATION, "Authentication failed"),
+        )
+        .await;
+        return;
+    };
+    let codec = params.codec.as_deref().unwrap_or("pcm").to_lowercase();
+    if codec != "pcm" && codec != "opus" {
+        let reason = format!("Unsupported codec: {codec}. Supported: pcm, opus");
+        let _ = send_json(&mut socket, &json!({"type": "error", "error": "unsupported_codec", "message": reason, "code": 1008})).await;
+        close(&mut socket, Closing::new(POLICY_VIOLATION, reason)).await;
+        return;
+    }
+    if send_json(
+        &mut socket,
+        &json!({"type": "ready", "message": "WebSocket connection established"}),
+    )
+    .await
+    .is_err()
+    {
+        return;
+    }
+    let device_name = params.device_name.unwrap_or_default();
+    let client = client_id(&user.id, &device_name);
+    if let Err(error) = state
+        .store
+        .upsert_client(&user.id, &client, &device_name)
+        .await
+    {
+        tracing::warn!(%error, "Could not record the device.");
+    }
+    metrics::gauge!("chronicle_websocket_connections").increment(1.0);
+    let mut device = Device {
+        state: state.clone(),
+        user,
+        client_id: client,
+        device_name,
+        codec,
+        session: None,
+        decoder: None,
+    };
+    let ended = device.run(&mut socket).await;
+    if let Err(closing) = &ended {
+        tracing::warn!(client = %device.client_id, code = closing.code, reason = %closing.reason, "Closing a device connection.");
+    }
+    device.finish("websocket_disconnect").await;
+    metrics::gauge!("chronicle_websocket_connections").decrement(1.0);
+    if let Err(closing) = ended {
+        close(&mut socket, closing).await;
+    }
+}
+
+async fn send_json(socket: &mut WebSocket, value: &Value) -> Result<(), axum::Error> {
+    socket
+        .send(Message::Text(format!("{value}\n").into()))
+        .await
+}
+
+async fn close(socket: &mut WebSocket, closing: Closing) {
+    let frame = CloseFrame {
+        code: closing.code,
+        reason: closing.reason.chars().take(120).collect::<String>().into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// A header: `{"type": ..., "data": {...}, "payload_length": N}`.
+#[derive(Debug, Deserialize)]
+struct Header {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    payload_length: Option<u64>,
+}
+
+enum Decoder {
+    Pcm(Box<StreamNormalizer>),
+    Opus(OpusDecoder),
+}
+
+struct Device {
+    state: AppState,
+    user: User,
+    client_id: String,
+    device_name: String,
+    codec: String,
+    session: Option<Arc<LiveSession>>,
+    decoder: Option<Decoder>,
+}
+
+impl Device {
+    async fn run(&mut self, socket: &mut WebSocket) -> Result<(), Closing> {
+        let mut waiting: Option<(Header, usize)> = None;
+        while let Some(message) = socket.recv().await {
+            let message = match message {
+                Ok(message) => message,
+                // A transport failure (a reset, a vanished device) is a disconnect, not a
+                // protocol violation: there is nobody left to tell.
+                Err(error) => {
+                    tracing::debug!(client = %self.client_id, %error, "Device connection lost.");
+                    return Ok(());
+                }
+            };
+            match message {
+                Message::Text(text) => {
+                    if waiting.is_some() {
+                        return Err(Closing::new(
+                            UNSUPPORTED_DATA,
+                            "a text frame came where the binary payload was due",
+                        ));
+                    }
+                    let header: Header = serde_json::from_str(text.trim()).map_err(|error| {
+                        Closing::new(UNSUPPORTED_DATA, format!("invalid JSON header: {error}"))
+                    })?;
+                    let length = header.payload_length.unwrap_or(0);
+                    if length > MAX_PAYLOAD as u64 {
+                        return Err(Closing::new(
+                            TOO_BIG,
+                            format!(
+                                "payload_length {length} exceeds the limit of {MAX_PAYLOAD} bytes"
+                            ),
+                        ));
+                    }
+                    if length > 0 {
+                        waiting = Some((header, length as usize));
+                    } else if let Some(reply) = self.handle(header, None).await? {
+                        send_json(socket, &reply)
+                            .await
+                            .map_err(|_| Closing::new(1000, "gone"))?;
+                    }
+                }
+                Message::Binary(payload) => {
+                    let Some((header, length)) = waiting.take() else {
+                        return Err(Closing::new(
+                            UNSUPPORTED_DATA,
+                            "a binary frame came where a JSON header was expected",
+                        ));
+                    };
+                    if payload.len() != length {
+                        return Err(Closing::new(
+                            UNSUPPORTED_DATA,
+                            format!(
+                                "the payload has {} bytes; its header announced {length}",
+                                payload.len()
+                            ),
+                        ));
+                    }
+                    if let Some(reply) = self.handle(header, Some(&payload)).await? {
+                        send_json(socket, &reply)
+                            .await
+                            .map_err(|_| Closing::new(1000, "gone"))?;
+                    }
+                }
+                Message::Close(_) => return Ok(()),
+                Message::Ping(_) | Message::Pong(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &mut self,
+        header: Header,
+        payload: Option<&[u8]>,
+    ) -> Result<Option<Value>, Closing> {
+        match header.kind.as_str() {
+            "ping" => return Ok(Some(json!({"type": "pong"}))),
+            "audio-start" => {
+                if self.session.is_none() {
+                    self.start(&header.data).await?;
+                }
+            }
+            "audio-chunk" => {
+                let Some(payload) = payload else {
+                    return Ok(None); // a chunk header without payload carries no audio
+                };
+                if self.session.is_none() {
+                    self.start(&header.data).await?;
+                }
+                self.audio(payload).await?;
+            }
+            "audio-stop" => self.finish("user_stopped").await,
+            "button-event" => self.button(&header.data).await,
+            other => {
+                tracing::debug!(client = %self.client_id, kind = other, "Ignoring an unknown message type.")
+            }
+        }
+        Ok(None)
+    }
+
+    async fn start(&mut self, data: &Value) -> Result<(), Closing> {
+        let core = Arc::clone(&self.state.core);
+        let format = PcmFormat {
+            rate: data
+                .get("rate")
+                .and_then(Value::as_u64)
+                .map_or(TARGET_RATE, |r| r as u32),
+            width: data
+                .get("width")
+                .and_then(Value::as_u64)
+                .map_or(2, |w| w as u16),
+            channels: data
+                .get("channels")
+                .and_then(Value::as_u64)
+                .map_or(1, |c| c as u16),
+        };
+        let decoder = if self.codec == "opus" {
+            Decoder::Opus(
+                OpusDecoder::new()
+                    .map_err(|e| Closing::new(1011, format!("cannot decode Opus: {e}")))?,
+            )
+        } else {
+            let normalizer = StreamNormalizer::new(format).map_err(|e| {
+                Closing::new(UNSUPPORTED_DATA, format!("unsupported audio format: {e}"))
+            })?;
+            Decoder::Pcm(Box::new(normalizer))
+        };
+        let session = core
+            .sessions
+            .open(&core, &self.user.id, &self.client_id, &self.device_name);
+        let path = core
+            .config
+            .data_dir
+            .join("audio")
+            .join(&self.client_id)
+            .join(format!("{}.wav", session.session_id));
+        let recorder = WavRecorder::create(&path)
+            .map_err(|e| Closing::new(1011, format!("cannot record audio: {e}")))?;
+        {
+            let mut state = session.state.lock().await;
+            state.recorder = Some(recorder);
+            state.audio_path = Some(path);
+            session
+                .ensure_conversation(&core, &mut state)
+                .await
+                .map_err(|e| Closing::new(1011, format!("cannot open a conversation: {e}")))?;
+        }
+        self.decoder = Some(decoder);
+        self.session = Some(session);
+        Ok(())
+    }
+
+    async fn audio(&mut self, payload: &[u8]) -> Result<(), Closing> {
+        let samples = match &mut self.decoder {
+            Some(Decoder::Pcm(normalizer)) => normalizer.push(payload),
+            Some(Decoder::Opus(decoder)) => decoder.decode(payload),
+            None => return Ok(()),
+        }
+        .map_err(|error| Closing::new(UNSUPPORTED_DATA, format!("undecodable audio: {error}")))?;
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
+        let core = Arc::clone(&self.state.core);
+        let mut state = session.state.lock().await;
+        if let Some(recorder) = &mut state.recorder {
+            recorder
+                .append(&samples)
+                .map_err(|e| Closing::new(1011, format!("cannot record audio: {e}")))?;
+        }
+        let seconds = samples.len() as f64 / f64::from(TARGET_RATE);
+        state.audio_seconds += seconds;
+        metrics::counter!("chronicle_audio_received_milliseconds_total")
+            .increment(samples.len() as u64 * 1000 / u64::from(TARGET_RATE));
+        metrics::histogram!("chronicle_audio_chunk_seconds").record(seconds);
+        session
+            .ensure_conversation(&core, &mut state)
+            .await
+            .map_err(|e| Closing::new(1011, format!("cannot open a conversation: {e}")))?;
+        Ok(())
+    }
+
+    /// Ends the session: its conversation with `end_reason`, its recording, its registration.
+    async fn finish(&mut self, end_reason: &str) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        self.decoder = None;
+        let core = Arc::clone(&self.state.core);
+        let mut state = session.state.lock().await;
+        if let Err(error) = session
+            .end_conversation(&core, &mut state, end_reason)
+            .await
+        {
+            tracing::warn!(%error, "Could not complete the conversation.");
+        }
+        finish_recording(&mut state);
+        core.sessions.remove(&session.session_id);
+    }
+
+    async fn button(&mut self, data: &Value) {
+        let raw_state = data
+            .get("state")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let session_id = self.session.as_ref().map(|s| s.session_id.clone());
+        let data = json!({"state": raw_state, "timestamp": timestamp, "audio_uuid": session_id, "session_id": session_id, "client_id": self.client_id});
+        let mut marker = data.clone();
+        marker["type"] = json!("button_event");
+        if let Some(session) = &self.session {
+            let conversation = session.state.lock().await.conversation.clone();
+            if let Some((conversation_id, _)) = conversation
+                && let Err(error) = self
+                    .state
+                    .store
+                    .add_marker(&conversation_id, marker.clone())
+                    .await
+            {
+                tracing::warn!(%error, "Could not keep the button marker.");
+            }
+        }
+        let event = match raw_state.as_str() {
+            "SINGLE_PRESS" | "SINGLE_TAP" => Event::ButtonSinglePress,
+            "DOUBLE_PRESS" | "DOUBLE_TAP" => Event::ButtonDoublePress,
+            "LONG_PRESS" => Event::ButtonLongPress,
+            other => {
+                tracing::warn!(client = %self.client_id, state = other, "Unknown button state; only the marker is kept.");
+                return;
+            }
+        };
+        let dispatch = request(
+            event,
+            &self.user.id,
+            data,
+            json!({"client_id": self.client_id}),
+        );
+        match &self.session {
+            Some(session) => session.queue_live_event(dispatch),
+            None => self.state.core.dispatch_in_background(dispatch),
+        }
+    }
+}
+
+fn finish_recording(state: &mut SessionState) {
+    if let Some(recorder) = state.recorder.take()
+        && let Err(error) = recorder.finish()
+    {
+        tracing::warn!(%error, "Could not finish the recording.");
+    }
+}

@@ -1,0 +1,679 @@
+//! Conversations: what a device recorded, its transcript, and how it ended.
+//!
+//! Deleting a conversation deletes its row (no soft delete: a user who deletes a conversation
+//! means it); the memories drawn from it stay, with `conversation_id` set to null.
+
+use rusqlite::{OptionalExtension, Row, ffi, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::db::{DbError, json_column, sql_count, violates};
+use crate::users::{found, unknown_user};
+use crate::{Owner, Store, StoreError, new_id, time};
+
+/// A stored conversation. Serializes with exactly these field names.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Conversation {
+    /// UUID v4.
+    pub conversation_id: String,
+    /// The owner.
+    pub user_id: String,
+    /// The device that recorded it.
+    pub client_id: String,
+    /// The streaming session it was recorded in, if any.
+    pub session_id: Option<String>,
+    /// A title (set at creation, replaced by [`Store::set_title_summary`]).
+    pub title: String,
+    /// A summary, once one was made.
+    pub summary: Option<String>,
+    /// The transcript so far, pieces joined by a space.
+    pub transcript: String,
+    /// Transcript segments, in order, as the transcriber gave them.
+    pub segments: Vec<Value>,
+    /// Markers (button presses, …), in order.
+    pub markers: Vec<Value>,
+    /// The recorded audio, relative to the data directory or absolute.
+    pub audio_path: Option<String>,
+    /// Whether the user starred it.
+    pub starred: bool,
+    /// When it was starred (RFC 3339), if it is.
+    pub starred_at: Option<String>,
+    /// Why it ended (`close_conversation`, `inactivity`, …), once completed.
+    pub end_reason: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, once completed.
+    pub completed_at: Option<String>,
+    /// The length of its audio, once completed.
+    pub duration_seconds: Option<f64>,
+}
+
+/// What a new conversation starts with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewConversation {
+    /// The owner (must exist).
+    pub user_id: String,
+    /// The device recording it.
+    pub client_id: String,
+    /// The streaming session, if any.
+    pub session_id: Option<String>,
+    /// A title.
+    pub title: String,
+    /// Where its audio is stored, if it is.
+    pub audio_path: Option<String>,
+}
+
+const COLUMNS: &str = "conversation_id, user_id, client_id, session_id, title, summary, \
+     transcript, segments, markers, audio_path, starred, starred_at, end_reason, created_at, \
+     completed_at, duration_seconds";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
+    Ok(Conversation {
+        conversation_id: row.get(0)?,
+        user_id: row.get(1)?,
+        client_id: row.get(2)?,
+        session_id: row.get(3)?,
+        title: row.get(4)?,
+        summary: row.get(5)?,
+        transcript: row.get(6)?,
+        segments: json_column(row, 7)?,
+        markers: json_column(row, 8)?,
+        audio_path: row.get(9)?,
+        starred: row.get(10)?,
+        starred_at: row.get(11)?,
+        end_reason: row.get(12)?,
+        created_at: row.get(13)?,
+        completed_at: row.get(14)?,
+        duration_seconds: row.get(15)?,
+    })
+}
+
+impl Store {
+    /// Starts a conversation; `Invalid` if the user does not exist.
+    pub async fn create_conversation(
+        &self,
+        new: NewConversation,
+    ) -> Result<Conversation, StoreError> {
+        let conversation = Conversation {
+            conversation_id: new_id(),
+            user_id: new.user_id,
+            client_id: new.client_id,
+            session_id: new.session_id,
+            title: new.title,
+            summary: None,
+            transcript: String::new(),
+            segments: Vec::new(),
+            markers: Vec::new(),
+            audio_path: new.audio_path,
+            starred: false,
+            starred_at: None,
+            end_reason: None,
+            created_at: time::now(),
+            completed_at: None,
+            duration_seconds: None,
+        };
+        let row = conversation.clone();
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO conversations \
+                 (conversation_id, user_id, client_id, session_id, title, audio_path, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                row.conversation_id,
+                row.user_id,
+                row.client_id,
+                row.session_id,
+                row.title,
+                row.audio_path,
+                row.created_at
+            ])
+            .map_err(|error| {
+                if violates(&error, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) {
+                    DbError::Store(unknown_user(&row.user_id))
+                } else {
+                    error.into()
+                }
+            })?;
+            Ok(())
+        })
+        .await?;
+        Ok(conversation)
+    }
+
+    /// The conversation `id`, if the owner may see it.
+    pub async fn conversation(
+        &self,
+        owner: &Owner,
+        id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let (user, id) = (owner.user_id().map(str::to_owned), id.to_owned());
+        self.read(move |connection| {
+            Ok(connection
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM conversations \
+                     WHERE conversation_id = ?1 AND (?2 IS NULL OR user_id = ?2)"
+                ))?
+                .query_row(params![id, user], from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    /// A page of the conversations the owner may see, newest first, and how many there are in
+    /// all.
+    pub async fn list_conversations(
+        &self,
+        owner: &Owner,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<Conversation>, u64), StoreError> {
+        let user = owner.user_id().map(str::to_owned);
+        self.read(move |connection| {
+            // One read transaction, so the page and the total agree.
+            let tx = connection.unchecked_transaction()?;
+            let total: i64 = tx
+                .prepare_cached(
+                    "SELECT count(*) FROM conversations WHERE (?1 IS NULL OR user_id = ?1)",
+                )?
+                .query_row([&user], |row| row.get(0))?;
+            let mut statement = tx.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM conversations WHERE (?1 IS NULL OR user_id = ?1) \
+                 ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+            ))?;
+            let page = statement
+                .query_map(params![user, sql_count(limit), sql_count(offset)], from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(statement);
+            tx.commit()?;
+            Ok((page, u64::try_from(total).unwrap_or(0)))
+        })
+        .await
+    }
+
+    /// Appends `text` to the transcript (after a space, unless the transcript is empty; blank
+    /// text adds nothing) and `segments` to the segments; `NotFound` if there is no such
+    /// conversation.
+    pub async fn append_transcript(
+        &self,
+        id: &str,
+        text: &str,
+        segments: Vec<Value>,
+    ) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        let text = text.trim().to_owned();
+        let segments = segments
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| StoreError::Invalid(format!("segment is not JSON: {error}")))?;
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE conversations SET transcript = CASE \
+                         WHEN ?2 = '' THEN transcript \
+                         WHEN transcript = '' THEN ?2 \
+                         ELSE transcript || ' ' || ?2 END \
+                     WHERE conversation_id = ?1",
+                )?
+                .execute(params![id, text])?;
+            found(changed)?;
+            let mut append = tx.prepare_cached(
+                "UPDATE conversations SET segments = json_insert(segments, '$[#]', json(?2)) \
+                 WHERE conversation_id = ?1",
+            )?;
+            for segment in &segments {
+                append.execute(params![id, segment])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Appends `marker` to the markers; `NotFound` if there is no such conversation.
+    pub async fn add_marker(&self, id: &str, marker: Value) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        let marker = marker.to_string();
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE conversations SET markers = json_insert(markers, '$[#]', json(?2)) \
+                     WHERE conversation_id = ?1",
+                )?
+                .execute(params![id, marker])?;
+            found(changed)
+        })
+        .await
+    }
+
+    /// Marks the conversation completed now, with why and how long. Idempotent: returns `true`
+    /// for the call that completed it and `false` for later ones, which change nothing.
+    /// `NotFound` if there is no such conversation.
+    pub async fn complete_conversation(
+        &self,
+        id: &str,
+        end_reason: &str,
+        duration_seconds: Option<f64>,
+    ) -> Result<bool, StoreError> {
+        let (id, end_reason) = (id.to_owned(), end_reason.to_owned());
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE conversations SET completed_at = ?2, end_reason = ?3, \
+                         duration_seconds = ?4 \
+                     WHERE conversation_id = ?1 AND completed_at IS NULL",
+                )?
+                .execute(params![id, time::now(), end_reason, duration_seconds])?;
+            if changed > 0 {
+                return Ok(true);
+            }
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM conversations WHERE conversation_id = ?1")?
+                .exists([&id])?;
+            if exists {
+                Ok(false)
+            } else {
+                Err(StoreError::NotFound.into())
+            }
+        })
+        .await
+    }
+
+    /// Stars the conversation or takes its star away; the new state and when it was starred.
+    /// `None` if the owner may not see it.
+    pub async fn toggle_star(
+        &self,
+        owner: &Owner,
+        id: &str,
+    ) -> Result<Option<(bool, Option<String>)>, StoreError> {
+        let (user, id) = (owner.user_id().map(str::to_owned), id.to_owned());
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached(
+                    "UPDATE conversations SET starred = 1 - starred, \
+                         starred_at = CASE WHEN starred = 0 THEN ?3 ELSE NULL END \
+                     WHERE conversation_id = ?1 AND (?2 IS NULL OR user_id = ?2) \
+                     RETURNING starred, starred_at",
+                )?
+                .query_row(params![id, user, time::now()], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Deletes the conversation; `false` if the owner may not see it. Its memories stay,
+    /// unlinked.
+    pub async fn delete_conversation(&self, owner: &Owner, id: &str) -> Result<bool, StoreError> {
+        let (user, id) = (owner.user_id().map(str::to_owned), id.to_owned());
+        self.write(move |tx| {
+            let deleted = tx
+                .prepare_cached(
+                    "DELETE FROM conversations \
+                     WHERE conversation_id = ?1 AND (?2 IS NULL OR user_id = ?2)",
+                )?
+                .execute(params![id, user])?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    /// The newest conversation of `session_id` that is not completed.
+    pub async fn open_conversation_for_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let session_id = session_id.to_owned();
+        self.read(move |connection| {
+            Ok(connection
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM conversations \
+                     WHERE session_id = ?1 AND completed_at IS NULL \
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                ))?
+                .query_row([&session_id], from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Replaces the title and the summary; `NotFound` if there is no such conversation.
+    pub async fn set_title_summary(
+        &self,
+        id: &str,
+        title: &str,
+        summary: &str,
+    ) -> Result<(), StoreError> {
+        let (id, title, summary) = (id.to_owned(), title.to_owned(), summary.to_owned());
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE conversations SET title = ?2, summary = ?3 WHERE conversation_id = ?1",
+                )?
+                .execute(params![id, title, summary])?;
+            found(changed)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::User;
+
+    async fn store() -> (tempfile::TempDir, Store, User, User) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let ana = store.create_user("ana@x", "h", false).await.unwrap();
+        let bob = store.create_user("bob@x", "h", false).await.unwrap();
+        (dir, store, ana, bob)
+    }
+
+    fn new(user: &User, session: Option<&str>) -> NewConversation {
+        NewConversation {
+            user_id: user.id.clone(),
+            client_id: format!("{}-omi", user.email),
+            session_id: session.map(str::to_owned),
+            title: "Conversation".into(),
+            audio_path: None,
+        }
+    }
+
+    fn ana(user: &User) -> Owner {
+        Owner::User(user.id.clone())
+    }
+
+    #[tokio::test]
+    async fn a_new_conversation_is_stored_as_returned_and_serializes_with_the_agreed_fields() {
+        let (_dir, store, ana_user, _) = store().await;
+        let created = store
+            .create_conversation(NewConversation {
+                audio_path: Some("audio/a.wav".into()),
+                ..new(&ana_user, Some("s1"))
+            })
+            .await
+            .unwrap();
+        let stored = store
+            .conversation(&ana(&ana_user), &created.conversation_id)
+            .await
+            .unwrap();
+        assert_eq!(stored, Some(created.clone()));
+        let json = serde_json::to_value(&created).unwrap();
+        assert_eq!(
+            json.as_object().unwrap().keys().collect::<Vec<_>>(),
+            [
+                "conversation_id",
+                "user_id",
+                "client_id",
+                "session_id",
+                "title",
+                "summary",
+                "transcript",
+                "segments",
+                "markers",
+                "audio_path",
+                "starred",
+                "starred_at",
+                "end_reason",
+                "created_at",
+                "completed_at",
+                "duration_seconds"
+            ]
+        );
+        assert_eq!(json["segments"], json!([]));
+        assert_eq!(json["starred"], json!(false));
+
+        let error = store
+            .create_conversation(NewConversation {
+                user_id: "ghost".into(),
+                ..new(&ana_user, None)
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Invalid(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn transcripts_segments_and_markers_are_appended_in_order() {
+        let (_dir, store, user, _) = store().await;
+        let id = store
+            .create_conversation(new(&user, None))
+            .await
+            .unwrap()
+            .conversation_id;
+        store
+            .append_transcript(&id, "Hello", vec![json!({"text": "Hello", "start": 0.0})])
+            .await
+            .unwrap();
+        store.append_transcript(&id, "  ", vec![]).await.unwrap();
+        store
+            .append_transcript(
+                &id,
+                "world again ",
+                vec![
+                    json!({"text": "world", "start": 1.5}),
+                    json!({"text": "again"}),
+                ],
+            )
+            .await
+            .unwrap();
+        store
+            .add_marker(&id, json!({"type": "button", "at": 2}))
+            .await
+            .unwrap();
+        store.add_marker(&id, json!("plain")).await.unwrap();
+
+        let stored = store
+            .conversation(&Owner::Admin, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.transcript, "Hello world again");
+        assert_eq!(
+            stored.segments,
+            vec![
+                json!({"text": "Hello", "start": 0.0}),
+                json!({"text": "world", "start": 1.5}),
+                json!({"text": "again"})
+            ]
+        );
+        assert_eq!(
+            stored.markers,
+            vec![json!({"type": "button", "at": 2}), json!("plain")]
+        );
+
+        assert_eq!(
+            store.append_transcript("missing", "x", vec![]).await,
+            Err(StoreError::NotFound)
+        );
+        assert_eq!(
+            store.add_marker("missing", json!({})).await,
+            Err(StoreError::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn completing_is_idempotent_and_closes_the_sessions_open_conversation() {
+        let (_dir, store, user, _) = store().await;
+        let first = store
+            .create_conversation(new(&user, Some("s1")))
+            .await
+            .unwrap();
+        let second = store
+            .create_conversation(new(&user, Some("s1")))
+            .await
+            .unwrap();
+        store
+            .create_conversation(new(&user, Some("s2")))
+            .await
+            .unwrap();
+
+        let open = store.open_conversation_for_session("s1").await.unwrap();
+        assert_eq!(open.unwrap().conversation_id, second.conversation_id);
+
+        assert!(
+            store
+                .complete_conversation(&second.conversation_id, "close_conversation", Some(12.5))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .complete_conversation(&second.conversation_id, "inactivity", Some(99.0))
+                .await
+                .unwrap()
+        );
+        let completed = store
+            .conversation(&Owner::Admin, &second.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(completed.end_reason.as_deref(), Some("close_conversation"));
+        assert_eq!(completed.duration_seconds, Some(12.5));
+        assert!(completed.completed_at.is_some());
+
+        let open = store.open_conversation_for_session("s1").await.unwrap();
+        assert_eq!(open.unwrap().conversation_id, first.conversation_id);
+        store
+            .complete_conversation(&first.conversation_id, "inactivity", None)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.open_conversation_for_session("s1").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.open_conversation_for_session("none").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.complete_conversation("missing", "x", None).await,
+            Err(StoreError::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn titles_and_summaries_are_replaced() {
+        let (_dir, store, user, _) = store().await;
+        let id = store
+            .create_conversation(new(&user, None))
+            .await
+            .unwrap()
+            .conversation_id;
+        store
+            .set_title_summary(&id, "Groceries", "Milk and eggs.")
+            .await
+            .unwrap();
+        let stored = store
+            .conversation(&Owner::Admin, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.title, "Groceries");
+        assert_eq!(stored.summary.as_deref(), Some("Milk and eggs."));
+        assert_eq!(
+            store.set_title_summary("missing", "t", "s").await,
+            Err(StoreError::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn lists_are_newest_first_paged_and_scoped_to_the_owner() {
+        let (_dir, store, ana_user, bob_user) = store().await;
+        let mut ana_ids = Vec::new();
+        for _ in 0..5 {
+            let conversation = store
+                .create_conversation(new(&ana_user, None))
+                .await
+                .unwrap();
+            ana_ids.push(conversation.conversation_id);
+        }
+        let bob_id = store
+            .create_conversation(new(&bob_user, None))
+            .await
+            .unwrap()
+            .conversation_id;
+        ana_ids.reverse();
+
+        let (page, total) = store
+            .list_conversations(&ana(&ana_user), 2, 1)
+            .await
+            .unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(
+            page.iter().map(|c| &c.conversation_id).collect::<Vec<_>>(),
+            [&ana_ids[1], &ana_ids[2]]
+        );
+        let (all, total) = store
+            .list_conversations(&Owner::Admin, 100, 0)
+            .await
+            .unwrap();
+        assert_eq!(total, 6);
+        assert_eq!(all[0].conversation_id, bob_id);
+        let (beyond, total) = store
+            .list_conversations(&ana(&ana_user), 10, 10)
+            .await
+            .unwrap();
+        assert_eq!((beyond.len(), total), (0, 5));
+    }
+
+    #[tokio::test]
+    async fn a_user_cannot_see_star_or_delete_another_users_conversation_and_an_admin_can() {
+        let (_dir, store, ana_user, bob_user) = store().await;
+        let id = store
+            .create_conversation(new(&ana_user, None))
+            .await
+            .unwrap()
+            .conversation_id;
+        let bob = Owner::User(bob_user.id.clone());
+
+        assert_eq!(store.conversation(&bob, &id).await.unwrap(), None);
+        assert_eq!(store.toggle_star(&bob, &id).await.unwrap(), None);
+        assert!(!store.delete_conversation(&bob, &id).await.unwrap());
+        assert_eq!(store.list_conversations(&bob, 10, 0).await.unwrap().1, 0);
+        let untouched = store
+            .conversation(&ana(&ana_user), &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!untouched.starred);
+
+        let (starred, starred_at) = store
+            .toggle_star(&ana(&ana_user), &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(starred);
+        let starred_at = starred_at.unwrap();
+        let stored = store
+            .conversation(&Owner::Admin, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(stored.starred);
+        assert_eq!(stored.starred_at.as_deref(), Some(starred_at.as_str()));
+        assert_eq!(
+            store.toggle_star(&Owner::Admin, &id).await.unwrap(),
+            Some((false, None))
+        );
+        assert_eq!(
+            store.toggle_star(&Owner::Admin, "missing").await.unwrap(),
+            None
+        );
+
+        assert!(store.delete_conversation(&Owner::Admin, &id).await.unwrap());
+        assert_eq!(store.conversation(&Owner::Admin, &id).await.unwrap(), None);
+        assert!(!store.delete_conversation(&Owner::Admin, &id).await.unwrap());
+
+        let own = store
+            .create_conversation(new(&bob_user, None))
+            .await
+            .unwrap()
+            .conversation_id;
+        assert!(store.delete_conversation(&bob, &own).await.unwrap());
+    }
+}

@@ -1,0 +1,376 @@
+//! Memories: facts Chronicle keeps about a user, usually drawn from a conversation.
+//!
+//! Search is a case-insensitive substring match of every query word. Each memory keeps its
+//! content lowercased by Rust (`search_text`), so case folding is Unicode-aware, unlike SQLite's
+//! ASCII-only `LIKE`; a user's memories are few enough for a scan.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use serde::Serialize;
+
+use crate::db::sql_count;
+use crate::users::unknown_user;
+use crate::{Owner, Store, StoreError, new_id, time};
+
+/// Something remembered about a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Memory {
+    /// UUID v4.
+    pub memory_id: String,
+    /// The owner.
+    pub user_id: String,
+    /// The conversation it was drawn from, while that conversation exists.
+    pub conversation_id: Option<String>,
+    /// What is remembered.
+    pub content: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+const COLUMNS: &str = "memory_id, user_id, conversation_id, content, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
+    Ok(Memory {
+        memory_id: row.get(0)?,
+        user_id: row.get(1)?,
+        conversation_id: row.get(2)?,
+        content: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+impl Store {
+    /// Remembers `content` for `user_id`, drawn from `conversation_id` if given. `Invalid` if
+    /// the content is blank, the user does not exist, or the conversation is not the user's.
+    pub async fn add_memory(
+        &self,
+        user_id: &str,
+        conversation_id: Option<&str>,
+        content: &str,
+    ) -> Result<Memory, StoreError> {
+        if content.trim().is_empty() {
+            return Err(StoreError::Invalid("a memory needs some content".into()));
+        }
+        let memory = Memory {
+            memory_id: new_id(),
+            user_id: user_id.to_owned(),
+            conversation_id: conversation_id.map(str::to_owned),
+            content: content.to_owned(),
+            created_at: time::now(),
+        };
+        let row = memory.clone();
+        let search_text = content.to_lowercase();
+        self.write(move |tx| {
+            let user_exists = tx
+                .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
+                .exists([&row.user_id])?;
+            if !user_exists {
+                return Err(unknown_user(&row.user_id).into());
+            }
+            if let Some(conversation_id) = &row.conversation_id {
+                let owner: Option<String> = tx
+                    .prepare_cached("SELECT user_id FROM conversations WHERE conversation_id = ?1")?
+                    .query_row([conversation_id], |r| r.get(0))
+                    .optional()?;
+                if owner.as_deref() != Some(row.user_id.as_str()) {
+                    return Err(StoreError::Invalid(format!(
+                        "conversation `{conversation_id}` is not one of user `{}`'s \
+                         conversations; give one of theirs or none",
+                        row.user_id
+                    ))
+                    .into());
+                }
+            }
+            tx.prepare_cached(
+                "INSERT INTO memories \
+                 (memory_id, user_id, conversation_id, content, search_text, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                row.memory_id,
+                row.user_id,
+                row.conversation_id,
+                row.content,
+                search_text,
+                row.created_at
+            ])?;
+            Ok(())
+        })
+        .await?;
+        Ok(memory)
+    }
+
+    /// The newest `limit` memories the owner may see, newest first.
+    pub async fn list_memories(
+        &self,
+        owner: &Owner,
+        limit: usize,
+    ) -> Result<Vec<Memory>, StoreError> {
+        self.search_memories(owner, "", limit).await
+    }
+
+    /// The newest `limit` memories the owner may see whose content contains every word of
+    /// `query`, ignoring case; newest first. A blank query matches every memory.
+    pub async fn search_memories(
+        &self,
+        owner: &Owner,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Memory>, StoreError> {
+        let mut words: Vec<String> = query
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        words.sort();
+        words.dedup();
+        let mut sql = format!("SELECT {COLUMNS} FROM memories WHERE (?1 IS NULL OR user_id = ?1)");
+        let mut values = vec![
+            owner
+                .user_id()
+                .map_or(SqlValue::Null, |user| SqlValue::Text(user.to_owned())),
+        ];
+        for word in words {
+            values.push(SqlValue::Text(word));
+            sql.push_str(&format!(" AND instr(search_text, ?{}) > 0", values.len()));
+        }
+        values.push(SqlValue::Integer(sql_count(limit)));
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?{}",
+            values.len()
+        ));
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&sql)?;
+            let memories = statement.query_map(params_from_iter(&values), from_row)?;
+            Ok(memories.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// The memories drawn from `conversation_id` that the owner may see, in the order they were
+    /// made.
+    pub async fn conversation_memories(
+        &self,
+        owner: &Owner,
+        conversation_id: &str,
+    ) -> Result<Vec<Memory>, StoreError> {
+        let (user, conversation_id) = (
+            owner.user_id().map(str::to_owned),
+            conversation_id.to_owned(),
+        );
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM memories \
+                 WHERE conversation_id = ?1 AND (?2 IS NULL OR user_id = ?2) \
+                 ORDER BY created_at, rowid"
+            ))?;
+            let memories = statement.query_map(params![conversation_id, user], from_row)?;
+            Ok(memories.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Forgets a memory; `false` if the owner may not see it.
+    pub async fn delete_memory(&self, owner: &Owner, id: &str) -> Result<bool, StoreError> {
+        let (user, id) = (owner.user_id().map(str::to_owned), id.to_owned());
+        self.write(move |tx| {
+            let deleted = tx
+                .prepare_cached(
+                    "DELETE FROM memories WHERE memory_id = ?1 AND (?2 IS NULL OR user_id = ?2)",
+                )?
+                .execute(params![id, user])?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewConversation, User};
+
+    async fn store() -> (tempfile::TempDir, Store, User, User) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let ana = store.create_user("ana@x", "h", false).await.unwrap();
+        let bob = store.create_user("bob@x", "h", false).await.unwrap();
+        (dir, store, ana, bob)
+    }
+
+    async fn conversation(store: &Store, user: &User) -> String {
+        store
+            .create_conversation(NewConversation {
+                user_id: user.id.clone(),
+                client_id: "omi".into(),
+                session_id: None,
+                title: "t".into(),
+                audio_path: None,
+            })
+            .await
+            .unwrap()
+            .conversation_id
+    }
+
+    fn contents(memories: &[Memory]) -> Vec<&str> {
+        memories.iter().map(|m| m.content.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn memories_are_listed_newest_first_and_limited() {
+        let (_dir, store, ana, _) = store().await;
+        for content in ["one", "two", "three"] {
+            store.add_memory(&ana.id, None, content).await.unwrap();
+        }
+        let owner = Owner::User(ana.id.clone());
+        assert_eq!(
+            contents(&store.list_memories(&owner, 10).await.unwrap()),
+            ["three", "two", "one"]
+        );
+        assert_eq!(
+            contents(&store.list_memories(&owner, 2).await.unwrap()),
+            ["three", "two"]
+        );
+        assert!(matches!(
+            store.add_memory(&ana.id, None, "  ").await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            store.add_memory("ghost", None, "x").await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn search_needs_every_word_ignores_case_and_treats_wildcards_as_text() {
+        let (_dir, store, ana, _) = store().await;
+        for content in [
+            "Buy MILK at the store",
+            "Milk is in the fridge",
+            "Meet Ärzte on Friday",
+            "Discount: 100% off_today",
+        ] {
+            store.add_memory(&ana.id, None, content).await.unwrap();
+        }
+        let owner = Owner::User(ana.id.clone());
+        let search = |query: &'static str| {
+            let (store, owner) = (store.clone(), owner.clone());
+            async move { store.search_memories(&owner, query, 10).await.unwrap() }
+        };
+        assert_eq!(
+            contents(&search("milk").await),
+            ["Milk is in the fridge", "Buy MILK at the store"]
+        );
+        assert_eq!(
+            contents(&search("STORE milk").await),
+            ["Buy MILK at the store"]
+        );
+        assert_eq!(contents(&search("milk   friday").await), Vec::<&str>::new());
+        assert_eq!(contents(&search("ärzte").await), ["Meet Ärzte on Friday"]);
+        assert_eq!(contents(&search("%").await), ["Discount: 100% off_today"]);
+        assert_eq!(contents(&search("f_t").await), ["Discount: 100% off_today"]);
+        assert_eq!(contents(&search("o_f").await), Vec::<&str>::new());
+        assert_eq!(search("").await.len(), 4);
+        assert_eq!(
+            store.search_memories(&owner, "the", 1).await.unwrap().len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn conversation_memories_are_in_order_and_survive_the_conversation_unlinked() {
+        let (_dir, store, ana, bob) = store().await;
+        let id = conversation(&store, &ana).await;
+        let first = store.add_memory(&ana.id, Some(&id), "first").await.unwrap();
+        store
+            .add_memory(&ana.id, Some(&id), "second")
+            .await
+            .unwrap();
+        store.add_memory(&ana.id, None, "elsewhere").await.unwrap();
+        assert_eq!(first.conversation_id.as_deref(), Some(id.as_str()));
+        let owner = Owner::User(ana.id.clone());
+        assert_eq!(
+            contents(&store.conversation_memories(&owner, &id).await.unwrap()),
+            ["first", "second"]
+        );
+        let error = store
+            .add_memory(&bob.id, Some(&id), "not mine")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Invalid(_)), "{error:?}");
+        assert!(matches!(
+            store.add_memory(&ana.id, Some("missing"), "x").await,
+            Err(StoreError::Invalid(_))
+        ));
+
+        assert!(store.delete_conversation(&owner, &id).await.unwrap());
+        assert!(
+            store
+                .conversation_memories(&owner, &id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let kept = store.list_memories(&owner, 10).await.unwrap();
+        assert_eq!(kept.len(), 3);
+        assert!(kept.iter().all(|m| m.conversation_id.is_none()));
+    }
+
+    #[tokio::test]
+    async fn a_user_cannot_see_search_or_delete_another_users_memory_and_an_admin_can() {
+        let (_dir, store, ana, bob) = store().await;
+        let id = conversation(&store, &ana).await;
+        let memory = store
+            .add_memory(&ana.id, Some(&id), "secret")
+            .await
+            .unwrap();
+        let bob = Owner::User(bob.id.clone());
+
+        assert!(store.list_memories(&bob, 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .search_memories(&bob, "secret", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .conversation_memories(&bob, &id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!store.delete_memory(&bob, &memory.memory_id).await.unwrap());
+        assert_eq!(
+            store.list_memories(&Owner::Admin, 10).await.unwrap(),
+            vec![memory.clone()]
+        );
+        assert_eq!(
+            store
+                .search_memories(&Owner::Admin, "SECRET", 10)
+                .await
+                .unwrap(),
+            vec![memory.clone()]
+        );
+        assert!(
+            store
+                .delete_memory(&Owner::Admin, &memory.memory_id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete_memory(&Owner::Admin, &memory.memory_id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .list_memories(&Owner::Admin, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
