@@ -11,6 +11,12 @@
 //! events to one no-op Python plugin under the SDK: per-event round-trip latency with one call
 //! at a time, throughput with 16 calls in flight, and the resident memory of the idle plugin
 //! process. Needs `python3`.
+//!
+//! `cargo run --release -p chronicle-bench -- devices [--max-devices N] [--step N]` starts the
+//! release `chronicle serve` (build it first: `cargo build --release -p chronicle-cli`) and ramps
+//! up simulated devices streaming PCM in real time; see `devices.rs`.
+
+mod devices;
 
 use std::time::Instant;
 
@@ -91,6 +97,8 @@ const TRANSCRIPTS: [&str; 10] = [
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut events: Option<usize> = None;
+    let mut max_devices: usize = 1000;
+    let mut step: usize = 100;
     let mut benchmark = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -102,11 +110,34 @@ fn main() -> anyhow::Result<()> {
                         .context("--events")?,
                 )
             }
-            "dispatch" | "python" => benchmark = Some(arg),
+            "--max-devices" => {
+                max_devices = args
+                    .next()
+                    .context("--max-devices needs a number")?
+                    .parse()
+                    .context("--max-devices")?
+            }
+            "--step" => {
+                step = args
+                    .next()
+                    .context("--step needs a number")?
+                    .parse()
+                    .context("--step")?
+            }
+            "dispatch" | "python" | "devices" => benchmark = Some(arg),
             other => bail!(
-                "unknown argument `{other}`; usage: chronicle-bench dispatch|python [--events N]"
+                "unknown argument `{other}`; usage: chronicle-bench dispatch|python [--events N] | devices [--max-devices N] [--step N]"
             ),
         }
+    }
+    if benchmark.as_deref() == Some("devices") {
+        // Devices are many connections: use both cores, as the server does.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(devices::devices(max_devices, step.max(1)))?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -114,7 +145,9 @@ fn main() -> anyhow::Result<()> {
     let report = match benchmark.as_deref() {
         Some("dispatch") => runtime.block_on(dispatch(events.unwrap_or(200_000)))?,
         Some("python") => runtime.block_on(python(events.unwrap_or(20_000)))?,
-        _ => bail!("usage: chronicle-bench dispatch|python [--events N]"),
+        _ => bail!(
+            "usage: chronicle-bench dispatch|python [--events N] | devices [--max-devices N] [--step N]"
+        ),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
@@ -315,7 +348,7 @@ async fn dispatch(events: usize) -> anyhow::Result<Value> {
     }))
 }
 
-fn machine() -> Value {
+pub(crate) fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {

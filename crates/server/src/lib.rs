@@ -110,6 +110,13 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let address = listener.local_addr()?;
+    // Devices send small frames and wait for small replies: no Nagle delay on either side.
+    let listener =
+        axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "Cannot set TCP_NODELAY.");
+            }
+        });
     let app = routes::app(AppState {
         store,
         tokens,

@@ -56,7 +56,11 @@ pub async fn handler(
                     .map(str::to_owned)
             })
         });
+    // Small buffers that grow on demand: most frames are 100 ms of audio, and thousands of
+    // devices should not each hold the default 128 KiB.
     ws.max_message_size(MAX_PAYLOAD + 64 * 1024)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| serve(socket, state, params, cookie_token))
 }
 
