@@ -104,8 +104,11 @@ async fn user(command: args::UserCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn init_logging(filter: &str) {
+    // A bad upload is the uploader's error, answered per file; the decoder's own error lines
+    // would only repeat it in the server's log.
+    let quiet_decoders = "symphonia_core=off,symphonia_bundle_mp3=off,symphonia_format_ogg=off,symphonia_format_riff=off";
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(format!("{filter},{quiet_decoders}")))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -28,6 +28,7 @@ const PLUGINS_YML: &str = "plugins:
     permissions: [close_conversation, star_conversation, call_plugin]
     actions:
       single_press: {type: close_conversation}
+      double_press: {type: star_conversation}
 ";
 
 /// A running server in a temp project; killed when dropped.
@@ -269,6 +270,23 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
                 .iter()
                 .any(|c| c["end_reason"] == "close_requested")
         })
+        .await;
+    // A double press stars the session's conversation, here the one just closed (stored).
+    send_header(
+        &mut socket,
+        json!({"type": "button-event", "data": {"state": "DOUBLE_TAP"}}),
+    )
+    .await;
+    server
+        .eventually(
+            "the double press starred the closed conversation",
+            || async {
+                conversations(&server, &alice)
+                    .await
+                    .iter()
+                    .any(|c| c["end_reason"] == "close_requested" && c["starred"] == true)
+            },
+        )
         .await;
     // Audio after a close opens the next conversation; stopping ends it.
     for _ in 0..10 {
@@ -896,4 +914,56 @@ async fn plugins_reload_on_change_and_a_broken_change_is_refused() {
         .get(Some(&admin), "/api/admin/plugins/metadata")
         .await;
     assert_eq!(metadata["status"], "success");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_sends_dispatches_live_to_their_user() {
+    let server = Server::start();
+    let alice = server.login(ALICE).await;
+    let (mut socket, _) = connect(&server, &format!("codec=pcm&token={alice}&device_name=a")).await;
+    send_chunk(&mut socket, pcm_100ms()).await;
+    send_header(&mut socket, json!({"type": "audio-stop"})).await;
+    server
+        .eventually("a conversation", || async {
+            !conversations(&server, &alice).await.is_empty()
+        })
+        .await;
+    let conversation = conversations(&server, &alice).await[0]["conversation_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    assert_eq!(server.get(None, "/api/events/stream").await.0, 401);
+    let response = server
+        .http
+        .get(server.url("/api/events/stream"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let mut seen = String::new();
+    let mut starred = false;
+    while !seen.contains("conversation.starred") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("an event in time")
+            .expect("more")
+            .expect("bytes");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if seen.contains("event: connected") && !starred {
+            starred = true;
+            let (status, _) = server
+                .send(
+                    reqwest::Method::POST,
+                    Some(&alice),
+                    &format!("/api/conversations/{conversation}/star"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200);
+        }
+    }
+    assert!(seen.contains("event: plugin.event"), "{seen}");
 }

@@ -269,25 +269,48 @@ impl ConversationControl for ServerConversations {
             .map_err(|error| BackendError::Failed(error.to_string()))
     }
 
+    /// Stars the conversation open in a live session, or else the session's latest stored
+    /// conversation (a press after the conversation already ended still stars it).
     async fn star_conversation(
         &self,
         user_id: &str,
         session_id: &str,
     ) -> Result<bool, BackendError> {
-        let Some((core, session)) = self.session(user_id, session_id)? else {
-            return Ok(false);
+        let core = self
+            .core
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| BackendError::Unavailable("the server is not running".into()))?;
+        let owner = if user_id == "system" {
+            Owner::Admin
+        } else {
+            Owner::User(user_id.to_owned())
         };
-        let conversation = session.state.lock().await.conversation.clone();
-        let Some((conversation_id, _)) = conversation else {
-            return Ok(false);
+        let live = match self.session(user_id, session_id)? {
+            Some((_, session)) => session
+                .state
+                .lock()
+                .await
+                .conversation
+                .clone()
+                .map(|(id, _)| id),
+            None => None,
         };
-        toggle_star(
-            &core,
-            Owner::User(session.user_id.clone()),
-            &conversation_id,
-        )
-        .await
-        .map(|answer| answer.is_some())
-        .map_err(|error| BackendError::Failed(error.to_string()))
+        let conversation_id = match live {
+            Some(id) => id,
+            None => match core
+                .store
+                .latest_conversation_for_session(&owner, session_id)
+                .await
+            {
+                Ok(Some(conversation)) => conversation.conversation_id,
+                Ok(None) => return Ok(false),
+                Err(error) => return Err(BackendError::Failed(error.to_string())),
+            },
+        };
+        toggle_star(&core, owner, &conversation_id)
+            .await
+            .map(|answer| answer.is_some())
+            .map_err(|error| BackendError::Failed(error.to_string()))
     }
 }

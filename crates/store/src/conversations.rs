@@ -338,6 +338,26 @@ impl Store {
         .await
     }
 
+    /// The newest conversation of a session that the owner may see, open or completed.
+    pub async fn latest_conversation_for_session(
+        &self,
+        owner: &Owner,
+        session_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let (user, session_id) = (owner.user_id().map(str::to_owned), session_id.to_owned());
+        self.read(move |connection| {
+            Ok(connection
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM conversations \
+                     WHERE session_id = ?1 AND (?2 IS NULL OR user_id = ?2) \
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                ))?
+                .query_row(params![session_id, user], from_row)
+                .optional()?)
+        })
+        .await
+    }
+
     /// Replaces the title and the summary; `NotFound` if there is no such conversation.
     pub async fn set_title_summary(
         &self,
@@ -675,5 +695,55 @@ mod tests {
             .unwrap()
             .conversation_id;
         assert!(store.delete_conversation(&bob, &own).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_latest_conversation_of_a_session_is_found_open_or_completed_for_its_owner() {
+        let (_dir, store, ana_user, bob_user) = store().await;
+        let first = store
+            .create_conversation(new(&ana_user, Some("s1")))
+            .await
+            .unwrap();
+        store
+            .complete_conversation(&first.conversation_id, "close_requested", Some(1.0))
+            .await
+            .unwrap();
+        let found = store
+            .latest_conversation_for_session(&ana(&ana_user), "s1")
+            .await
+            .unwrap();
+        assert_eq!(
+            found.map(|c| c.conversation_id),
+            Some(first.conversation_id.clone()),
+            "a completed one counts"
+        );
+        let second = store
+            .create_conversation(new(&ana_user, Some("s1")))
+            .await
+            .unwrap();
+        let found = store
+            .latest_conversation_for_session(&Owner::Admin, "s1")
+            .await
+            .unwrap();
+        assert_eq!(
+            found.map(|c| c.conversation_id),
+            Some(second.conversation_id),
+            "the newest wins"
+        );
+        assert!(
+            store
+                .latest_conversation_for_session(&ana(&bob_user), "s1")
+                .await
+                .unwrap()
+                .is_none(),
+            "not another user's"
+        );
+        assert!(
+            store
+                .latest_conversation_for_session(&ana(&ana_user), "none")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }
