@@ -96,6 +96,17 @@ pub trait LanguageModel: Send + Sync {
     async fn generate(&self, prompt: &str) -> Result<String, BackendError>;
 }
 
+/// Gives `document` its `_id`: a string `_id` it already has is kept, anything else is replaced
+/// by `fresh()`. Returns the id. Every store assigns ids by this rule.
+pub fn ensure_id(document: &mut JsonMap, fresh: impl FnOnce() -> String) -> String {
+    let id = match document.get("_id") {
+        Some(Value::String(id)) => id.clone(),
+        _ => fresh(),
+    };
+    document.insert("_id".into(), Value::from(id.as_str()));
+    id
+}
+
 /// Whether `document` matches `filter`: every filter key equals the document's value at that
 /// key, where a dotted key (`a.b`) reaches into nested objects. Operators (`$gt`, …) are not
 /// supported and are rejected.

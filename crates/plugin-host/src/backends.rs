@@ -5,10 +5,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chronicle_plugin_api::backend::{
-    BackendError, ConversationControl, DocumentStore, LanguageModel, apply_update, matches_filter,
+    BackendError, ConversationControl, DocumentStore, LanguageModel, apply_update, ensure_id,
+    matches_filter,
 };
 use chronicle_plugin_api::{CloseReason, JsonMap, async_trait};
-use serde_json::Value;
 
 use crate::record::DispatchRecord;
 
@@ -164,11 +164,7 @@ impl DocumentStore for MemoryDocuments {
         collection: &str,
         mut document: JsonMap,
     ) -> Result<String, BackendError> {
-        let id = match document.get("_id") {
-            Some(Value::String(id)) => id.clone(),
-            _ => uuid::Uuid::new_v4().to_string(),
-        };
-        document.insert("_id".into(), Value::from(id.as_str()));
+        let id = ensure_id(&mut document, || uuid::Uuid::new_v4().to_string());
         self.with_collection(plugin_id, collection, |documents| {
             if documents
                 .iter()

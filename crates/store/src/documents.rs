@@ -6,7 +6,9 @@
 //! in Rust to the collection's documents: simple, and the same everywhere; plugin collections
 //! are small. An update that fails leaves the document as it was.
 
-use chronicle_plugin_api::backend::{BackendError, DocumentStore, apply_update, matches_filter};
+use chronicle_plugin_api::backend::{
+    BackendError, DocumentStore, apply_update, ensure_id, matches_filter,
+};
 use chronicle_plugin_api::{JsonMap, async_trait};
 use rusqlite::{Connection, params};
 use serde_json::Value;
@@ -82,11 +84,7 @@ impl DocumentStore for Store {
         collection: &str,
         mut document: JsonMap,
     ) -> Result<String, BackendError> {
-        let id = match document.get("_id") {
-            Some(Value::String(id)) => id.clone(),
-            _ => crate::new_id(),
-        };
-        document.insert("_id".into(), Value::from(id.as_str()));
+        let id = ensure_id(&mut document, crate::new_id);
         let text = Value::Object(document).to_string();
         let (plugin_id, collection, doc_id) =
             (plugin_id.to_owned(), collection.to_owned(), id.clone());

@@ -24,25 +24,8 @@ pub struct UploadQuery {
     device_name: Option<String>,
 }
 
-pub async fn upload(
-    state: State<AppState>,
-    admin: AdminUser,
-    query: Query<UploadQuery>,
-    multipart: Multipart,
-) -> AppResult<Response> {
-    receive(state, admin, query, multipart).await
-}
-
-pub async fn process_audio_files(
-    state: State<AppState>,
-    admin: AdminUser,
-    query: Query<UploadQuery>,
-    multipart: Multipart,
-) -> AppResult<Response> {
-    receive(state, admin, query, multipart).await
-}
-
-async fn receive(
+/// `POST /api/audio/upload` and `POST /api/process-audio-files`.
+pub async fn receive(
     State(state): State<AppState>,
     AdminUser(user): AdminUser,
     Query(query): Query<UploadQuery>,

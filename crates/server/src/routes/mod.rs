@@ -24,8 +24,8 @@ const MAX_UPLOAD: usize = 512 * 1024 * 1024;
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let uploads = Router::new()
-        .route("/api/process-audio-files", post(audio::process_audio_files))
-        .route("/api/audio/upload", post(audio::upload))
+        .route("/api/process-audio-files", post(audio::receive))
+        .route("/api/audio/upload", post(audio::receive))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD));
     Router::new()
         .route("/health", get(system::health))
