@@ -617,6 +617,7 @@ async fn every_route_enforces_who_may_call_it() {
         "/api/memories".to_owned(),
         "/api/memories/search?query=tea".to_owned(),
         "/api/events".to_owned(),
+        "/api/sessions".to_owned(),
     ];
     for route in &user_routes {
         assert_eq!(server.get(None, route).await.0, 401, "anonymous {route}");

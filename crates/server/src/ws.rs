@@ -324,6 +324,15 @@ impl Device {
             .join(format!("{}.wav", session.session_id));
         let recorder = WavRecorder::create(&path)
             .map_err(|e| Closing::new(1011, format!("cannot record audio: {e}")))?;
+        core.store
+            .start_session(
+                &session.session_id,
+                &self.user.id,
+                &self.client_id,
+                Some(&path.display().to_string()),
+            )
+            .await
+            .map_err(|e| Closing::new(1011, format!("cannot record the session: {e}")))?;
         {
             let mut state = session.state.lock().await;
             state.recorder = Some(recorder);
@@ -382,6 +391,13 @@ impl Device {
             tracing::warn!(%error, "Could not complete the conversation.");
         }
         finish_recording(&mut state);
+        if let Err(error) = core
+            .store
+            .end_session(&session.session_id, end_reason, state.audio_seconds)
+            .await
+        {
+            tracing::warn!(%error, "Could not record the end of the session.");
+        }
         core.sessions.remove(&session.session_id);
     }
 

@@ -34,10 +34,16 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order. Append only; a shipped migration never changes.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        name: "0002_sessions",
+        sql: include_str!("../migrations/0002_sessions.sql"),
+    },
+];
 
 /// A failure inside a storage operation: SQLite's (which may be worth a retry) or ours.
 #[derive(Debug)]

@@ -26,6 +26,7 @@ mod db;
 mod documents;
 mod events;
 mod memories;
+mod sessions;
 pub mod time;
 mod users;
 
@@ -38,6 +39,7 @@ use rusqlite::{Connection, Transaction};
 pub use conversations::{Conversation, NewConversation};
 pub use events::EventLogRow;
 pub use memories::Memory;
+pub use sessions::Session;
 pub use users::{Client, User};
 
 use crate::db::{Db, DbError};

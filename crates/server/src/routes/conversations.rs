@@ -126,3 +126,16 @@ pub async fn delete(
         json!({"message": "Conversation deleted", "conversation_id": id}),
     ))
 }
+
+/// `GET /api/sessions`: device sessions, newest first.
+pub async fn sessions(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(page): Query<Page>,
+) -> AppResult<Json<Value>> {
+    let sessions = state
+        .store
+        .list_sessions(&user.owner(), page.limit.clamp(1, 500) as usize)
+        .await?;
+    Ok(Json(json!({"count": sessions.len(), "sessions": sessions})))
+}

@@ -44,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/conversations/{id}/star", post(conversations::star))
         .route("/api/conversations/{id}/close", post(conversations::close))
+        .route("/api/sessions", get(conversations::sessions))
         .route("/api/memories", get(memories::list).post(memories::create))
         .route("/api/memories/search", get(memories::search))
         .route("/api/memories/{id}", delete(memories::delete))
