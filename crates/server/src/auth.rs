@@ -1,6 +1,7 @@
 //! Users, passwords and tokens: argon2 hashes, HS256 JWTs compatible with the FastAPI-users
 //! tokens Chronicle clients hold (audience `fastapi-users:auth`, `sub` = user id, one day).
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -49,11 +50,21 @@ impl Tokens {
     /// (readable by this user only), so tokens survive restarts.
     pub fn load(data_dir: &Path, configured: Option<String>) -> anyhow::Result<Self> {
         if let Some(secret) = configured.filter(|s| !s.is_empty()) {
+            anyhow::ensure!(
+                secret.len() >= 16,
+                "AUTH_SECRET_KEY must have at least 16 characters"
+            );
             return Ok(Self::new(secret.as_bytes()));
         }
         let path = data_dir.join("auth_secret");
         if let Ok(secret) = std::fs::read_to_string(&path) {
-            return Ok(Self::new(secret.trim().as_bytes()));
+            let secret = secret.trim();
+            anyhow::ensure!(
+                secret.len() >= 32,
+                "{} holds no usable secret (too short); delete it to have a new one generated",
+                path.display()
+            );
+            return Ok(Self::new(secret.as_bytes()));
         }
         let secret = format!(
             "{}{}",
@@ -61,8 +72,20 @@ impl Tokens {
             uuid::Uuid::new_v4().simple()
         );
         std::fs::create_dir_all(data_dir)?;
-        std::fs::write(&path, &secret)?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        // Written whole under another name, readable by this user only, then renamed: a crash
+        // never leaves an empty or readable secret behind.
+        let staging = data_dir.join(format!("auth_secret.{}", std::process::id()));
+        {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&staging)?;
+            file.write_all(secret.as_bytes())?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&staging, &path)?;
         Ok(Self::new(secret.as_bytes()))
     }
 
@@ -111,19 +134,42 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
     .await?
 }
 
-/// Whether `password` matches `hash`.
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+/// How many password checks run at once: argon2 is slow and memory-hungry by design, and a
+/// flood of logins must not take every blocking thread the store needs.
+static PASSWORD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// A hash to check against when the email is unknown, so an unknown and a known email take
+/// the same time and nobody learns which accounts exist. Made once, on first need.
+static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// Whether `password` matches `hash` (`None`: no such user; the same work is done anyway).
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    let Ok(_permit) = PASSWORD_CHECKS.acquire().await else {
+        return false;
+    };
+    let known = hash.is_some();
+    let hash = match hash {
+        Some(hash) => hash,
+        None => match DUMMY_HASH
+            .get_or_try_init(|| hash_password(uuid::Uuid::new_v4().to_string()))
+            .await
+        {
+            Ok(dummy) => dummy.clone(),
+            Err(_) => return false,
+        },
+    };
+    known
+        && tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false)
 }
 
 /// Creates a user, or updates the password and role of an existing one.
@@ -248,6 +294,34 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_generated_private_and_short_ones_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = Tokens::load(dir.path(), None).unwrap();
+        let token = tokens.issue("u").unwrap();
+        let file = dir.path().join("auth_secret");
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            Tokens::load(dir.path(), None)
+                .unwrap()
+                .verify(&token)
+                .as_deref(),
+            Some("u"),
+            "kept across restarts"
+        );
+        std::fs::write(&file, "").unwrap();
+        assert!(
+            Tokens::load(dir.path(), None).is_err(),
+            "an empty secret file is refused"
+        );
+        assert!(Tokens::load(dir.path(), Some("short".into())).is_err());
+        assert!(Tokens::load(dir.path(), Some("a-long-enough-secret".into())).is_ok());
+    }
+
+    #[test]
     fn client_ids_follow_the_original() {
         assert_eq!(
             client_id("0123456789abcdef", "My Pendant!"),
@@ -260,7 +334,8 @@ mod tests {
     #[tokio::test]
     async fn passwords_hash_and_verify() {
         let hash = hash_password("hunter2".into()).await.unwrap();
-        assert!(verify_password("hunter2".into(), hash.clone()).await);
-        assert!(!verify_password("hunter3".into(), hash).await);
+        assert!(verify_password("hunter2".into(), Some(hash.clone())).await);
+        assert!(!verify_password("hunter3".into(), Some(hash)).await);
+        assert!(!verify_password("hunter2".into(), None).await);
     }
 }

@@ -91,12 +91,12 @@ pub async fn serve(
         sessions: Sessions::default(),
         dispatches,
         metrics,
-        reloading: tokio::sync::Mutex::new(()),
+        reloading: tokio::sync::Mutex::new(None),
         backends,
         registry,
     });
     let _ = conversations.core.set(Arc::downgrade(&core));
-    let recovery = core.host().spawn_recovery(Default::default());
+    core.host().spawn_recovery(Default::default());
     let _watcher = if config.hot_reload {
         Some(reload::watch(&core).context("cannot watch the plugin configuration")?)
     } else {
@@ -129,7 +129,9 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    recovery.abort();
+    sessions::end_all(&core, "server_shutdown").await;
+    // Let the completions just dispatched reach their plugins before they are stopped.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     core.host().shutdown().await;
     Ok(())
 }

@@ -15,13 +15,28 @@ use crate::state::Core;
 
 /// How long changes settle before a reload, so an editor's save is one reload.
 const SETTLE: Duration = Duration::from_millis(300);
-/// How long the old plugins may finish calls in flight before they are cleaned up.
-const DRAIN: Duration = Duration::from_secs(1);
+/// The longest the old plugins may finish calls in flight (the longest default deadline)
+/// before they are cleaned up anyway.
+const DRAIN: Duration = Duration::from_secs(30);
 
 /// Builds, initializes and swaps in a new plugin set from the configuration on disk.
 pub async fn reload_plugins(core: &Arc<Core>) -> Result<Value, Vec<String>> {
-    let _one_at_a_time = core.reloading.lock().await;
+    reload_after(core, None).await
+}
+
+/// Reloads unless a reload started after `changed_at` (which has already seen the change: an
+/// admin's config PUT reloads at once, and its own write must not reload a second time).
+async fn reload_after(core: &Arc<Core>, changed_at: Option<Instant>) -> Result<Value, Vec<String>> {
+    let mut last_started = core.reloading.lock().await;
+    if let (Some(changed_at), Some(last)) = (changed_at, *last_started)
+        && last >= changed_at
+    {
+        return Ok(
+            json!({"success": true, "skipped": "a reload since the change already applied it"}),
+        );
+    }
     let started = Instant::now();
+    *last_started = Some(started);
     let loaded = PluginHost::load(&core.config.host, core.registry, core.backends.clone())
         .map_err(|errors| errors.0.iter().map(ToString::to_string).collect::<Vec<_>>())
         .inspect_err(|errors| {
@@ -37,8 +52,13 @@ pub async fn reload_plugins(core: &Arc<Core>) -> Result<Value, Vec<String>> {
     let new = Arc::new(loaded.host);
     let old = core.host.swap(Arc::clone(&new));
     let previous = old.plugins().iter().filter(|p| p.configured).count();
+    new.spawn_recovery(Default::default());
     tokio::spawn(async move {
-        tokio::time::sleep(DRAIN).await;
+        // Calls in flight hold the old host; once none does (or the drain time is up), stop it.
+        let drained = Instant::now();
+        while Arc::strong_count(&old) > 1 && drained.elapsed() < DRAIN {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         old.shutdown().await;
     });
     let plugins = new.plugins();
@@ -100,15 +120,15 @@ pub async fn validate_candidate(core: &Core, text: &str) -> Result<(), Vec<Strin
     result
 }
 
-/// Whether a changed path can change the plugin set (not a plugin's own data files, caches or
-/// backups).
-fn relevant(path: &Path) -> bool {
+/// Whether a changed path can change the plugin set: configuration, plugin code, or a plugin
+/// folder appearing or going; not a plugin's own data files, caches or backups.
+fn relevant(path: &Path, plugins_dir: &Path) -> bool {
     if path.components().any(|c| c.as_os_str() == "__pycache__") {
         return false;
     }
     match path.file_name().and_then(|n| n.to_str()) {
         Some("plugins.yml" | "config.yml" | ".env" | "plugin.toml") => true,
-        Some(name) => name.ends_with(".py") || !name.contains('.'),
+        Some(name) => name.ends_with(".py") || path.parent() == Some(plugins_dir),
         None => false,
     }
 }
@@ -116,28 +136,36 @@ fn relevant(path: &Path) -> bool {
 /// Watches the configuration and the plugin folders; reloads after changes settle. Keeps
 /// watching until the server stops.
 pub fn watch(core: &Arc<Core>) -> notify::Result<notify::RecommendedWatcher> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let plugins_dir = std::path::absolute(&core.config.host.plugins_dir)
+        .unwrap_or_else(|_| core.config.host.plugins_dir.clone());
+    let absolute_plugins_dir = plugins_dir.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
             && !event.kind.is_access()
-            && event.paths.iter().any(|p| relevant(p))
+            && event.paths.iter().any(|p| relevant(p, &plugins_dir))
         {
-            let _ = tx.send(());
+            let _ = tx.send(Instant::now());
         }
     })?;
-    watcher.watch(&core.config.host.config_dir, RecursiveMode::NonRecursive)?;
+    // Absolute, so the paths events carry compare with `plugins_dir`.
+    let config_dir = std::path::absolute(&core.config.host.config_dir)
+        .unwrap_or_else(|_| core.config.host.config_dir.clone());
+    watcher.watch(&config_dir, RecursiveMode::NonRecursive)?;
     if core.config.host.plugins_dir.is_dir() {
-        watcher.watch(&core.config.host.plugins_dir, RecursiveMode::Recursive)?;
+        watcher.watch(&absolute_plugins_dir, RecursiveMode::Recursive)?;
     }
     let weak = Arc::downgrade(core);
     tokio::spawn(async move {
-        while rx.recv().await.is_some() {
+        while let Some(mut changed_at) = rx.recv().await {
             // Let a burst of changes settle into one reload.
             tokio::time::sleep(SETTLE).await;
-            while rx.try_recv().is_ok() {}
+            while let Ok(later) = rx.try_recv() {
+                changed_at = later;
+            }
             let Some(core) = weak.upgrade() else { return };
             tracing::info!("Plugin configuration changed; reloading.");
-            let _ = reload_plugins(&core).await;
+            let _ = reload_after(&core, Some(changed_at)).await;
         }
     });
     Ok(watcher)
@@ -159,8 +187,14 @@ mod tests {
             ("plugins/a/__pycache__/plugin.cpython-311.pyc", false),
             ("config/plugins.yml.backup", false),
             ("plugins/a/state.json", false),
+            ("plugins/a/state", false),
+            ("plugins/a/venv/bin/python3", false),
         ] {
-            assert_eq!(relevant(Path::new(path)), expected, "{path}");
+            assert_eq!(
+                relevant(Path::new(path), Path::new("plugins")),
+                expected,
+                "{path}"
+            );
         }
     }
 }

@@ -17,7 +17,6 @@ use chronicle_plugin_api::{CloseReason, Event, async_trait};
 use chronicle_plugin_host::DispatchRequest;
 use chronicle_store::{NewConversation, Owner};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use crate::state::{Core, request};
 
@@ -34,8 +33,6 @@ pub struct LiveSession {
     pub client_id: String,
     pub device_name: String,
     pub state: tokio::sync::Mutex<SessionState>,
-    /// Live events, delivered in order by the session's own task.
-    live_events: mpsc::UnboundedSender<DispatchRequest>,
 }
 
 /// What a session is doing.
@@ -55,31 +52,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Sessions {
-    /// Registers a session and starts its live-event task.
-    pub fn open(
-        &self,
-        core: &Arc<Core>,
-        user_id: &str,
-        client_id: &str,
-        device_name: &str,
-    ) -> Arc<LiveSession> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<DispatchRequest>();
+    /// Registers a session.
+    pub fn open(&self, user_id: &str, client_id: &str, device_name: &str) -> Arc<LiveSession> {
         let session = Arc::new(LiveSession {
             session_id: uuid::Uuid::new_v4().to_string(),
             user_id: user_id.to_owned(),
             client_id: client_id.to_owned(),
             device_name: device_name.to_owned(),
             state: tokio::sync::Mutex::default(),
-            live_events: tx,
-        });
-        let weak = Arc::downgrade(core);
-        tokio::spawn(async move {
-            while let Some(request) = rx.recv().await {
-                let Some(core) = weak.upgrade() else { return };
-                let host = core.host();
-                drop(core);
-                host.dispatch(request).await;
-            }
         });
         lock(&self.live).insert(session.session_id.clone(), Arc::clone(&session));
         session
@@ -95,12 +75,17 @@ impl Sessions {
         lock(&self.live).get(session_id).cloned()
     }
 
-    /// The live session of a device, newest first.
-    pub fn by_client(&self, client_id: &str) -> Option<Arc<LiveSession>> {
+    /// The live session of a device that `user_id` may act on (`None` for an admin: any).
+    pub fn by_client(&self, client_id: &str, user_id: Option<&str>) -> Option<Arc<LiveSession>> {
         lock(&self.live)
             .values()
-            .find(|s| s.client_id == client_id)
+            .find(|s| s.client_id == client_id && user_id.is_none_or(|user| s.user_id == user))
             .cloned()
+    }
+
+    /// Every live session (for shutdown).
+    pub fn all(&self) -> Vec<Arc<LiveSession>> {
+        lock(&self.live).values().cloned().collect()
     }
 
     /// How many devices are connected with a session.
@@ -110,12 +95,6 @@ impl Sessions {
 }
 
 impl LiveSession {
-    /// Queues a live event; the session's task delivers its events in order, never blocking
-    /// the caller.
-    pub fn queue_live_event(&self, request: DispatchRequest) {
-        let _ = self.live_events.send(request);
-    }
-
     /// Opens a conversation if none is open (at audio start, or at the first audio after a
     /// close request).
     pub async fn ensure_conversation(
@@ -161,11 +140,19 @@ impl LiveSession {
         };
         let duration = (state.audio_seconds - started_at).max(0.0);
         // Only the call that completed it announces it, so a race cannot send it twice.
-        if !core
+        let completed = match core
             .store
             .complete_conversation(&conversation_id, end_reason, Some(duration))
-            .await?
+            .await
         {
+            Ok(completed) => completed,
+            Err(error) => {
+                // Still open in the store: keep it open here too, so a later end completes it.
+                state.conversation = Some((conversation_id, started_at));
+                return Err(error.into());
+            }
+        };
+        if !completed {
             return Ok(true);
         }
         core.dispatch_in_background(conversation_complete(
@@ -312,5 +299,25 @@ impl ConversationControl for ServerConversations {
             .await
             .map(|answer| answer.is_some())
             .map_err(|error| BackendError::Failed(error.to_string()))
+    }
+}
+
+/// Ends every live session: its conversation, its recording and its row, with `reason`.
+pub async fn end_all(core: &Core, reason: &str) {
+    for session in core.sessions.all() {
+        let mut state = session.state.lock().await;
+        if let Err(error) = session.end_conversation(core, &mut state, reason).await {
+            tracing::warn!(%error, "Could not complete a conversation at shutdown.");
+        }
+        if let Some(recorder) = state.recorder.take()
+            && let Err(error) = recorder.finish()
+        {
+            tracing::warn!(%error, "Could not finish a recording at shutdown.");
+        }
+        let _ = core
+            .store
+            .end_session(&session.session_id, reason, state.audio_seconds)
+            .await;
+        core.sessions.remove(&session.session_id);
     }
 }

@@ -55,8 +55,8 @@ pub struct Core {
     /// Every dispatch record, for `/api/events/stream`.
     pub dispatches: broadcast::Sender<Arc<DispatchRecord>>,
     pub metrics: PrometheusHandle,
-    /// One reload at a time.
-    pub reloading: tokio::sync::Mutex<()>,
+    /// One reload at a time; holds when the last one started.
+    pub reloading: tokio::sync::Mutex<Option<std::time::Instant>>,
     /// The backends every plugin host of this server shares.
     pub backends: Backends,
     /// The plugins compiled into the binary.

@@ -8,6 +8,7 @@
 //! slow plugin never stalls audio.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -15,9 +16,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use chronicle_audio::{OpusDecoder, PcmFormat, StreamNormalizer, TARGET_RATE, WavRecorder};
 use chronicle_plugin_api::Event;
+use chronicle_plugin_host::DispatchRequest;
 use chronicle_store::User;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use crate::auth::{client_id, user_for_token};
 use crate::sessions::{LiveSession, SessionState};
@@ -25,6 +28,13 @@ use crate::state::{AppState, request};
 
 /// The largest payload a header may announce.
 pub const MAX_PAYLOAD: usize = 1024 * 1024;
+/// A device that sends nothing for this long is gone (audio arrives every 100 ms or so, and
+/// idle clients ping).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Button presses waiting for plugins, per connection; a device that outruns this is closed.
+const LIVE_EVENT_QUEUE: usize = 256;
+/// Markers kept per connection; presses beyond still reach plugins.
+const MAX_MARKERS: usize = 1000;
 
 /// Close codes.
 const POLICY_VIOLATION: u16 = 1008;
@@ -59,6 +69,7 @@ pub async fn handler(
     // Small buffers that grow on demand: most frames are 100 ms of audio, and thousands of
     // devices should not each hold the default 128 KiB.
     ws.max_message_size(MAX_PAYLOAD + 64 * 1024)
+        .max_frame_size(MAX_PAYLOAD + 64 * 1024)
         .read_buffer_size(8 * 1024)
         .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| serve(socket, state, params, cookie_token))
@@ -71,11 +82,19 @@ struct Closing {
 }
 
 impl Closing {
+    /// A close with `reason`, cut to fit a close frame (123 bytes, on a character boundary):
+    /// reasons can quote what the client sent.
     fn new(code: u16, reason: impl Into<String>) -> Self {
-        Self {
-            code,
-            reason: reason.into(),
+        let mut reason = reason.into();
+        if reason.len() > 123 {
+            let mut end = 120;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+            reason.push('…');
         }
+        Self { code, reason }
     }
 }
 
@@ -126,7 +145,21 @@ async fn serve(
         tracing::warn!(%error, "Could not record the device.");
     }
     metrics::gauge!("chronicle_websocket_connections").increment(1.0);
+    // Button presses go to plugins in order, on a task of this connection's own, so a slow
+    // plugin never stalls the audio read loop.
+    let (live_events, mut queued) = mpsc::channel::<DispatchRequest>(LIVE_EVENT_QUEUE);
+    let core = Arc::downgrade(&state.core);
+    tokio::spawn(async move {
+        while let Some(request) = queued.recv().await {
+            let Some(host) = core.upgrade().map(|core| core.host()) else {
+                return;
+            };
+            host.dispatch(request).await;
+        }
+    });
     let mut device = Device {
+        live_events,
+        markers: 0,
         state: state.clone(),
         user,
         client_id: client,
@@ -155,7 +188,7 @@ async fn send_json(socket: &mut WebSocket, value: &Value) -> Result<(), axum::Er
 async fn close(socket: &mut WebSocket, closing: Closing) {
     let frame = CloseFrame {
         code: closing.code,
-        reason: closing.reason.chars().take(120).collect::<String>().into(),
+        reason: closing.reason.into(),
     };
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
@@ -177,6 +210,8 @@ enum Decoder {
 }
 
 struct Device {
+    live_events: mpsc::Sender<DispatchRequest>,
+    markers: usize,
     state: AppState,
     user: User,
     client_id: String,
@@ -189,9 +224,22 @@ struct Device {
 impl Device {
     async fn run(&mut self, socket: &mut WebSocket) -> Result<(), Closing> {
         let mut waiting: Option<(Header, usize)> = None;
-        while let Some(message) = socket.recv().await {
+        loop {
+            let Ok(message) = tokio::time::timeout(IDLE_TIMEOUT, socket.recv()).await else {
+                return Err(Closing::new(
+                    1001,
+                    format!("nothing received for {} s", IDLE_TIMEOUT.as_secs()),
+                ));
+            };
+            let Some(message) = message else { break };
             let message = match message {
                 Ok(message) => message,
+                Err(error)
+                    if error.to_string().contains("limit")
+                        || error.to_string().contains("too long") =>
+                {
+                    return Err(Closing::new(TOO_BIG, format!("frame too large: {error}")));
+                }
                 // A transport failure (a reset, a vanished device) is a disconnect, not a
                 // protocol violation: there is nobody left to tell.
                 Err(error) => {
@@ -278,7 +326,7 @@ impl Device {
                 self.audio(payload).await?;
             }
             "audio-stop" => self.finish("user_stopped").await,
-            "button-event" => self.button(&header.data).await,
+            "button-event" => self.button(&header.data).await?,
             other => {
                 tracing::debug!(client = %self.client_id, kind = other, "Ignoring an unknown message type.")
             }
@@ -315,7 +363,9 @@ impl Device {
         };
         let session = core
             .sessions
-            .open(&core, &self.user.id, &self.client_id, &self.device_name);
+            .open(&self.user.id, &self.client_id, &self.device_name);
+        // Registered first: if anything below fails, `finish` unregisters it.
+        self.session = Some(Arc::clone(&session));
         let path = core
             .config
             .data_dir
@@ -343,7 +393,6 @@ impl Device {
                 .map_err(|e| Closing::new(1011, format!("cannot open a conversation: {e}")))?;
         }
         self.decoder = Some(decoder);
-        self.session = Some(session);
         Ok(())
     }
 
@@ -401,7 +450,7 @@ impl Device {
         core.sessions.remove(&session.session_id);
     }
 
-    async fn button(&mut self, data: &Value) {
+    async fn button(&mut self, data: &Value) -> Result<(), Closing> {
         let raw_state = data
             .get("state")
             .and_then(Value::as_str)
@@ -414,7 +463,12 @@ impl Device {
         let data = json!({"state": raw_state, "timestamp": timestamp, "audio_uuid": session_id, "session_id": session_id, "client_id": self.client_id});
         let mut marker = data.clone();
         marker["type"] = json!("button_event");
-        if let Some(session) = &self.session {
+        self.markers += 1;
+        if let Some(session) = self
+            .session
+            .as_ref()
+            .filter(|_| self.markers <= MAX_MARKERS)
+        {
             let conversation = session.state.lock().await.conversation.clone();
             if let Some((conversation_id, _)) = conversation
                 && let Err(error) = self
@@ -432,7 +486,7 @@ impl Device {
             "LONG_PRESS" => Event::ButtonLongPress,
             other => {
                 tracing::warn!(client = %self.client_id, state = other, "Unknown button state; only the marker is kept.");
-                return;
+                return Ok(());
             }
         };
         let dispatch = request(
@@ -441,10 +495,12 @@ impl Device {
             data,
             json!({"client_id": self.client_id}),
         );
-        match &self.session {
-            Some(session) => session.queue_live_event(dispatch),
-            None => self.state.core.dispatch_in_background(dispatch),
-        }
+        self.live_events.try_send(dispatch).map_err(|_| {
+            Closing::new(
+                POLICY_VIOLATION,
+                "button events arrive faster than plugins can handle them",
+            )
+        })
     }
 }
 

@@ -97,8 +97,16 @@ pub async fn put_config(
             .map_err(|e| AppError::Internal(e.into()))?;
     }
     std::fs::write(&path, &body).map_err(|e| AppError::Internal(e.into()))?;
-    let reload = reload_plugins(&state.core).await;
-    Ok(Json(json!({"success": true, "message": "Configuration saved and plugins reloaded", "backup": path.with_extension("yml.backup").exists(), "reload": reload.unwrap_or_else(|errors| json!({"errors": errors}))})).into_response())
+    let (success, reload) = match reload_plugins(&state.core).await {
+        Ok(result) => (true, result),
+        Err(errors) => (false, json!({"errors": errors})),
+    };
+    let message = if success {
+        "Configuration saved and plugins reloaded"
+    } else {
+        "Configuration saved; the reload failed"
+    };
+    Ok(Json(json!({"success": success, "message": message, "backup": path.with_extension("yml.backup").exists(), "reload": reload})).into_response())
 }
 
 pub async fn validate_config(
@@ -107,8 +115,8 @@ pub async fn validate_config(
     body: String,
 ) -> Json<Value> {
     match validate_candidate(&state.core, &body).await {
-        Ok(()) => Json(json!({"valid": true, "errors": []})),
-        Err(errors) => Json(json!({"valid": false, "errors": errors})),
+        Ok(()) => Json(json!({"valid": true, "message": "Configuration is valid", "errors": []})),
+        Err(errors) => Json(json!({"valid": false, "error": errors.join("\n"), "errors": errors})),
     }
 }
 

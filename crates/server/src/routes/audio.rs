@@ -19,6 +19,10 @@ use crate::error::{AppError, AppResult};
 use crate::sessions::conversation_complete;
 use crate::state::AppState;
 
+/// The longest upload kept: beyond it a file fails alone (its WAV would pass 4 GiB long before
+/// the format's limit, and memory with it).
+const MAX_UPLOAD_SECONDS: f64 = 4.0 * 3600.0;
+
 #[derive(Deserialize)]
 pub struct UploadQuery {
     device_name: Option<String>,
@@ -112,6 +116,13 @@ async fn store_upload(
             .await
             .map_err(|e| format!("decoding stopped: {e}"))?
             .map_err(|e| e.to_string())?;
+    if decoded.duration_seconds > MAX_UPLOAD_SECONDS {
+        return Err(format!(
+            "the file lasts {:.0} minutes; uploads are limited to {:.0} hours",
+            decoded.duration_seconds / 60.0,
+            MAX_UPLOAD_SECONDS / 3600.0
+        ));
+    }
     let title: String = Path::new(filename)
         .file_stem()
         .map_or_else(

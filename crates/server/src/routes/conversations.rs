@@ -94,8 +94,7 @@ pub async fn close(
     let session = state
         .core
         .sessions
-        .by_client(&client_id)
-        .filter(|session| user.0.is_admin || session.user_id == user.0.id)
+        .by_client(&client_id, (!user.0.is_admin).then_some(user.0.id.as_str()))
         .ok_or_else(|| AppError::NotFound(format!("Client '{client_id}' is not connected")))?;
     let mut session_state = session.state.lock().await;
     let closed = session

@@ -21,12 +21,11 @@ pub async fn login(
     Form(login): Form<Login>,
 ) -> AppResult<Json<Value>> {
     let user = state.store.user_by_email(login.username.trim()).await?;
-    let Some(user) = user else {
+    let hash = user.as_ref().map(|user| user.password_hash.clone());
+    let verified = verify_password(login.password, hash).await;
+    let Some(user) = user.filter(|_| verified) else {
         return Err(AppError::BadRequest("LOGIN_BAD_CREDENTIALS".into()));
     };
-    if !verify_password(login.password, user.password_hash.clone()).await {
-        return Err(AppError::BadRequest("LOGIN_BAD_CREDENTIALS".into()));
-    }
     let token = state.tokens.issue(&user.id)?;
     Ok(Json(json!({"access_token": token, "token_type": "bearer"})))
 }
