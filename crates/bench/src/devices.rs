@@ -49,7 +49,7 @@ fn start_server(binary: &PathBuf) -> anyhow::Result<ServerProcess> {
         .current_dir(dir.path())
         .env("ADMIN_EMAIL", "bench@example.com")
         .env("ADMIN_PASSWORD", "bench-password")
-        .env("AUTH_SECRET_KEY", "bench-secret")
+        .env("AUTH_SECRET_KEY", "bench-secret-0123456789")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
