@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod recordings;
 pub mod reload;
 pub mod routes;
 pub mod sessions;
@@ -42,6 +43,16 @@ fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    // Histogram samples pile up until upkeep folds them in; without it they would grow with
+    // every audio chunk until the next scrape.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
@@ -89,6 +100,7 @@ pub async fn serve(
         store: store.clone(),
         host: ArcSwap::from_pointee(loaded.host),
         sessions: Sessions::default(),
+        recordings: recordings::Recordings::spawn().context("cannot start the recorder")?,
         dispatches,
         metrics,
         reloading: tokio::sync::Mutex::new(None),

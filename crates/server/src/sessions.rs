@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use chronicle_audio::WavRecorder;
 use chronicle_plugin_api::backend::{BackendError, ConversationControl};
 use chronicle_plugin_api::{CloseReason, Event, async_trait};
 use chronicle_plugin_host::DispatchRequest;
@@ -38,8 +37,8 @@ pub struct LiveSession {
 /// What a session is doing.
 #[derive(Default)]
 pub struct SessionState {
-    /// The recording, once audio started.
-    pub recorder: Option<WavRecorder>,
+    /// Whether the session's recording was started (it lives on the recorder thread).
+    pub recording: bool,
     pub audio_path: Option<PathBuf>,
     /// The conversation open now, and the recording's length when it opened.
     pub conversation: Option<(String, f64)>,
@@ -309,10 +308,8 @@ pub async fn end_all(core: &Core, reason: &str) {
         if let Err(error) = session.end_conversation(core, &mut state, reason).await {
             tracing::warn!(%error, "Could not complete a conversation at shutdown.");
         }
-        if let Some(recorder) = state.recorder.take()
-            && let Err(error) = recorder.finish()
-        {
-            tracing::warn!(%error, "Could not finish a recording at shutdown.");
+        if std::mem::take(&mut state.recording) {
+            core.recordings.finish(&session.session_id).await;
         }
         let _ = core
             .store

@@ -52,6 +52,8 @@ pub struct Core {
     /// The running plugin host; replaced whole by a reload.
     pub host: ArcSwap<PluginHost>,
     pub sessions: Sessions,
+    /// Session recordings, written off the async threads.
+    pub recordings: crate::recordings::Recordings,
     /// Every dispatch record, for `/api/events/stream`.
     pub dispatches: broadcast::Sender<Arc<DispatchRecord>>,
     pub metrics: PrometheusHandle,

@@ -14,7 +14,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chronicle_audio::{OpusDecoder, PcmFormat, StreamNormalizer, TARGET_RATE, WavRecorder};
+use chronicle_audio::{OpusDecoder, PcmFormat, StreamNormalizer, TARGET_RATE};
 use chronicle_plugin_api::Event;
 use chronicle_plugin_host::DispatchRequest;
 use chronicle_store::User;
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::auth::{client_id, user_for_token};
-use crate::sessions::{LiveSession, SessionState};
+use crate::sessions::LiveSession;
 use crate::state::{AppState, request};
 
 /// The largest payload a header may announce.
@@ -372,7 +372,9 @@ impl Device {
             .join("audio")
             .join(&self.client_id)
             .join(format!("{}.wav", session.session_id));
-        let recorder = WavRecorder::create(&path)
+        core.recordings
+            .start(&session.session_id, path.clone())
+            .await
             .map_err(|e| Closing::new(1011, format!("cannot record audio: {e}")))?;
         core.store
             .start_session(
@@ -385,7 +387,7 @@ impl Device {
             .map_err(|e| Closing::new(1011, format!("cannot record the session: {e}")))?;
         {
             let mut state = session.state.lock().await;
-            state.recorder = Some(recorder);
+            state.recording = true;
             state.audio_path = Some(path);
             session
                 .ensure_conversation(&core, &mut state)
@@ -407,16 +409,13 @@ impl Device {
             return Ok(());
         };
         let core = Arc::clone(&self.state.core);
-        let mut state = session.state.lock().await;
-        if let Some(recorder) = &mut state.recorder {
-            recorder
-                .append(&samples)
-                .map_err(|e| Closing::new(1011, format!("cannot record audio: {e}")))?;
-        }
         let seconds = samples.len() as f64 / f64::from(TARGET_RATE);
+        let sample_count = samples.len() as u64;
+        core.recordings.append(&session.session_id, samples).await;
+        let mut state = session.state.lock().await;
         state.audio_seconds += seconds;
         metrics::counter!("chronicle_audio_received_milliseconds_total")
-            .increment(samples.len() as u64 * 1000 / u64::from(TARGET_RATE));
+            .increment(sample_count * 1000 / u64::from(TARGET_RATE));
         metrics::histogram!("chronicle_audio_chunk_seconds").record(seconds);
         session
             .ensure_conversation(&core, &mut state)
@@ -439,7 +438,9 @@ impl Device {
         {
             tracing::warn!(%error, "Could not complete the conversation.");
         }
-        finish_recording(&mut state);
+        if std::mem::take(&mut state.recording) {
+            core.recordings.finish(&session.session_id).await;
+        }
         if let Err(error) = core
             .store
             .end_session(&session.session_id, end_reason, state.audio_seconds)
@@ -501,13 +502,5 @@ impl Device {
                 "button events arrive faster than plugins can handle them",
             )
         })
-    }
-}
-
-fn finish_recording(state: &mut SessionState) {
-    if let Some(recorder) = state.recorder.take()
-        && let Err(error) = recorder.finish()
-    {
-        tracing::warn!(%error, "Could not finish the recording.");
     }
 }
