@@ -201,6 +201,9 @@ pub async fn devices(max_devices: usize, step: usize) -> anyhow::Result<Value> {
             peak_rss = peak_rss.max(usage(pid).0);
         }
         let (_, cpu_after) = usage(pid);
+        let server_p99_ms = server_quantile(&server.base, "0.99")
+            .await
+            .map(|seconds| seconds * 1000.0);
         let wall = started.elapsed().as_secs_f64();
         latencies.sort_by(f64::total_cmp);
         let p99 = percentile(&latencies, 0.99);
@@ -209,7 +212,8 @@ pub async fn devices(max_devices: usize, step: usize) -> anyhow::Result<Value> {
             "devices": n,
             "failed_devices": failures,
             "chunks": latencies.len(),
-            "chunk_ms": {"p50": percentile(&latencies, 0.5), "p99": p99, "max": percentile(&latencies, 1.0)},
+                        "chunk_ms": {"p50": percentile(&latencies, 0.5), "p99": p99, "max": percentile(&latencies, 1.0)},
+            "server_handling_p99_ms_so_far": server_p99_ms,
             "server_cpu_cores": cpu_share,
             "server_cpu_percent_per_device": cpu_share * 100.0 / n as f64,
             "server_rss_kib": peak_rss,
@@ -232,4 +236,22 @@ pub async fn devices(max_devices: usize, step: usize) -> anyhow::Result<Value> {
         "machine": crate::machine(),
         "note": "client and server share this machine's cores",
     }))
+}
+
+/// A quantile of the server's own chunk-handling time (decode, record, bookkeeping), from its
+/// `/metrics` summary: what the server spent, without the load generator's scheduling.
+async fn server_quantile(base: &str, quantile: &str) -> Option<f64> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let wanted = format!("chronicle_audio_chunk_handling_seconds{{quantile=\"{quantile}\"}}");
+    text.lines()
+        .find(|line| line.starts_with(&wanted))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }

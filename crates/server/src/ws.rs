@@ -323,7 +323,10 @@ impl Device {
                 if self.session.is_none() {
                     self.start(&header.data).await?;
                 }
+                let handling = std::time::Instant::now();
                 self.audio(payload).await?;
+                metrics::histogram!("chronicle_audio_chunk_handling_seconds")
+                    .record(handling.elapsed().as_secs_f64());
             }
             "audio-stop" => self.finish("user_stopped").await,
             "button-event" => self.button(&header.data).await?,
