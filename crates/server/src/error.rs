@@ -94,3 +94,46 @@ where
         }
     }
 }
+
+/// Declares an extractor that wraps axum's and answers bad input in our error format.
+macro_rules! app_extractor {
+    ($(#[$doc:meta])* $name:ident, $inner:ident, $rejection:ident, $from:ident) => {
+        $(#[$doc])*
+        pub struct $name<T>(pub T);
+
+        impl<T, S> axum::extract::$from<S> for $name<T>
+        where
+            axum::extract::$inner<T>: axum::extract::$from<S, Rejection = axum::extract::rejection::$rejection>,
+            S: Send + Sync,
+        {
+            type Rejection = AppError;
+
+            app_extractor!(@method $from, $name, $inner);
+        }
+    };
+    (@method FromRequest, $name:ident, $inner:ident) => {
+        async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+            axum::extract::$inner::<T>::from_request(request, state)
+                .await
+                .map(|axum::extract::$inner(value)| $name(value))
+                .map_err(|rejection| AppError::BadRequest(rejection.body_text()))
+        }
+    };
+    (@method FromRequestParts, $name:ident, $inner:ident) => {
+        async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+            axum::extract::$inner::<T>::from_request_parts(parts, state)
+                .await
+                .map(|axum::extract::$inner(value)| $name(value))
+                .map_err(|rejection| AppError::BadRequest(rejection.body_text()))
+        }
+    };
+}
+
+app_extractor!(
+    /// `axum::Form`, answering bad input as `{"detail": ...}` (400).
+    AppForm, Form, FormRejection, FromRequest
+);
+app_extractor!(
+    /// `axum::extract::Query`, answering bad input as `{"detail": ...}` (400).
+    AppQuery, Query, QueryRejection, FromRequestParts
+);

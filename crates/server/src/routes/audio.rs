@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use axum::Json;
-use axum::extract::{Multipart, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chronicle_store::NewConversation;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{AdminUser, client_id};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppQuery, AppResult};
 use crate::sessions::conversation_complete;
 use crate::state::AppState;
 
@@ -32,7 +32,7 @@ pub struct UploadQuery {
 pub async fn receive(
     State(state): State<AppState>,
     AdminUser(user): AdminUser,
-    Query(query): Query<UploadQuery>,
+    AppQuery(query): AppQuery<UploadQuery>,
     mut multipart: Multipart,
 ) -> AppResult<Response> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();

@@ -1,12 +1,12 @@
 //! Conversations: list, get, memories, star, close, delete.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppQuery, AppResult};
 use crate::sessions::toggle_star;
 use crate::state::AppState;
 
@@ -29,7 +29,7 @@ fn not_found() -> AppError {
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(page): Query<Page>,
+    AppQuery(page): AppQuery<Page>,
 ) -> AppResult<Json<Value>> {
     let limit = page.limit.clamp(1, 500);
     let (conversations, total) = state
@@ -130,7 +130,7 @@ pub async fn delete(
 pub async fn sessions(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(page): Query<Page>,
+    AppQuery(page): AppQuery<Page>,
 ) -> AppResult<Json<Value>> {
     let sessions = state
         .store

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::Stream;
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::auth::CurrentUser;
+use crate::error::AppQuery;
 use crate::error::AppResult;
 use crate::state::{AppState, log_entry};
 
@@ -31,7 +32,7 @@ fn default_limit() -> u32 {
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(filter): Query<Filter>,
+    AppQuery(filter): AppQuery<Filter>,
 ) -> AppResult<Json<Value>> {
     let limit = filter.limit.clamp(1, 200);
     let events = state

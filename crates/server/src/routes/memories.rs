@@ -1,12 +1,12 @@
 //! Memories: list, search, create, delete.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppJson, AppResult};
+use crate::error::{AppError, AppJson, AppQuery, AppResult};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -36,7 +36,7 @@ pub struct NewMemory {
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(limit): Query<Limit>,
+    AppQuery(limit): AppQuery<Limit>,
 ) -> AppResult<Json<Value>> {
     let memories = state
         .store
@@ -48,7 +48,7 @@ pub async fn list(
 pub async fn search(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(search): Query<Search>,
+    AppQuery(search): AppQuery<Search>,
 ) -> AppResult<Json<Value>> {
     let memories = state
         .store

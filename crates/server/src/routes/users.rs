@@ -1,12 +1,12 @@
 //! Login and the current user.
 
+use axum::Json;
 use axum::extract::State;
-use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{CurrentUser, verify_password};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppForm, AppResult};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -18,7 +18,7 @@ pub struct Login {
 /// `POST /auth/jwt/login`, form `username` (the email) and `password`.
 pub async fn login(
     State(state): State<AppState>,
-    Form(login): Form<Login>,
+    AppForm(login): AppForm<Login>,
 ) -> AppResult<Json<Value>> {
     let user = state.store.user_by_email(login.username.trim()).await?;
     let hash = user.as_ref().map(|user| user.password_hash.clone());
