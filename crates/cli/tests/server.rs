@@ -120,17 +120,7 @@ impl Server {
     }
 
     async fn get(&self, token: Option<&str>, path: &str) -> (u16, Value) {
-        let mut request = self.http.get(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.send(reqwest::Method::GET, token, path, None).await
     }
 
     async fn send(
