@@ -661,42 +661,26 @@ async fn every_route_enforces_who_may_call_it() {
             .1["count"],
         1
     );
-    assert_eq!(
-        server
-            .send(
-                reqwest::Method::POST,
-                Some(&bob),
-                &format!("/api/conversations/{conversation}/star"),
-                None
-            )
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        server
-            .send(
-                reqwest::Method::DELETE,
-                Some(&bob),
-                &format!("/api/memories/{memory_id}"),
-                None
-            )
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        server
-            .send(
-                reqwest::Method::DELETE,
-                Some(&bob),
-                &format!("/api/conversations/{conversation}"),
-                None
-            )
-            .await
-            .0,
-        404
-    );
+    for (method, route) in [
+        (
+            reqwest::Method::POST,
+            format!("/api/conversations/{conversation}/star"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/memories/{memory_id}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/conversations/{conversation}"),
+        ),
+    ] {
+        assert_eq!(
+            server.send(method, Some(&bob), &route, None).await.0,
+            404,
+            "bob on {route}"
+        );
+    }
     let (status, starred) = server
         .send(
             reqwest::Method::POST,

@@ -223,12 +223,15 @@ pub struct ServerConversations {
 type Reached = (Arc<Core>, Arc<LiveSession>);
 
 impl ServerConversations {
-    fn session(&self, user_id: &str, session_id: &str) -> Result<Option<Reached>, BackendError> {
-        let core = self
-            .core
+    fn core(&self) -> Result<Arc<Core>, BackendError> {
+        self.core
             .get()
             .and_then(Weak::upgrade)
-            .ok_or_else(|| BackendError::Unavailable("the server is not running".into()))?;
+            .ok_or_else(|| BackendError::Unavailable("the server is not running".into()))
+    }
+
+    fn session(&self, user_id: &str, session_id: &str) -> Result<Option<Reached>, BackendError> {
+        let core = self.core()?;
         let session = core
             .sessions
             .get(session_id)
@@ -262,11 +265,7 @@ impl ConversationControl for ServerConversations {
         user_id: &str,
         session_id: &str,
     ) -> Result<bool, BackendError> {
-        let core = self
-            .core
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or_else(|| BackendError::Unavailable("the server is not running".into()))?;
+        let core = self.core()?;
         let owner = if user_id == "system" {
             Owner::Admin
         } else {

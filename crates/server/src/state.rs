@@ -3,7 +3,7 @@
 //! `/api/events/stream` subscribers and the metrics.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
@@ -212,6 +212,3 @@ pub fn request(event: Event, user_id: &str, data: Value, metadata: Value) -> Dis
         ..DispatchRequest::new(event, user_id, object(data))
     }
 }
-
-/// A weak handle for the services backed by the server, which the host holds.
-pub type CoreRef = Weak<Core>;

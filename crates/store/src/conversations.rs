@@ -147,14 +147,26 @@ impl Store {
         owner: &Owner,
         id: &str,
     ) -> Result<Option<Conversation>, StoreError> {
-        let (user, id) = (owner.user_id().map(str::to_owned), id.to_owned());
+        self.newest_where("conversation_id = ?1", id, owner.user_id())
+            .await
+    }
+
+    /// The newest conversation matching `condition` (on `?1` = `key`), of `user` when given.
+    async fn newest_where(
+        &self,
+        condition: &'static str,
+        key: &str,
+        user: Option<&str>,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let (key, user) = (key.to_owned(), user.map(str::to_owned));
         self.read(move |connection| {
             Ok(connection
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM conversations \
-                     WHERE conversation_id = ?1 AND (?2 IS NULL OR user_id = ?2)"
+                     WHERE {condition} AND (?2 IS NULL OR user_id = ?2) \
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1"
                 ))?
-                .query_row(params![id, user], from_row)
+                .query_row(params![key, user], from_row)
                 .optional()?)
         })
         .await
@@ -324,18 +336,8 @@ impl Store {
         &self,
         session_id: &str,
     ) -> Result<Option<Conversation>, StoreError> {
-        let session_id = session_id.to_owned();
-        self.read(move |connection| {
-            Ok(connection
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM conversations \
-                     WHERE session_id = ?1 AND completed_at IS NULL \
-                     ORDER BY created_at DESC, rowid DESC LIMIT 1"
-                ))?
-                .query_row([&session_id], from_row)
-                .optional()?)
-        })
-        .await
+        self.newest_where("session_id = ?1 AND completed_at IS NULL", session_id, None)
+            .await
     }
 
     /// The newest conversation of a session that the owner may see, open or completed.
@@ -344,18 +346,8 @@ impl Store {
         owner: &Owner,
         session_id: &str,
     ) -> Result<Option<Conversation>, StoreError> {
-        let (user, session_id) = (owner.user_id().map(str::to_owned), session_id.to_owned());
-        self.read(move |connection| {
-            Ok(connection
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM conversations \
-                     WHERE session_id = ?1 AND (?2 IS NULL OR user_id = ?2) \
-                     ORDER BY created_at DESC, rowid DESC LIMIT 1"
-                ))?
-                .query_row(params![session_id, user], from_row)
-                .optional()?)
-        })
-        .await
+        self.newest_where("session_id = ?1", session_id, owner.user_id())
+            .await
     }
 
     /// Replaces the title and the summary; `NotFound` if there is no such conversation.
@@ -385,13 +377,7 @@ mod tests {
     use super::*;
     use crate::User;
 
-    async fn store() -> (tempfile::TempDir, Store, User, User) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let ana = store.create_user("ana@x", "h", false).await.unwrap();
-        let bob = store.create_user("bob@x", "h", false).await.unwrap();
-        (dir, store, ana, bob)
-    }
+    use crate::testing::store_with_two_users as store;
 
     fn new(user: &User, session: Option<&str>) -> NewConversation {
         NewConversation {

@@ -218,11 +218,7 @@ mod tests {
         JsonMap::new()
     }
 
-    async fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        (dir, store)
-    }
+    use crate::testing::store;
 
     async fn rows(store: &Store) -> i64 {
         store

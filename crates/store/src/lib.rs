@@ -27,6 +27,8 @@ mod documents;
 mod events;
 mod memories;
 mod sessions;
+#[cfg(test)]
+mod testing;
 pub mod time;
 mod users;
 

@@ -190,13 +190,7 @@ mod tests {
     use super::*;
     use crate::{NewConversation, User};
 
-    async fn store() -> (tempfile::TempDir, Store, User, User) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let ana = store.create_user("ana@x", "h", false).await.unwrap();
-        let bob = store.create_user("bob@x", "h", false).await.unwrap();
-        (dir, store, ana, bob)
-    }
+    use crate::testing::store_with_two_users as store;
 
     async fn conversation(store: &Store, user: &User) -> String {
         store

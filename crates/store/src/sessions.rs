@@ -141,10 +141,7 @@ mod tests {
 
     #[tokio::test]
     async fn sessions_start_end_once_and_are_scoped_to_their_owner() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let ana = store.create_user("ana@x", "h", false).await.unwrap();
-        let bob = store.create_user("bob@x", "h", false).await.unwrap();
+        let (_dir, store, ana, bob) = crate::testing::store_with_two_users().await;
         let started = store
             .start_session("s1", &ana.id, "a1-omi", Some("/audio/s1.wav"))
             .await

@@ -251,11 +251,7 @@ pub(crate) fn found(changed: usize) -> Result<(), DbError> {
 mod tests {
     use super::*;
 
-    async fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        (dir, store)
-    }
+    use crate::testing::store;
 
     #[tokio::test]
     async fn users_are_created_found_listed_and_changed() {
