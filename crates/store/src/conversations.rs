@@ -46,6 +46,8 @@ pub struct Conversation {
     pub completed_at: Option<String>,
     /// The length of its audio, once completed.
     pub duration_seconds: Option<f64>,
+    /// Why transcription failed, if it did (the audio is kept, so it can be tried again).
+    pub transcription_error: Option<String>,
 }
 
 /// What a new conversation starts with.
@@ -65,7 +67,7 @@ pub struct NewConversation {
 
 const COLUMNS: &str = "conversation_id, user_id, client_id, session_id, title, summary, \
      transcript, segments, markers, audio_path, starred, starred_at, end_reason, created_at, \
-     completed_at, duration_seconds";
+     completed_at, duration_seconds, transcription_error";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     Ok(Conversation {
@@ -85,6 +87,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         created_at: row.get(13)?,
         completed_at: row.get(14)?,
         duration_seconds: row.get(15)?,
+        transcription_error: row.get(16)?,
     })
 }
 
@@ -111,6 +114,7 @@ impl Store {
             created_at: time::now(),
             completed_at: None,
             duration_seconds: None,
+            transcription_error: None,
         };
         let row = conversation.clone();
         self.write(move |tx| {
@@ -238,6 +242,44 @@ impl Store {
                 append.execute(params![id, segment])?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    /// Replaces the transcript and the segments (a batch transcription of the whole audio);
+    /// `NotFound` if there is no such conversation.
+    pub async fn set_transcript(
+        &self,
+        id: &str,
+        text: &str,
+        segments: Vec<Value>,
+    ) -> Result<(), StoreError> {
+        let (id, text) = (id.to_owned(), text.trim().to_owned());
+        let segments = Value::Array(segments).to_string();
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE conversations SET transcript = ?2, segments = ?3, \
+                         transcription_error = NULL \
+                     WHERE conversation_id = ?1",
+                )?
+                .execute(params![id, text, segments])?;
+            found(changed)
+        })
+        .await
+    }
+
+    /// Records why the conversation's transcription failed; `NotFound` if there is no such
+    /// conversation.
+    pub async fn set_transcription_error(&self, id: &str, error: &str) -> Result<(), StoreError> {
+        let (id, error) = (id.to_owned(), error.to_owned());
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE conversations SET transcription_error = ?2 WHERE conversation_id = ?1",
+                )?
+                .execute(params![id, error])?;
+            found(changed)
         })
         .await
     }

@@ -43,6 +43,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_sessions",
         sql: include_str!("../migrations/0002_sessions.sql"),
     },
+    Migration {
+        name: "0003_transcription",
+        sql: include_str!("../migrations/0003_transcription.sql"),
+    },
 ];
 
 /// A failure inside a storage operation: SQLite's (which may be worth a retry) or ours.

@@ -1,0 +1,492 @@
+//! Which providers the pipeline uses and how conversations are cut: `config/chronicle.yml`
+//! (optional; see `config/chronicle.yml.template`), then environment variables, which win.
+//!
+//! | key | environment | default |
+//! |---|---|---|
+//! | `transcription.provider` | `TRANSCRIPTION_PROVIDER` | none (`deepgram` when `DEEPGRAM_API_KEY` is set) |
+//! | `transcription.url` | `TRANSCRIPTION_URL` | per provider |
+//! | `transcription.api_key` | `TRANSCRIPTION_API_KEY`, `DEEPGRAM_API_KEY` | none |
+//! | `transcription.model` | `TRANSCRIPTION_MODEL` | per provider |
+//! | `transcription.language` | `TRANSCRIPTION_LANGUAGE` | none (the provider detects it) |
+//! | `transcription.timeout_seconds` | `TRANSCRIPTION_TIMEOUT_SECONDS` | 60 |
+//! | `transcription.retries` | `TRANSCRIPTION_RETRIES` | 2 |
+//! | `llm.base_url` | `LLM_BASE_URL`, `OPENAI_BASE_URL` | `https://api.openai.com/v1` when a key is set |
+//! | `llm.api_key` | `LLM_API_KEY`, `OPENAI_API_KEY` | none |
+//! | `llm.model` | `LLM_MODEL`, `OPENAI_MODEL` | `gpt-4o-mini` for OpenAI itself |
+//! | `llm.timeout_seconds` | `LLM_TIMEOUT_SECONDS` | 60 |
+//! | `conversations.inactivity_timeout_seconds` | `SPEECH_INACTIVITY_THRESHOLD_SECONDS` | 60 |
+//! | `conversations.max_duration_seconds` | `MAX_CONVERSATION_SECONDS` | 10740 |
+//! | `memory.extraction` | `MEMORY_EXTRACTION` | true |
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::llm::ChatModel;
+use crate::transcription::deepgram::DeepgramTranscriber;
+use crate::transcription::openai::OpenAiTranscriber;
+use crate::transcription::utterances::{UtteranceSettings, Utterances};
+use crate::transcription::wyoming::WyomingTranscriber;
+use crate::transcription::{RetryPolicy, Transcriber};
+
+/// How conversations are cut and finished.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationSettings {
+    /// Audio without new words that closes a conversation.
+    pub inactivity_seconds: f64,
+    /// The longest conversation.
+    pub max_duration_seconds: f64,
+    /// Whether memories are drawn from finished conversations (needs a language model).
+    pub extract_memories: bool,
+    /// Retries of a batch transcription.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ConversationSettings {
+    fn default() -> Self {
+        Self {
+            inactivity_seconds: 60.0,
+            max_duration_seconds: 10_740.0,
+            extract_memories: true,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The pipeline's configuration, read and checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineConfig {
+    pub transcription: Option<TranscriptionConfig>,
+    pub llm: Option<LlmConfig>,
+    pub conversations: ConversationSettings,
+}
+
+/// A transcription provider and its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TranscriptionConfig {
+    pub provider: Provider,
+    pub url: String,
+    pub api_key: Option<String>,
+    pub model: String,
+    pub language: Option<String>,
+    pub timeout: Duration,
+}
+
+/// The transcription providers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    OpenAi,
+    Wyoming,
+    Deepgram,
+}
+
+/// A chat completions server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlmConfig {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub model: String,
+    pub timeout: Duration,
+}
+
+/// The file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    transcription: FileTranscription,
+    #[serde(default)]
+    llm: FileLlm,
+    #[serde(default)]
+    conversations: FileConversations,
+    #[serde(default)]
+    memory: FileMemory,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTranscription {
+    provider: Option<String>,
+    url: Option<String>,
+    api_key: Option<String>,
+    model: Option<String>,
+    language: Option<String>,
+    timeout_seconds: Option<f64>,
+    retries: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLlm {
+    base_url: Option<String>,
+    api_key: Option<String>,
+    model: Option<String>,
+    timeout_seconds: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConversations {
+    inactivity_timeout_seconds: Option<f64>,
+    max_duration_seconds: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMemory {
+    extraction: Option<bool>,
+}
+
+/// A configuration that cannot be used; the message names the file or variable and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl PipelineConfig {
+    /// Reads `path` (when it exists) and the environment through `env`.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file = match std::fs::read_to_string(path) {
+            Ok(text) => serde_saphyr::from_str::<Option<File>>(&text)
+                .map_err(|error| ConfigError(format!("{}: {error}", path.display())))?
+                .unwrap_or_default(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => File::default(),
+            Err(error) => {
+                return Err(ConfigError(format!(
+                    "cannot read {}: {error}",
+                    path.display()
+                )));
+            }
+        };
+        Self::from_parts(file, path, env)
+    }
+
+    /// Reads the environment only (no file).
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_parts(File::default(), Path::new("(environment)"), env)
+    }
+
+    fn from_parts(
+        file: File,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let var = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
+        };
+        let number = |names: &[&str], fallback: Option<f64>| -> Result<Option<f64>, ConfigError> {
+            match var(names) {
+                Some(text) => text
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| *n > 0.0)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "{} must be a positive number of seconds, not `{text}`",
+                            names[0]
+                        ))
+                    }),
+                None => Ok(fallback),
+            }
+        };
+        let at = |key: &str| format!("`{key}` in {}", path.display());
+
+        let t = file.transcription;
+        let deepgram_key = var(&["DEEPGRAM_API_KEY"]);
+        let provider_name = var(&["TRANSCRIPTION_PROVIDER"])
+            .or(t.provider)
+            .or_else(|| deepgram_key.as_ref().map(|_| "deepgram".to_owned()));
+        let transcription = match provider_name.as_deref().map(str::trim) {
+            None | Some("none") | Some("") => None,
+            Some(name) => {
+                let provider = match name {
+                    "openai" => Provider::OpenAi,
+                    "wyoming" => Provider::Wyoming,
+                    "deepgram" => Provider::Deepgram,
+                    other => {
+                        return Err(ConfigError(format!(
+                            "unknown transcription provider `{other}` (TRANSCRIPTION_PROVIDER or {}): use openai, wyoming, deepgram or none",
+                            at("transcription.provider")
+                        )));
+                    }
+                };
+                let api_key = var(&["TRANSCRIPTION_API_KEY"])
+                    .or(t.api_key)
+                    .or(match provider {
+                        Provider::Deepgram => deepgram_key,
+                        _ => None,
+                    });
+                if provider == Provider::Deepgram && api_key.is_none() {
+                    return Err(ConfigError(
+                        "the deepgram transcription provider needs an API key: set DEEPGRAM_API_KEY".into(),
+                    ));
+                }
+                let (url, model) = match provider {
+                    Provider::OpenAi => ("https://api.openai.com", "whisper-1"),
+                    Provider::Wyoming => ("tcp://127.0.0.1:10300", ""),
+                    Provider::Deepgram => ("wss://api.deepgram.com", "nova-3"),
+                };
+                let timeout =
+                    number(&["TRANSCRIPTION_TIMEOUT_SECONDS"], t.timeout_seconds)?.unwrap_or(60.0);
+                Some(TranscriptionConfig {
+                    provider,
+                    url: var(&["TRANSCRIPTION_URL"])
+                        .or(t.url)
+                        .unwrap_or_else(|| url.to_owned()),
+                    api_key,
+                    model: var(&["TRANSCRIPTION_MODEL"])
+                        .or(t.model)
+                        .unwrap_or_else(|| model.to_owned()),
+                    language: var(&["TRANSCRIPTION_LANGUAGE"]).or(t.language),
+                    timeout: Duration::from_secs_f64(timeout),
+                })
+            }
+        };
+        let retries = match var(&["TRANSCRIPTION_RETRIES"]) {
+            Some(text) => text.trim().parse().map_err(|_| {
+                ConfigError(format!(
+                    "TRANSCRIPTION_RETRIES must be a whole number, not `{text}`"
+                ))
+            })?,
+            None => t.retries.unwrap_or(2),
+        };
+
+        let l = file.llm;
+        let api_key = var(&["LLM_API_KEY", "OPENAI_API_KEY"]).or(l.api_key);
+        let base_url = var(&["LLM_BASE_URL", "OPENAI_BASE_URL"]).or(l.base_url);
+        let model = var(&["LLM_MODEL", "OPENAI_MODEL"]).or(l.model);
+        let llm = match (base_url, model, api_key) {
+            (None, None, None) => None,
+            (base_url, model, api_key) => {
+                let base_url = base_url.unwrap_or_else(|| "https://api.openai.com/v1".to_owned());
+                let model = match model {
+                    Some(model) => model,
+                    None if base_url.contains("api.openai.com") => "gpt-4o-mini".to_owned(),
+                    None => {
+                        return Err(ConfigError(format!(
+                            "the language model at {base_url} needs a model name: set LLM_MODEL or {}",
+                            at("llm.model")
+                        )));
+                    }
+                };
+                let timeout = number(&["LLM_TIMEOUT_SECONDS"], l.timeout_seconds)?.unwrap_or(60.0);
+                Some(LlmConfig {
+                    base_url,
+                    api_key,
+                    model,
+                    timeout: Duration::from_secs_f64(timeout),
+                })
+            }
+        };
+
+        let c = file.conversations;
+        let defaults = ConversationSettings::default();
+        let extract_memories = match var(&["MEMORY_EXTRACTION"]) {
+            Some(text) => match text.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                other => {
+                    return Err(ConfigError(format!(
+                        "MEMORY_EXTRACTION must be true or false, not `{other}`"
+                    )));
+                }
+            },
+            None => file.memory.extraction.unwrap_or(true),
+        };
+        let conversations = ConversationSettings {
+            inactivity_seconds: number(
+                &["SPEECH_INACTIVITY_THRESHOLD_SECONDS"],
+                c.inactivity_timeout_seconds,
+            )?
+            .unwrap_or(defaults.inactivity_seconds),
+            max_duration_seconds: number(&["MAX_CONVERSATION_SECONDS"], c.max_duration_seconds)?
+                .unwrap_or(defaults.max_duration_seconds),
+            extract_memories,
+            retry: RetryPolicy {
+                retries,
+                ..defaults.retry
+            },
+        };
+        Ok(Self {
+            transcription,
+            llm,
+            conversations,
+        })
+    }
+
+    /// The providers this configuration names.
+    pub fn build(&self) -> (Option<Transcriber>, Option<ChatModel>) {
+        let transcriber = self.transcription.as_ref().map(|t| {
+            let retry = self.conversations.retry;
+            let by_utterance =
+                |provider: std::sync::Arc<dyn crate::transcription::BatchTranscriber>| {
+                    std::sync::Arc::new(Utterances {
+                        provider,
+                        settings: UtteranceSettings::default(),
+                        retry,
+                    })
+                };
+            match t.provider {
+                Provider::OpenAi => {
+                    let batch = std::sync::Arc::new(OpenAiTranscriber::new(
+                        &t.url,
+                        t.api_key.clone(),
+                        t.model.clone(),
+                        t.language.clone(),
+                        t.timeout,
+                    ));
+                    Transcriber {
+                        name: "openai",
+                        batch: batch.clone(),
+                        streaming: by_utterance(batch),
+                    }
+                }
+                Provider::Wyoming => {
+                    let model = Some(t.model.clone()).filter(|m| !m.is_empty());
+                    let batch = std::sync::Arc::new(WyomingTranscriber::new(
+                        &t.url,
+                        t.language.clone(),
+                        model,
+                        t.timeout,
+                    ));
+                    Transcriber {
+                        name: "wyoming",
+                        batch: batch.clone(),
+                        streaming: by_utterance(batch),
+                    }
+                }
+                Provider::Deepgram => {
+                    let provider = std::sync::Arc::new(DeepgramTranscriber::new(
+                        &t.url,
+                        t.api_key.clone().unwrap_or_default(),
+                        t.model.clone(),
+                        t.language.clone(),
+                        t.timeout,
+                    ));
+                    Transcriber {
+                        name: "deepgram",
+                        batch: provider.clone(),
+                        streaming: provider,
+                    }
+                }
+            }
+        });
+        let llm = self
+            .llm
+            .as_ref()
+            .map(|l| ChatModel::new(&l.base_url, l.api_key.clone(), l.model.clone(), l.timeout));
+        (transcriber, llm)
+    }
+
+    /// One line for the start-up log.
+    pub fn describe(&self) -> String {
+        let transcription = match &self.transcription {
+            Some(t) => format!("transcription: {:?} at {}", t.provider, t.url),
+            None => "transcription: none (audio and conversations are stored without transcripts)"
+                .into(),
+        };
+        let llm = match &self.llm {
+            Some(l) => format!("language model: {} at {}", l.model, l.base_url),
+            None => "language model: none (no memories, titles or summaries; llm.generate is unavailable)".into(),
+        };
+        format!("{transcription}; {llm}")
+    }
+}
+
+/// The default place of the file: `chronicle.yml` in the configuration folder.
+pub fn default_path(config_dir: &Path) -> PathBuf {
+    config_dir.join("chronicle.yml")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(yaml: &str, vars: &[(&str, &str)]) -> Result<PipelineConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chronicle.yml");
+        std::fs::write(&path, yaml).unwrap();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        PipelineConfig::load(&path, &|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn nothing_configured_means_no_providers_and_the_original_defaults() {
+        let config = load("", &[]).unwrap();
+        assert_eq!(config.transcription, None);
+        assert_eq!(config.llm, None);
+        assert_eq!(config.conversations, ConversationSettings::default());
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let yaml = "transcription:\n  provider: wyoming\n  url: tcp://10.0.0.2:10300\nconversations:\n  inactivity_timeout_seconds: 30\n";
+        let config = load(
+            yaml,
+            &[
+                ("TRANSCRIPTION_URL", "tcp://127.0.0.1:1"),
+                ("SPEECH_INACTIVITY_THRESHOLD_SECONDS", "5"),
+            ],
+        )
+        .unwrap();
+        let transcription = config.transcription.unwrap();
+        assert_eq!(
+            (transcription.provider, transcription.url.as_str()),
+            (Provider::Wyoming, "tcp://127.0.0.1:1")
+        );
+        assert_eq!(config.conversations.inactivity_seconds, 5.0);
+    }
+
+    #[test]
+    fn a_deepgram_key_alone_selects_deepgram() {
+        let config = load("", &[("DEEPGRAM_API_KEY", "k")]).unwrap();
+        let transcription = config.transcription.unwrap();
+        assert_eq!(transcription.provider, Provider::Deepgram);
+        assert_eq!(transcription.model, "nova-3");
+    }
+
+    #[test]
+    fn mistakes_name_the_place_and_the_fix() {
+        let error = load("transcription:\n  provider: whisper\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("unknown transcription provider `whisper`")
+                && error.contains("openai, wyoming, deepgram"),
+            "{error}"
+        );
+        let error = load("llm:\n  base_url: http://localhost:11434/v1\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("set LLM_MODEL"), "{error}");
+        let error = load("conversations:\n  inactivity: 3\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("chronicle.yml")
+                && error.contains("inactivity")
+                && error.contains("line 2"),
+            "{error}"
+        );
+        let error = load("", &[("MAX_CONVERSATION_SECONDS", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("MAX_CONVERSATION_SECONDS must be a positive number"),
+            "{error}"
+        );
+        let error = load("", &[("TRANSCRIPTION_PROVIDER", "deepgram")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("DEEPGRAM_API_KEY"), "{error}");
+    }
+}

@@ -1,0 +1,209 @@
+//! What happens once a conversation has closed, in this order:
+//!
+//! 1. batch transcription of its audio, when it was recorded in batch mode or uploaded, then
+//!    `transcript.batch` (when there are words);
+//! 2. memory extraction with the language model, the memories stored with the conversation's
+//!    id, then `memory.processed`;
+//! 3. a title and a summary;
+//! 4. `conversation.complete`, always, last.
+//!
+//! Each step waits for the plugins of the one before, so a plugin sees `memory.processed`
+//! before `conversation.complete`. A failing provider costs its step only: the reason is
+//! recorded (transcription) or logged (the model), and the conversation still completes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chronicle_plugin_api::Event;
+use chronicle_store::Owner;
+use serde_json::{Value, json};
+
+use crate::{Pipeline, memory, request};
+
+/// How many of the user's memories new facts are checked against.
+const EXISTING_MEMORIES: usize = 500;
+
+/// A conversation that has just been completed in the store.
+#[derive(Debug)]
+pub struct Finished {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub end_reason: String,
+    /// Seconds of audio.
+    pub duration: f64,
+    /// The audio to transcribe whole (16 kHz mono), for batch mode and uploads.
+    pub batch_audio: Option<Vec<i16>>,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Pipeline {
+    /// Runs the steps above for `finished`; errors are logged, never returned: the
+    /// conversation is already stored as completed.
+    pub async fn finish(self: Arc<Self>, finished: Finished) {
+        if let Err(error) = self.run_finish(&finished).await {
+            tracing::error!(conversation = %finished.conversation_id, %error, "Could not finish the conversation.");
+        }
+    }
+
+    async fn run_finish(&self, finished: &Finished) -> anyhow::Result<()> {
+        let id = &finished.conversation_id;
+        if let (Some(audio), Some(transcriber)) = (&finished.batch_audio, &self.transcriber) {
+            match transcriber.transcribe(audio, self.settings.retry).await {
+                Ok(transcript) => {
+                    let segments: Vec<Value> =
+                        transcript.segments.iter().map(|s| s.to_json()).collect();
+                    self.store
+                        .set_transcript(id, &transcript.text, segments.clone())
+                        .await?;
+                    if !transcript.text.trim().is_empty() {
+                        let data = json!({
+                            "transcript": transcript.text,
+                            "segment_id": format!("{id}_batch"),
+                            "conversation_id": id,
+                            "segments": segments,
+                            "word_count": transcript.words().len(),
+                        });
+                        self.plugins
+                            .dispatch(request(
+                                Event::TranscriptBatch,
+                                &finished.user_id,
+                                data,
+                                json!({"client_id": finished.client_id}),
+                            ))
+                            .await;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(conversation = %id, %error, "Transcription failed; the conversation keeps its audio without a transcript.");
+                    self.store
+                        .set_transcription_error(id, &error.to_string())
+                        .await?;
+                }
+            }
+        }
+        let conversation = self
+            .store
+            .conversation(&Owner::Admin, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("conversation {id} vanished"))?;
+        let transcript = conversation.transcript.trim().to_owned();
+        let (mut title, mut summary) = (conversation.title.clone(), conversation.summary.clone());
+
+        match &self.llm {
+            Some(_) if transcript.is_empty() => {
+                tracing::debug!(conversation = %id, "No words: no memories, no summary.");
+            }
+            Some(model) => {
+                if self.settings.extract_memories {
+                    self.extract_memories(finished, model, &transcript).await?;
+                }
+                match memory::title_and_summary(model, &transcript).await {
+                    Ok((new_title, new_summary)) => {
+                        self.store
+                            .set_title_summary(id, &new_title, &new_summary)
+                            .await?;
+                        (title, summary) = (new_title, Some(new_summary));
+                    }
+                    Err(error) => {
+                        tracing::warn!(conversation = %id, %error, "No title and summary.")
+                    }
+                }
+            }
+            None => {
+                tracing::info!(conversation = %id, "Memory extraction skipped: no language model is configured.")
+            }
+        }
+
+        let data = json!({
+            "conversation": {
+                "client_id": finished.client_id,
+                "user_id": finished.user_id,
+                "title": title,
+                "summary": summary,
+            },
+            "transcript": transcript,
+            "duration": finished.duration,
+            "conversation_id": id,
+        });
+        self.plugins
+            .dispatch(request(
+                Event::ConversationComplete,
+                &finished.user_id,
+                data,
+                json!({"end_reason": finished.end_reason}),
+            ))
+            .await;
+        Ok(())
+    }
+
+    async fn extract_memories(
+        &self,
+        finished: &Finished,
+        model: &crate::ChatModel,
+        transcript: &str,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let owner = Owner::User(finished.user_id.clone());
+        let existing: Vec<String> = self
+            .store
+            .list_memories(&owner, EXISTING_MEMORIES)
+            .await?
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        let facts = match memory::extract(model, transcript, &existing).await {
+            Ok(facts) => facts,
+            Err(error) => {
+                tracing::warn!(conversation = %finished.conversation_id, %error, "Memory extraction failed.");
+                return Ok(());
+            }
+        };
+        let mut ids = Vec::new();
+        for fact in &facts {
+            let memory = self
+                .store
+                .add_memory(&finished.user_id, Some(&finished.conversation_id), fact)
+                .await?;
+            ids.push(memory.memory_id);
+        }
+        let email = self
+            .store
+            .user(&finished.user_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|user| user.email);
+        let data = json!({
+            "memories": ids,
+            "memory_count": ids.len(),
+            "conversation": {
+                "conversation_id": finished.conversation_id,
+                "client_id": finished.client_id,
+                "user_id": finished.user_id,
+                "user_email": email,
+            },
+            "conversation_id": finished.conversation_id,
+        });
+        let metadata = json!({
+            "processing_time": started.elapsed().as_secs_f64(),
+            "memory_provider": "chronicle",
+            "model": model.model(),
+        });
+        self.plugins
+            .dispatch(request(
+                Event::MemoryProcessed,
+                &finished.user_id,
+                data,
+                metadata,
+            ))
+            .await;
+        Ok(())
+    }
+}

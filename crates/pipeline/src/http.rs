@@ -1,0 +1,80 @@
+//! The HTTP client every provider shares: rustls with the ring provider, one timeout per
+//! request, and failures sorted into unreachable, timed out and refused.
+
+use std::time::Duration;
+
+/// Installs rustls's crypto provider once (reqwest and the WebSocket client use rustls without
+/// choosing one, so the process must).
+pub(crate) fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A client with a timeout per request.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpClient {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+/// Why a request failed.
+#[derive(Debug)]
+pub(crate) enum HttpFailure {
+    Unreachable(String),
+    TimedOut(u64),
+    /// `"<status>: <body start>"`.
+    Status(String),
+}
+
+impl HttpClient {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        install_crypto();
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .unwrap_or_default();
+        Self { client, timeout }
+    }
+
+    /// A POST with a bearer token when one is configured.
+    pub(crate) fn post(&self, url: &str, api_key: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.client.post(url).timeout(self.timeout);
+        match api_key {
+            Some(key) if !key.is_empty() => request.bearer_auth(key),
+            _ => request,
+        }
+    }
+
+    /// Sends and reads the body; a status other than 2xx is a failure quoting the body.
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<String, HttpFailure> {
+        let response = request.send().await.map_err(|e| self.classify(&e))?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| self.classify(&e))?;
+        if !status.is_success() {
+            let excerpt: String = body.chars().take(200).collect();
+            return Err(HttpFailure::Status(format!(
+                "{} {}",
+                status.as_u16(),
+                excerpt.trim()
+            )));
+        }
+        Ok(body)
+    }
+
+    fn classify(&self, error: &reqwest::Error) -> HttpFailure {
+        if error.is_timeout() {
+            HttpFailure::TimedOut(self.timeout.as_secs())
+        } else {
+            // The chain says why (connection refused, DNS); the top says only "error sending".
+            let mut detail = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                detail = format!("{detail}: {cause}");
+                source = cause.source();
+            }
+            HttpFailure::Unreachable(detail)
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The language model: an OpenAI-compatible chat completions server (`POST
+//! {base_url}/chat/completions`: Ollama, OpenAI, vLLM, llama.cpp's server). It extracts
+//! memories, writes titles and summaries, and backs the plugins' `llm.generate`.
+
+use std::time::Duration;
+
+use chronicle_plugin_api::async_trait;
+use chronicle_plugin_api::backend::{BackendError, LanguageModel};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::http::{HttpClient, HttpFailure};
+
+/// Settings of a chat completions server.
+#[derive(Clone, Debug)]
+pub struct ChatModel {
+    http: HttpClient,
+    /// With `/v1` where the server wants it: `https://api.openai.com/v1`,
+    /// `http://localhost:11434/v1`.
+    base_url: String,
+    api_key: Option<String>,
+    model: String,
+    retries: u32,
+}
+
+/// Why a completion failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    #[error("the language model at {url} is unreachable: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("the language model did not answer within {0} s")]
+    TimedOut(u64),
+    #[error("the language model refused the request: {0}")]
+    Refused(String),
+    #[error("the language model answered something unreadable: {0}")]
+    Garbled(String),
+}
+
+#[derive(Deserialize)]
+struct Completion {
+    choices: Vec<Choice>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: Message,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+impl ChatModel {
+    pub fn new(base_url: &str, api_key: Option<String>, model: String, timeout: Duration) -> Self {
+        Self {
+            http: HttpClient::new(timeout),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key,
+            model,
+            retries: 1,
+        }
+    }
+
+    /// The model's name, for logs.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Completes a conversation of `system` and `user` messages at a low temperature, retrying
+    /// a transient failure once.
+    pub async fn complete(&self, system: &str, user: &str) -> Result<String, LlmError> {
+        let mut messages = Vec::new();
+        if !system.is_empty() {
+            messages.push(json!({"role": "system", "content": system}));
+        }
+        messages.push(json!({"role": "user", "content": user}));
+        let body = json!({"model": self.model, "messages": messages, "temperature": 0.2});
+        let mut attempt = 0;
+        loop {
+            match self.request(&body).await {
+                Err(error @ (LlmError::Unreachable { .. } | LlmError::TimedOut(_)))
+                    if attempt < self.retries =>
+                {
+                    attempt += 1;
+                    tracing::warn!(%error, "The language model failed; trying again.");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn request(&self, body: &Value) -> Result<String, LlmError> {
+        let url = format!("{}/chat/completions", self.base_url);
+        let answer = self
+            .http
+            .send(self.http.post(&url, self.api_key.as_deref()).json(body))
+            .await
+            .map_err(|failure| match failure {
+                HttpFailure::Unreachable(detail) => LlmError::Unreachable {
+                    url: url.clone(),
+                    detail,
+                },
+                HttpFailure::TimedOut(seconds) => LlmError::TimedOut(seconds),
+                HttpFailure::Status(detail) => LlmError::Refused(detail),
+            })?;
+        let completion: Completion = serde_json::from_str(&answer).map_err(|_| {
+            LlmError::Garbled(format!("`{}`", answer.chars().take(80).collect::<String>()))
+        })?;
+        completion
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|choice| choice.message.content)
+            .ok_or_else(|| LlmError::Garbled("a completion without a message".into()))
+    }
+}
+
+#[async_trait]
+impl LanguageModel for ChatModel {
+    async fn generate(&self, prompt: &str) -> Result<String, BackendError> {
+        self.complete("", prompt)
+            .await
+            .map_err(|error| match error {
+                LlmError::Unreachable { .. } | LlmError::TimedOut(_) => {
+                    BackendError::Unavailable(error.to_string())
+                }
+                LlmError::Refused(_) | LlmError::Garbled(_) => {
+                    BackendError::Failed(error.to_string())
+                }
+            })
+    }
+}
+
+/// The JSON object in a model's answer: models wrap JSON in code fences or prose, so the first
+/// `{` to the last `}` is read.
+pub fn json_in(answer: &str) -> Option<Value> {
+    let start = answer.find('{')?;
+    let end = answer.rfind('}')?;
+    if end < start {
+        return None;
+    }
+    serde_json::from_str(&answer[start..=end]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_found_inside_fences_and_prose() {
+        let answer = "Sure!\n```json\n{\"facts\": [\"a\"]}\n```";
+        assert_eq!(json_in(answer), Some(json!({"facts": ["a"]})));
+        assert_eq!(json_in("no json here"), None);
+        assert_eq!(json_in("} backwards {"), None);
+    }
+}

@@ -1,0 +1,587 @@
+//! A device's live session: its clock (seconds of audio received), the conversation open in
+//! it, its transcription stream and its ordered queue of live events.
+//!
+//! With speech detection (a streaming provider, or segments replayed from a file) a
+//! conversation opens on the first meaningful final segment and closes on `audio-stop`
+//! (`user_stopped`), a disconnect (`websocket_disconnect`), a close request
+//! (`close_requested`), `inactivity_seconds` of audio without new words
+//! (`inactivity_timeout`) or `max_duration_seconds` of conversation (`max_duration`); the next
+//! speech opens the next one. Without it (no provider, batch mode, or a provider that failed),
+//! a conversation spans the audio from the start to its end, cut at the maximum length.
+//!
+//! Live events (`transcript.streaming`, buttons) reach plugins in order on the session's own
+//! task; the device's read loop never waits for a plugin.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use chronicle_plugin_api::backend::{BackendError, ConversationControl};
+use chronicle_plugin_api::{CloseReason, Event, async_trait};
+use chronicle_plugin_host::DispatchRequest;
+use chronicle_store::{NewConversation, Owner};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::finish::Finished;
+use crate::transcription::{Segment, StreamInput, Update};
+use crate::{Pipeline, request};
+
+/// Live events waiting for plugins, per session.
+const LIVE_EVENT_QUEUE: usize = 256;
+/// Transcripts waiting to be relayed to the device; a device that does not read loses some.
+const INTERIM_QUEUE: usize = 64;
+/// How long a stop waits for the provider's last words.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where a session's words come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Speech {
+    /// The pipeline's streaming transcriber.
+    Provider,
+    /// Segments handed in by the caller ([`Session::segment`]), as `chronicle replay` does.
+    Replayed,
+    /// None: conversations span the audio.
+    Undetected,
+}
+
+/// Who a session belongs to.
+#[derive(Clone, Debug)]
+pub struct SessionOwner {
+    pub user_id: String,
+    pub client_id: String,
+    pub device_name: String,
+}
+
+/// One device's session.
+pub struct Session {
+    pub session_id: String,
+    pub owner: SessionOwner,
+    pub speech: Speech,
+    pub state: tokio::sync::Mutex<SessionState>,
+    live: mpsc::Sender<DispatchRequest>,
+    transcription: Mutex<Option<(mpsc::Sender<StreamInput>, JoinHandle<()>)>>,
+}
+
+/// What a session is doing.
+#[derive(Default)]
+pub struct SessionState {
+    /// Whether a recorder writes this session's audio (the server's).
+    pub recording: bool,
+    pub audio_path: Option<PathBuf>,
+    /// Seconds of audio received: the session's clock.
+    pub audio_seconds: f64,
+    /// The conversation open now.
+    pub conversation: Option<OpenConversation>,
+    /// Final segments so far (numbers `segment_id`).
+    segments: usize,
+    /// Why speech detection stopped working, if it did.
+    speech_failed: Option<String>,
+    /// A batch session's audio, kept for transcription at the end.
+    batch_audio: Option<Vec<i16>>,
+}
+
+/// A conversation open in a session.
+#[derive(Clone, Debug)]
+pub struct OpenConversation {
+    pub id: String,
+    /// Session clock when it opened.
+    pub started_at: f64,
+    /// Session clock at the end of the last words.
+    pub last_speech_at: f64,
+}
+
+impl SessionState {
+    fn detects_speech(&self, speech: Speech) -> bool {
+        speech != Speech::Undetected && self.speech_failed.is_none() && self.batch_audio.is_none()
+    }
+
+    /// The open conversation's id.
+    pub fn conversation_id(&self) -> Option<&str> {
+        self.conversation.as_ref().map(|c| c.id.as_str())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Session {
+    /// Starts a session. `batch`: the device asked for batch mode, so the audio is kept and
+    /// transcribed whole at the end. Returns the session and, with a streaming provider, the
+    /// transcripts to relay to the device (`interim_transcript` messages).
+    pub fn start(
+        pipeline: &Arc<Pipeline>,
+        owner: SessionOwner,
+        speech: Speech,
+        batch: bool,
+        audio_path: Option<PathBuf>,
+    ) -> (Arc<Self>, Option<mpsc::Receiver<Value>>) {
+        let (live, queued) = mpsc::channel(LIVE_EVENT_QUEUE);
+        spawn_live_queue(Arc::downgrade(pipeline), queued);
+        let batch_audio = (batch && pipeline.transcriber.is_some()).then(Vec::new);
+        let speech = if batch_audio.is_some()
+            || (speech == Speech::Provider && pipeline.transcriber.is_none())
+        {
+            Speech::Undetected
+        } else {
+            speech
+        };
+        let session = Arc::new(Self {
+            session_id: uuid::Uuid::new_v4().to_string(),
+            owner,
+            speech,
+            state: tokio::sync::Mutex::new(SessionState {
+                audio_path,
+                batch_audio,
+                ..SessionState::default()
+            }),
+            live,
+            transcription: Mutex::new(None),
+        });
+        pipeline.sessions.insert(Arc::clone(&session));
+        let mut interims = None;
+        if speech == Speech::Provider
+            && let Some(transcriber) = &pipeline.transcriber
+        {
+            let stream = transcriber.streaming.open(pipeline.plugins.asr_keywords());
+            let (relay, relayed) = mpsc::channel(INTERIM_QUEUE);
+            let reader = tokio::spawn(read_updates(
+                Arc::downgrade(pipeline),
+                Arc::downgrade(&session),
+                stream.updates,
+                relay,
+            ));
+            *lock(&session.transcription) = Some((stream.audio, reader));
+            interims = Some(relayed);
+        }
+        (session, interims)
+    }
+
+    /// Takes audio (16 kHz mono): the clock advances, the provider hears it, and the
+    /// conversation opens or closes as the rules say.
+    pub async fn audio(&self, pipeline: &Arc<Pipeline>, samples: Vec<i16>) -> anyhow::Result<()> {
+        let seconds = samples.len() as f64 / f64::from(chronicle_audio::TARGET_RATE);
+        let stream = lock(&self.transcription)
+            .as_ref()
+            .map(|(audio, _)| audio.clone());
+        let mut samples = Some(samples);
+        if let (Some(stream), Some(audio)) = (stream, samples.take()) {
+            // Bounded: a provider that cannot keep up slows this device, not the server. Sent
+            // before the state is locked, which the provider's results need.
+            let _ = stream.send(StreamInput::Audio(audio)).await;
+        }
+        let mut state = self.state.lock().await;
+        state.audio_seconds += seconds;
+        if let (Some(kept), Some(audio)) = (&mut state.batch_audio, samples) {
+            kept.extend_from_slice(&audio);
+        }
+        self.tick(pipeline, &mut state).await?;
+        if state.conversation.is_none() && !state.detects_speech(self.speech) {
+            self.open_conversation(pipeline, &mut state).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the clock to `seconds` without audio (a replayed session's timeline).
+    pub async fn advance_to(&self, pipeline: &Arc<Pipeline>, seconds: f64) -> anyhow::Result<()> {
+        let mut state = self.state.lock().await;
+        state.audio_seconds = state.audio_seconds.max(seconds);
+        self.tick(pipeline, &mut state).await
+    }
+
+    /// Closes the open conversation if speech paused too long or it reached its maximum.
+    async fn tick(&self, pipeline: &Arc<Pipeline>, state: &mut SessionState) -> anyhow::Result<()> {
+        let Some(open) = &state.conversation else {
+            return Ok(());
+        };
+        let settings = &pipeline.settings;
+        let reason = if state.detects_speech(self.speech)
+            && state.audio_seconds - open.last_speech_at >= settings.inactivity_seconds
+        {
+            "inactivity_timeout"
+        } else if state.audio_seconds - open.started_at >= settings.max_duration_seconds {
+            "max_duration"
+        } else {
+            return Ok(());
+        };
+        self.end_conversation(pipeline, state, reason).await?;
+        Ok(())
+    }
+
+    /// Takes a final segment: opens a conversation on meaningful speech, adds the words to it
+    /// and queues `transcript.streaming` (once per segment, never the cumulative text).
+    pub async fn segment(&self, pipeline: &Arc<Pipeline>, segment: Segment) -> anyhow::Result<()> {
+        if !segment.is_meaningful() {
+            return Ok(());
+        }
+        let mut state = self.state.lock().await;
+        state.audio_seconds = state.audio_seconds.max(segment.end);
+        self.tick(pipeline, &mut state).await?;
+        let conversation_id = self.open_conversation(pipeline, &mut state).await?;
+        if let Some(open) = &mut state.conversation {
+            open.started_at = open.started_at.min(segment.start);
+            open.last_speech_at = open.last_speech_at.max(segment.end);
+        }
+        state.segments += 1;
+        let segment_id = format!("{}_{}", self.session_id, state.segments);
+        pipeline
+            .store
+            .append_transcript(&conversation_id, &segment.text, vec![segment.to_json()])
+            .await?;
+        drop(state);
+        let data = json!({
+            "transcript": segment.text,
+            "segment_id": segment_id,
+            "conversation_id": conversation_id,
+            "session_id": self.session_id,
+            "client_id": self.owner.client_id,
+            "words": segment.words,
+            "segments": [segment.to_json()],
+            "confidence": segment.confidence,
+            "is_final": true,
+        });
+        let event = request(
+            Event::TranscriptStreaming,
+            &self.owner.user_id,
+            data,
+            json!({"client_id": self.owner.client_id, "session_id": self.session_id}),
+        );
+        if self.live.try_send(event).is_err() {
+            // Late is useless for a live event; the transcript itself is stored.
+            metrics::counter!("chronicle_live_events_dropped_total", "event" => "transcript.streaming").increment(1);
+            tracing::warn!(session = %self.session_id, "Plugins are behind this session: a transcript.streaming event was dropped.");
+        }
+        Ok(())
+    }
+
+    /// Queues a live event (a button press) behind the session's others; `false` when the
+    /// queue is full.
+    pub fn queue_live(&self, event: DispatchRequest) -> bool {
+        self.live.try_send(event).is_ok()
+    }
+
+    /// Speech detection broke: the audio is still kept, in a conversation that records why it
+    /// has no (or only a partial) transcript.
+    async fn transcription_failed(
+        &self,
+        pipeline: &Arc<Pipeline>,
+        error: String,
+    ) -> anyhow::Result<()> {
+        let mut state = self.state.lock().await;
+        tracing::warn!(session = %self.session_id, %error, "Transcription failed for this session.");
+        let conversation_id = self.open_conversation(pipeline, &mut state).await?;
+        pipeline
+            .store
+            .set_transcription_error(&conversation_id, &error)
+            .await?;
+        state.speech_failed = Some(error);
+        Ok(())
+    }
+
+    /// Opens a conversation if none is open; its id.
+    pub async fn open_conversation(
+        &self,
+        pipeline: &Pipeline,
+        state: &mut SessionState,
+    ) -> anyhow::Result<String> {
+        if let Some(open) = &state.conversation {
+            return Ok(open.id.clone());
+        }
+        let owner = &self.owner;
+        let device = if owner.device_name.is_empty() {
+            &owner.client_id
+        } else {
+            &owner.device_name
+        };
+        let conversation = pipeline
+            .store
+            .create_conversation(NewConversation {
+                user_id: owner.user_id.clone(),
+                client_id: owner.client_id.clone(),
+                session_id: Some(self.session_id.clone()),
+                title: format!("Recording from {device}"),
+                audio_path: state.audio_path.as_ref().map(|p| p.display().to_string()),
+            })
+            .await?;
+        if let Some(error) = &state.speech_failed {
+            pipeline
+                .store
+                .set_transcription_error(&conversation.conversation_id, error)
+                .await?;
+        }
+        let now = state.audio_seconds;
+        state.conversation = Some(OpenConversation {
+            id: conversation.conversation_id.clone(),
+            started_at: now,
+            last_speech_at: now,
+        });
+        Ok(conversation.conversation_id)
+    }
+
+    /// Ends the open conversation, if any: completes it in the store and hands it to
+    /// [`crate::finish`]. Returns whether one was open.
+    pub async fn end_conversation(
+        &self,
+        pipeline: &Arc<Pipeline>,
+        state: &mut SessionState,
+        end_reason: &str,
+    ) -> anyhow::Result<bool> {
+        let Some(open) = state.conversation.take() else {
+            return Ok(false);
+        };
+        let duration = (state.audio_seconds - open.started_at).max(0.0);
+        // Only the call that completed it announces it, so a race cannot send it twice.
+        let completed = match pipeline
+            .store
+            .complete_conversation(&open.id, end_reason, Some(duration))
+            .await
+        {
+            Ok(completed) => completed,
+            Err(error) => {
+                // Still open in the store: keep it open here too, so a later end completes it.
+                state.conversation = Some(open);
+                return Err(error.into());
+            }
+        };
+        let batch_audio = state.batch_audio.as_mut().map(std::mem::take);
+        if completed {
+            let finished = Finished {
+                conversation_id: open.id,
+                user_id: self.owner.user_id.clone(),
+                client_id: self.owner.client_id.clone(),
+                end_reason: end_reason.to_owned(),
+                duration,
+                batch_audio,
+            };
+            let pipeline = Arc::clone(pipeline);
+            tokio::spawn(async move { pipeline.finish(finished).await });
+        }
+        Ok(true)
+    }
+
+    /// Ends the session: waits (bounded) for the provider's last words, ends the conversation
+    /// with `end_reason`, records the session's end, and unregisters it.
+    pub async fn stop(&self, pipeline: &Arc<Pipeline>, end_reason: &str) -> SessionState {
+        let transcription = lock(&self.transcription).take();
+        if let Some((audio, reader)) = transcription {
+            let _ = audio.send(StreamInput::Finish).await;
+            drop(audio);
+            if tokio::time::timeout(FLUSH_TIMEOUT, reader).await.is_err() {
+                tracing::warn!(session = %self.session_id, "The transcription provider did not finish within {} s; ending without its last words.", FLUSH_TIMEOUT.as_secs());
+            }
+        }
+        let mut state = self.state.lock().await;
+        if let Err(error) = self
+            .end_conversation(pipeline, &mut state, end_reason)
+            .await
+        {
+            tracing::warn!(%error, "Could not complete the conversation.");
+        }
+        if let Err(error) = pipeline
+            .store
+            .end_session(&self.session_id, end_reason, state.audio_seconds)
+            .await
+        {
+            tracing::debug!(%error, "Could not record the end of the session.");
+        }
+        pipeline.sessions.remove(&self.session_id);
+        std::mem::take(&mut *state)
+    }
+}
+
+/// Delivers a session's live events in order, on a task of its own.
+fn spawn_live_queue(pipeline: Weak<Pipeline>, mut queued: mpsc::Receiver<DispatchRequest>) {
+    tokio::spawn(async move {
+        while let Some(event) = queued.recv().await {
+            let Some(plugins) = pipeline.upgrade().map(|p| Arc::clone(&p.plugins)) else {
+                return;
+            };
+            plugins.dispatch(event).await;
+        }
+    });
+}
+
+/// Reads a session's transcription updates until the stream ends.
+async fn read_updates(
+    pipeline: Weak<Pipeline>,
+    session: Weak<Session>,
+    mut updates: mpsc::Receiver<Update>,
+    relay: mpsc::Sender<Value>,
+) {
+    while let Some(update) = updates.recv().await {
+        let (Some(pipeline), Some(session)) = (pipeline.upgrade(), session.upgrade()) else {
+            return;
+        };
+        let timestamp = crate::finish::unix_now();
+        let outcome = match update {
+            Update::Interim {
+                text,
+                words,
+                confidence,
+            } => {
+                let data = json!({"text": text, "is_final": false, "words": words, "segments": [], "confidence": confidence, "timestamp": timestamp});
+                let _ = relay.try_send(json!({"type": "interim_transcript", "data": data}));
+                Ok(())
+            }
+            Update::Final(segment) => {
+                let data = json!({"text": segment.text, "is_final": true, "words": segment.words, "segments": [segment.to_json()], "confidence": segment.confidence, "timestamp": timestamp});
+                let _ = relay.try_send(json!({"type": "interim_transcript", "data": data}));
+                session.segment(&pipeline, segment).await
+            }
+            Update::Failed(error) => {
+                session
+                    .transcription_failed(&pipeline, error.to_string())
+                    .await
+            }
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(session = %session.session_id, %error, "Could not keep a transcript.");
+        }
+    }
+}
+
+/// The live sessions of a pipeline.
+#[derive(Default)]
+pub struct Sessions {
+    live: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl Sessions {
+    fn insert(&self, session: Arc<Session>) {
+        lock(&self.live).insert(session.session_id.clone(), session);
+    }
+
+    fn remove(&self, session_id: &str) {
+        lock(&self.live).remove(session_id);
+    }
+
+    /// A live session by id.
+    pub fn get(&self, session_id: &str) -> Option<Arc<Session>> {
+        lock(&self.live).get(session_id).cloned()
+    }
+
+    /// The live session of a device that `user_id` may act on (`None` for an admin: any).
+    pub fn by_client(&self, client_id: &str, user_id: Option<&str>) -> Option<Arc<Session>> {
+        lock(&self.live)
+            .values()
+            .find(|s| {
+                s.owner.client_id == client_id && user_id.is_none_or(|user| s.owner.user_id == user)
+            })
+            .cloned()
+    }
+
+    /// Every live session.
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        lock(&self.live).values().cloned().collect()
+    }
+
+    /// How many sessions are live.
+    pub fn count(&self) -> usize {
+        lock(&self.live).len()
+    }
+}
+
+/// The plugin services `close_conversation` and `star_conversation`, backed by the live
+/// sessions. A plugin acts for the user of the event it handles: it reaches that user's
+/// sessions only (calls made for `system` reach any).
+#[derive(Default)]
+pub struct SessionControl {
+    /// Set once the pipeline exists (the pipeline holds the plugins, which hold this).
+    pub pipeline: std::sync::OnceLock<Weak<Pipeline>>,
+}
+
+impl SessionControl {
+    fn pipeline(&self) -> Result<Arc<Pipeline>, BackendError> {
+        self.pipeline
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| BackendError::Unavailable("the pipeline is not running".into()))
+    }
+
+    fn session(
+        &self,
+        pipeline: &Pipeline,
+        user_id: &str,
+        session_id: &str,
+    ) -> Option<Arc<Session>> {
+        pipeline
+            .sessions
+            .get(session_id)
+            .filter(|s| user_id == "system" || s.owner.user_id == user_id)
+    }
+}
+
+#[async_trait]
+impl ConversationControl for SessionControl {
+    async fn close_conversation(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        _reason: CloseReason,
+    ) -> Result<bool, BackendError> {
+        let pipeline = self.pipeline()?;
+        let Some(session) = self.session(&pipeline, user_id, session_id) else {
+            return Ok(false);
+        };
+        let mut state = session.state.lock().await;
+        session
+            .end_conversation(&pipeline, &mut state, "close_requested")
+            .await
+            .map_err(|error| BackendError::Failed(error.to_string()))
+    }
+
+    /// Stars the conversation open in a live session, or else the session's latest stored
+    /// conversation (a press after the conversation already ended still stars it).
+    async fn star_conversation(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<bool, BackendError> {
+        let pipeline = self.pipeline()?;
+        let owner = if user_id == "system" {
+            Owner::Admin
+        } else {
+            Owner::User(user_id.to_owned())
+        };
+        let live = match self.session(&pipeline, user_id, session_id) {
+            Some(session) => session
+                .state
+                .lock()
+                .await
+                .conversation_id()
+                .map(str::to_owned),
+            None => None,
+        };
+        let conversation_id = match live {
+            Some(id) => id,
+            None => match pipeline
+                .store
+                .latest_conversation_for_session(&owner, session_id)
+                .await
+            {
+                Ok(Some(conversation)) => conversation.conversation_id,
+                Ok(None) => return Ok(false),
+                Err(error) => return Err(BackendError::Failed(error.to_string())),
+            },
+        };
+        pipeline
+            .toggle_star(owner, &conversation_id)
+            .await
+            .map(|answer| answer.is_some())
+            .map_err(|error| BackendError::Failed(error.to_string()))
+    }
+}
+
+/// Ends every live session with `reason` (at shutdown); returns their final states so the
+/// caller can close what it holds for them (recordings).
+pub async fn stop_all(pipeline: &Arc<Pipeline>, reason: &str) -> Vec<(Arc<Session>, SessionState)> {
+    let mut stopped = Vec::new();
+    for session in pipeline.sessions.all() {
+        let state = session.stop(pipeline, reason).await;
+        stopped.push((session, state));
+    }
+    stopped
+}

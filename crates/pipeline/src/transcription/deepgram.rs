@@ -1,0 +1,369 @@
+//! Deepgram's live API over a WebSocket: `GET {url}/v1/listen?…` with `Authorization: Token
+//! KEY`, binary linear16 audio in, `Results` messages out (interim, then `is_final`). Key terms
+//! (the enabled plugins' wake words and keywords) are sent as repeated `keyterm` parameters.
+//!
+//! A dropped or refused connection is reopened after 1 s, 2 s, 4 s; the fourth consecutive
+//! failure ends the stream with [`Update::Failed`]. A recording is transcribed by streaming it
+//! as fast as the server takes it.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use super::{
+    BatchTranscriber, Segment, StreamInput, StreamingTranscriber, Transcript, TranscriptionError,
+    TranscriptionStream, Update, Word, bare_word,
+};
+
+const PROVIDER: &str = "Deepgram";
+/// Consecutive failed connections before the stream gives up.
+const MAX_FAILURES: u32 = 4;
+/// Deepgram closes a stream after 10 s without audio; a keep-alive every 5 s holds it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+/// Settings of Deepgram's streaming API.
+#[derive(Clone, Debug)]
+pub struct DeepgramTranscriber {
+    /// `wss://api.deepgram.com` or a compatible server, without the path.
+    url: String,
+    api_key: String,
+    model: String,
+    language: Option<String>,
+    timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct Results {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    is_final: bool,
+    #[serde(default)]
+    channel: Option<Channel>,
+}
+
+#[derive(Deserialize)]
+struct Channel {
+    alternatives: Vec<Alternative>,
+}
+
+#[derive(Deserialize)]
+struct Alternative {
+    transcript: String,
+    #[serde(default)]
+    confidence: Option<f64>,
+    #[serde(default)]
+    words: Vec<ApiWord>,
+}
+
+#[derive(Deserialize)]
+struct ApiWord {
+    word: String,
+    start: f64,
+    end: f64,
+    #[serde(default)]
+    confidence: Option<f64>,
+}
+
+impl DeepgramTranscriber {
+    pub fn new(
+        url: &str,
+        api_key: String,
+        model: String,
+        language: Option<String>,
+        timeout: Duration,
+    ) -> Self {
+        crate::http::install_crypto();
+        Self {
+            url: url.trim_end_matches('/').to_owned(),
+            api_key,
+            model,
+            language,
+            timeout,
+        }
+    }
+
+    /// The listen URL with its parameters; `keyterm` (nova-3) repeated once per term.
+    fn listen_url(&self, keyterms: &[String]) -> String {
+        let mut url = format!(
+            "{}/v1/listen?model={}&encoding=linear16&sample_rate=16000&channels=1\
+             &interim_results=true&punctuate=true&smart_format=true",
+            self.url,
+            encode(&self.model)
+        );
+        if let Some(language) = &self.language {
+            url.push_str(&format!("&language={}", encode(language)));
+        }
+        for term in keyterms {
+            url.push_str(&format!("&keyterm={}", encode(term)));
+        }
+        url
+    }
+
+    /// One connection's life: audio out, results in, until the audio ends (`Ok(true)`), the
+    /// session goes away (`Ok(false)` with nothing left to do), or the connection fails.
+    async fn run_connection(
+        &self,
+        keyterms: &[String],
+        audio: &mut mpsc::Receiver<StreamInput>,
+        updates: &mpsc::Sender<Update>,
+        offset: &mut f64,
+    ) -> Result<(), TranscriptionError> {
+        let url = self.listen_url(keyterms);
+        let unreachable = |detail: String| TranscriptionError::Unreachable {
+            provider: PROVIDER,
+            target: self.url.clone(),
+            detail,
+        };
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| unreachable(e.to_string()))?;
+        let token = format!("Token {}", self.api_key)
+            .parse()
+            .map_err(|_| unreachable("the API key is not a valid header value".into()))?;
+        request.headers_mut().insert("Authorization", token);
+        let connecting = tokio_tungstenite::connect_async(request);
+        let (mut socket, _) = match tokio::time::timeout(self.timeout, connecting).await {
+            Err(_) => {
+                return Err(TranscriptionError::TimedOut {
+                    provider: PROVIDER,
+                    seconds: self.timeout.as_secs(),
+                });
+            }
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
+                return Err(TranscriptionError::Refused {
+                    provider: PROVIDER,
+                    detail: format!(
+                        "{} (check DEEPGRAM_API_KEY and the model name)",
+                        response.status()
+                    ),
+                });
+            }
+            Ok(Err(error)) => return Err(unreachable(error.to_string())),
+            Ok(Ok(connected)) => connected,
+        };
+        // Deepgram times results from the start of each connection.
+        let base = *offset;
+        let mut finishing = false;
+        let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+        keep_alive.reset();
+        loop {
+            tokio::select! {
+                input = audio.recv(), if !finishing => match input {
+                    Some(StreamInput::Audio(samples)) => {
+                        *offset += samples.len() as f64 / 16_000.0;
+                        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+                        socket.send(Message::binary(bytes)).await.map_err(|e| unreachable(e.to_string()))?;
+                        keep_alive.reset();
+                    }
+                    Some(StreamInput::Finish) | None => {
+                        finishing = true;
+                        let _ = socket.send(Message::text(r#"{"type":"CloseStream"}"#)).await;
+                    }
+                },
+                _ = keep_alive.tick(), if !finishing => {
+                    socket.send(Message::text(r#"{"type":"KeepAlive"}"#)).await.map_err(|e| unreachable(e.to_string()))?;
+                }
+                message = tokio::time::timeout(if finishing { self.timeout } else { Duration::from_secs(86_400) }, socket.next()) => {
+                    let message = match message {
+                        Err(_) => return Err(TranscriptionError::TimedOut { provider: PROVIDER, seconds: self.timeout.as_secs() }),
+                        Ok(None) | Ok(Some(Ok(Message::Close(_)))) => {
+                            return if finishing { Ok(()) } else { Err(unreachable("the server closed the stream".into())) };
+                        }
+                        Ok(Some(Err(error))) => return Err(unreachable(error.to_string())),
+                        Ok(Some(Ok(message))) => message,
+                    };
+                    let Message::Text(text) = message else { continue };
+                    if let Some(update) = parse_message(&text, base)? {
+                        if updates.send(update).await.is_err() {
+                            return Ok(()); // nobody listens any more
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a server message: `Results` become updates; `Metadata`, `SpeechStarted` and
+/// `UtteranceEnd` carry nothing a session needs.
+fn parse_message(text: &str, base: f64) -> Result<Option<Update>, TranscriptionError> {
+    let results: Results = serde_json::from_str(text).map_err(|_| TranscriptionError::Garbled {
+        provider: PROVIDER,
+        detail: format!("`{}`", text.chars().take(80).collect::<String>()),
+    })?;
+    if results.kind != "Results" {
+        return Ok(None);
+    }
+    let Some(best) = results
+        .channel
+        .and_then(|c| c.alternatives.into_iter().next())
+    else {
+        return Ok(None);
+    };
+    let words: Vec<Word> = best
+        .words
+        .iter()
+        .map(|w| Word {
+            word: bare_word(&w.word),
+            start: w.start + base,
+            end: w.end + base,
+            confidence: w.confidence,
+        })
+        .collect();
+    if best.transcript.trim().is_empty() {
+        return Ok(None);
+    }
+    if !results.is_final {
+        return Ok(Some(Update::Interim {
+            text: best.transcript,
+            words,
+            confidence: best.confidence,
+        }));
+    }
+    let start = words.first().map_or(base, |w| w.start);
+    let end = words.last().map_or(base, |w| w.end);
+    let mut segment = Segment::new(best.transcript, start, end, words);
+    segment.confidence = best.confidence;
+    Ok(Some(Update::Final(segment)))
+}
+
+fn encode(value: &str) -> String {
+    let mut out = String::new();
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+impl StreamingTranscriber for DeepgramTranscriber {
+    fn open(&self, keyterms: Vec<String>) -> TranscriptionStream {
+        let (audio_tx, mut audio) = mpsc::channel(64);
+        let (updates, updates_rx) = mpsc::channel(256);
+        let provider = self.clone();
+        tokio::spawn(async move {
+            let mut failures = 0;
+            let mut offset = 0.0;
+            loop {
+                let sent_before = offset;
+                match provider
+                    .run_connection(&keyterms, &mut audio, &updates, &mut offset)
+                    .await
+                {
+                    Ok(()) => return,
+                    Err(error) => {
+                        // A connection that carried audio was working: start counting anew.
+                        if offset > sent_before {
+                            failures = 0;
+                        }
+                        failures += 1;
+                        if failures >= MAX_FAILURES || !error.is_transient() {
+                            let _ = updates.send(Update::Failed(error)).await;
+                            return;
+                        }
+                        tracing::warn!(%error, attempt = failures, "Deepgram stream failed; reconnecting.");
+                        let delay = Duration::from_secs(1 << (failures - 1));
+                        // Audio that arrives meanwhile is not transcribed, but it keeps the
+                        // clock right for the next connection.
+                        let until = tokio::time::Instant::now() + delay;
+                        loop {
+                            match tokio::time::timeout_at(until, audio.recv()).await {
+                                Err(_) => break,
+                                Ok(Some(StreamInput::Audio(samples))) => {
+                                    offset += samples.len() as f64 / 16_000.0
+                                }
+                                Ok(Some(StreamInput::Finish)) | Ok(None) => {
+                                    let _ = updates.send(Update::Failed(error)).await;
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        TranscriptionStream {
+            audio: audio_tx,
+            updates: updates_rx,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BatchTranscriber for DeepgramTranscriber {
+    async fn transcribe(
+        &self,
+        audio: &[i16],
+        _partials: Option<&mpsc::Sender<String>>,
+    ) -> Result<Transcript, TranscriptionError> {
+        let mut stream = self.open(Vec::new());
+        let feed = stream.audio.clone();
+        let chunks: Vec<Vec<i16>> = audio.chunks(8_000).map(<[i16]>::to_vec).collect();
+        tokio::spawn(async move {
+            for chunk in chunks {
+                if feed.send(StreamInput::Audio(chunk)).await.is_err() {
+                    return;
+                }
+            }
+            let _ = feed.send(StreamInput::Finish).await;
+        });
+        drop(stream.audio);
+        let mut segments = Vec::new();
+        while let Some(update) = stream.updates.recv().await {
+            match update {
+                Update::Final(segment) => segments.push(segment),
+                Update::Failed(error) => return Err(error),
+                Update::Interim { .. } => {}
+            }
+        }
+        Ok(Transcript::from_segments(segments))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finals_become_segments_shifted_by_the_connection_start() {
+        let text = r#"{"type":"Results","is_final":true,"channel":{"alternatives":[{"transcript":"Hey Hermes.","confidence":0.9,"words":[{"word":"hey","start":0.5,"end":0.7},{"word":"hermes","start":0.8,"end":1.1}]}]}}"#;
+        let Some(Update::Final(segment)) = parse_message(text, 10.0).unwrap() else {
+            panic!("expected a final")
+        };
+        assert_eq!(segment.text, "Hey Hermes.");
+        assert_eq!((segment.start, segment.end), (10.5, 11.1));
+        assert_eq!(segment.confidence, Some(0.9));
+    }
+
+    #[test]
+    fn empty_results_and_other_messages_carry_nothing_and_garbage_is_an_error() {
+        let empty = r#"{"type":"Results","is_final":true,"channel":{"alternatives":[{"transcript":"","words":[]}]}}"#;
+        assert_eq!(parse_message(empty, 0.0).unwrap(), None);
+        assert_eq!(parse_message(r#"{"type":"Metadata"}"#, 0.0).unwrap(), None);
+        assert!(parse_message("<html>", 0.0).is_err());
+    }
+
+    #[test]
+    fn keyterms_are_repeated_and_encoded() {
+        let provider = DeepgramTranscriber::new(
+            "ws://127.0.0.1:1/",
+            "k".into(),
+            "nova-3".into(),
+            None,
+            Duration::from_secs(1),
+        );
+        let url = provider.listen_url(&["hey hermes".into(), "todo".into()]);
+        assert!(url.starts_with("ws://127.0.0.1:1/v1/listen?model=nova-3&"));
+        assert!(url.ends_with("&keyterm=hey%20hermes&keyterm=todo"), "{url}");
+    }
+}
