@@ -167,22 +167,27 @@ impl Session {
         let stream = lock(&self.transcription)
             .as_ref()
             .map(|(audio, _)| audio.clone());
-        let mut samples = Some(samples);
-        if let (Some(stream), Some(audio)) = (stream, samples.take()) {
-            // Bounded: a provider that cannot keep up slows this device, not the server. Sent
-            // before the state is locked, which the provider's results need.
-            let _ = stream.send(StreamInput::Audio(audio)).await;
-        }
-        let mut state = self.state.lock().await;
-        state.audio_seconds += seconds;
-        if let (Some(kept), Some(audio)) = (&mut state.batch_audio, samples) {
-            kept.extend_from_slice(&audio);
-        }
-        self.tick(pipeline, &mut state).await?;
+        let mut state = match stream {
+            Some(stream) => {
+                // Bounded: a provider that cannot keep up slows this device, not the server.
+                // Sent before the state is locked, which the provider's results need.
+                let _ = stream.send(StreamInput::Audio(samples)).await;
+                self.state.lock().await
+            }
+            None => {
+                let mut state = self.state.lock().await;
+                if let Some(kept) = &mut state.batch_audio {
+                    kept.extend_from_slice(&samples);
+                }
+                state
+            }
+        };
+        // Without speech detection the conversation starts with this chunk's first sample.
         if state.conversation.is_none() && !state.detects_speech(self.speech) {
             self.open_conversation(pipeline, &mut state).await?;
         }
-        Ok(())
+        state.audio_seconds += seconds;
+        self.tick(pipeline, &mut state).await
     }
 
     /// Moves the clock to `seconds` without audio (a replayed session's timeline).
@@ -332,7 +337,8 @@ impl Session {
         let Some(open) = state.conversation.take() else {
             return Ok(false);
         };
-        let duration = (state.audio_seconds - open.started_at).max(0.0);
+        // To the millisecond: 2.0000000000000004 s helps nobody.
+        let duration = ((state.audio_seconds - open.started_at).max(0.0) * 1000.0).round() / 1000.0;
         // Only the call that completed it announces it, so a race cannot send it twice.
         let completed = match pipeline
             .store

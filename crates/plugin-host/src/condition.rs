@@ -102,11 +102,9 @@ impl Condition {
                         && normalized.is_word_end(phrase.len())
                     {
                         let rest = &original[normalized.origin_of(phrase.len())..];
-                        let command = rest
-                            .trim_start_matches(|c: char| {
-                                c.is_whitespace() || c.is_ascii_punctuation()
-                            })
-                            .trim_end();
+                        let command = trim_command(rest.trim_start_matches(|c: char| {
+                            c.is_whitespace() || c.is_ascii_punctuation()
+                        }));
                         return Verdict::Run(vec![
                             ("command".into(), Value::from(command)),
                             ("original_transcript".into(), Value::from(original)),
@@ -128,7 +126,7 @@ impl Condition {
                     Some(m) => {
                         let start = normalized.origin_of(m.start());
                         let end = normalized.origin_of(m.end());
-                        let command = remove_span(original, start, end);
+                        let command = trim_command(&remove_span(original, start, end)).to_owned();
                         Verdict::Run(vec![
                             ("command".into(), Value::from(command)),
                             ("original_transcript".into(), Value::from(original)),
@@ -261,6 +259,14 @@ fn remove_span(original: &str, start: usize, end: usize) -> String {
     joined.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A command without the sentence punctuation a transcriber puts at its end: "turn off the
+/// lights." is the instruction "turn off the lights".
+fn trim_command(command: &str) -> &str {
+    command.trim_end_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '.' | '!' | '?' | ',' | ';' | ':')
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -313,7 +319,7 @@ mod tests {
         check(
             &hermes,
             "hey hermes turn on the fan.",
-            Some("turn on the fan."),
+            Some("turn on the fan"),
         );
         check(&hermes, "Hey Hermes", Some(""));
         check(&hermes, "Hey Hermes!", Some(""));

@@ -2,8 +2,8 @@
 //! devices talk to unchanged, over the SQLite store and the plugin host.
 //!
 //! - [`routes`] holds the HTTP API, [`ws`] the device WebSocket, [`auth`] users and tokens.
-//! - [`sessions`] tracks live device sessions, records their audio and backs the plugins'
-//!   `close_conversation` and `star_conversation`.
+//! - [`recordings`] writes each device session's audio; the sessions themselves, their
+//!   conversations and transcripts live in `chronicle-pipeline`.
 //! - [`reload`] swaps the plugin set when its configuration changes.
 //!
 //! Architecture Invariant: this is the only crate that knows HTTP, WebSockets and JSON over
@@ -14,7 +14,6 @@ pub mod error;
 pub mod recordings;
 pub mod reload;
 pub mod routes;
-pub mod sessions;
 pub mod state;
 pub mod ws;
 
@@ -23,14 +22,16 @@ use std::time::Instant;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
+use chronicle_pipeline::session::SessionControl;
+use chronicle_pipeline::{Pipeline, Sessions};
 use chronicle_plugin_api::PluginDescriptor;
+use chronicle_plugin_api::backend::LanguageModel;
 use chronicle_plugin_host::{Backends, PluginHost};
 use chronicle_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::broadcast;
 
 use crate::auth::Tokens;
-use crate::sessions::{ServerConversations, Sessions};
 pub use crate::state::ServerConfig;
 use crate::state::{AppState, Core, ServerEventLog};
 
@@ -80,13 +81,14 @@ pub async fn serve(
     let tokens = Tokens::load(&config.data_dir, config.auth_secret.clone())?;
     let metrics = metrics_handle()?;
     let (dispatches, _) = broadcast::channel(1024);
-    let conversations = Arc::new(ServerConversations {
-        core: OnceLock::new(),
-    });
+    let control = Arc::new(SessionControl::default());
+    let (transcriber, llm) = config.pipeline.build();
     let backends = Backends {
-        conversations: Arc::clone(&conversations) as _,
+        conversations: Arc::clone(&control) as _,
         documents: Arc::new(store.clone()),
-        llm: None,
+        llm: llm
+            .clone()
+            .map(|model| Arc::new(model) as Arc<dyn LanguageModel>),
         event_log: ServerEventLog::start(store.clone(), dispatches.clone()),
     };
     let loaded = PluginHost::load(&config.host, registry, backends.clone())
@@ -95,11 +97,21 @@ pub async fn serve(
         tracing::warn!("{warning}");
     }
     loaded.host.initialize().await;
+    let host = Arc::new(ArcSwap::from_pointee(loaded.host));
+    let pipeline = Arc::new(Pipeline {
+        store: store.clone(),
+        plugins: Arc::clone(&host) as _,
+        transcriber,
+        llm,
+        settings: config.pipeline.conversations.clone(),
+        sessions: Sessions::default(),
+    });
+    let _ = control.pipeline.set(Arc::downgrade(&pipeline));
     let core = Arc::new(Core {
         config: config.clone(),
         store: store.clone(),
-        host: ArcSwap::from_pointee(loaded.host),
-        sessions: Sessions::default(),
+        host,
+        pipeline,
         recordings: recordings::Recordings::spawn().context("cannot start the recorder")?,
         dispatches,
         metrics,
@@ -107,16 +119,13 @@ pub async fn serve(
         backends,
         registry,
     });
-    let _ = conversations.core.set(Arc::downgrade(&core));
     core.host().spawn_recovery(Default::default());
     let _watcher = if config.hot_reload {
         Some(reload::watch(&core).context("cannot watch the plugin configuration")?)
     } else {
         None
     };
-    tracing::info!(
-        "Transcription is not configured: audio and conversations are stored without transcripts."
-    );
+    tracing::info!("Pipeline: {}.", config.pipeline.describe());
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -141,7 +150,13 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    sessions::end_all(&core, "server_shutdown").await;
+    for (session, state) in
+        chronicle_pipeline::session::stop_all(&core.pipeline, "server_shutdown").await
+    {
+        if state.recording {
+            core.recordings.finish(&session.session_id).await;
+        }
+    }
     // Let the completions just dispatched reach their plugins before they are stopped.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     core.host().shutdown().await;

@@ -1,16 +1,15 @@
 //! What every route and connection shares: the store, the tokens, the running plugin host
-//! (swapped whole on reload), the live sessions, and the event log that feeds SQLite, the
-//! `/api/events/stream` subscribers and the metrics.
+//! (swapped whole on reload), the pipeline with its live sessions, and the event log that
+//! feeds SQLite, the `/api/events/stream` subscribers and the metrics.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use chronicle_plugin_api::{Event, JsonMap};
+use chronicle_pipeline::{Pipeline, PipelineConfig};
 use chronicle_plugin_host::{
-    Backends, DispatchRecord, DispatchRequest, EventLog, HostConfig, MemoryEventLog, PluginHost,
-    Status,
+    Backends, DispatchRecord, EventLog, HostConfig, MemoryEventLog, PluginHost, Status,
 };
 use chronicle_store::{EventLogRow, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -18,7 +17,6 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::auth::Tokens;
-use crate::sessions::Sessions;
 
 /// Where the server reads and writes.
 #[derive(Clone, Debug)]
@@ -35,6 +33,8 @@ pub struct ServerConfig {
     pub admin: Option<(String, String)>,
     /// Watch the configuration and reload plugins on change.
     pub hot_reload: bool,
+    /// Transcription, the language model and how conversations are cut.
+    pub pipeline: PipelineConfig,
 }
 
 /// Shared by all handlers. Cheap to clone.
@@ -50,8 +50,9 @@ pub struct Core {
     pub config: ServerConfig,
     pub store: Store,
     /// The running plugin host; replaced whole by a reload.
-    pub host: ArcSwap<PluginHost>,
-    pub sessions: Sessions,
+    pub host: Arc<ArcSwap<PluginHost>>,
+    /// Providers, live sessions, and what happens when a conversation ends.
+    pub pipeline: Arc<Pipeline>,
     /// Session recordings, written off the async threads.
     pub recordings: crate::recordings::Recordings,
     /// Every dispatch record, for `/api/events/stream`.
@@ -69,15 +70,6 @@ impl Core {
     /// The plugin host in service now.
     pub fn host(&self) -> Arc<PluginHost> {
         self.host.load_full()
-    }
-
-    /// Dispatches on a task of its own: callers (a device's read loop, an HTTP handler) never
-    /// wait for plugins.
-    pub fn dispatch_in_background(&self, request: DispatchRequest) {
-        let host = self.host();
-        tokio::spawn(async move {
-            host.dispatch(request).await;
-        });
     }
 }
 
@@ -195,20 +187,4 @@ fn unix_seconds(at: SystemTime) -> f64 {
 
 fn timestamp(at: SystemTime) -> String {
     chronicle_store::time::rfc3339(at)
-}
-
-/// Shorthand for event data.
-pub fn object(value: Value) -> JsonMap {
-    match value {
-        Value::Object(map) => map,
-        _ => JsonMap::new(),
-    }
-}
-
-/// A dispatch request.
-pub fn request(event: Event, user_id: &str, data: Value, metadata: Value) -> DispatchRequest {
-    DispatchRequest {
-        metadata: object(metadata),
-        ..DispatchRequest::new(event, user_id, object(data))
-    }
 }

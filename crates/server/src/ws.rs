@@ -4,8 +4,12 @@
 //!
 //! A connection that breaks the framing (bad JSON, a binary frame where a header is due, a
 //! payload over 1 MiB, a payload of the wrong size) is closed with a reason and a log line;
-//! no other connection notices. Button presses are queued for the session's own task, so a
+//! no other connection notices. Button presses are queued for the connection's own task, so a
 //! slow plugin never stalls audio.
+//!
+//! Audio goes to the connection's pipeline session (`chronicle_pipeline::Session`), which
+//! transcribes it and opens and closes conversations; the transcripts it relays come back to
+//! the device as `interim_transcript` messages, as in the original.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +19,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chronicle_audio::{OpusDecoder, PcmFormat, StreamNormalizer, TARGET_RATE};
+use chronicle_pipeline::session::SessionOwner;
+use chronicle_pipeline::{Session, Speech, request};
 use chronicle_plugin_api::Event;
 use chronicle_plugin_host::DispatchRequest;
 use chronicle_store::User;
@@ -23,8 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::auth::{client_id, user_for_token};
-use crate::sessions::LiveSession;
-use crate::state::{AppState, request};
+use crate::state::AppState;
 
 /// The largest payload a header may announce.
 pub const MAX_PAYLOAD: usize = 1024 * 1024;
@@ -166,6 +171,7 @@ async fn serve(
         device_name,
         codec,
         session: None,
+        interims: None,
         decoder: None,
     };
     let ended = device.run(&mut socket).await;
@@ -217,15 +223,36 @@ struct Device {
     client_id: String,
     device_name: String,
     codec: String,
-    session: Option<Arc<LiveSession>>,
+    session: Option<Arc<Session>>,
+    /// Transcripts to relay to the device, while a streaming provider transcribes.
+    interims: Option<mpsc::Receiver<Value>>,
     decoder: Option<Decoder>,
+}
+
+/// The next transcript to relay; never, when there is nothing to relay.
+async fn next_interim(interims: &mut Option<mpsc::Receiver<Value>>) -> Value {
+    if let Some(receiver) = interims
+        && let Some(interim) = receiver.recv().await
+    {
+        return interim;
+    }
+    std::future::pending().await
 }
 
 impl Device {
     async fn run(&mut self, socket: &mut WebSocket) -> Result<(), Closing> {
         let mut waiting: Option<(Header, usize)> = None;
         loop {
-            let Ok(message) = tokio::time::timeout(IDLE_TIMEOUT, socket.recv()).await else {
+            let received = tokio::select! {
+                received = tokio::time::timeout(IDLE_TIMEOUT, socket.recv()) => received,
+                interim = next_interim(&mut self.interims) => {
+                    send_json(socket, &interim)
+                        .await
+                        .map_err(|_| Closing::new(1000, "gone"))?;
+                    continue;
+                }
+            };
+            let Ok(message) = received else {
                 return Err(Closing::new(
                     1001,
                     format!("nothing received for {} s", IDLE_TIMEOUT.as_secs()),
@@ -364,17 +391,27 @@ impl Device {
             })?;
             Decoder::Pcm(Box::new(normalizer))
         };
-        let session = core
-            .sessions
-            .open(&self.user.id, &self.client_id, &self.device_name);
+        // PCM defaults to batch, as in the original; Opus devices always stream.
+        let batch = self.codec != "opus"
+            && data.get("mode").and_then(Value::as_str).unwrap_or("batch") == "batch";
+        let path_for = |session_id: &str| {
+            core.config
+                .data_dir
+                .join("audio")
+                .join(&self.client_id)
+                .join(format!("{session_id}.wav"))
+        };
+        let owner = SessionOwner {
+            user_id: self.user.id.clone(),
+            client_id: self.client_id.clone(),
+            device_name: self.device_name.clone(),
+        };
+        let (session, interims) =
+            Session::start(&core.pipeline, owner, Speech::Provider, batch, None);
         // Registered first: if anything below fails, `finish` unregisters it.
         self.session = Some(Arc::clone(&session));
-        let path = core
-            .config
-            .data_dir
-            .join("audio")
-            .join(&self.client_id)
-            .join(format!("{}.wav", session.session_id));
+        self.interims = interims;
+        let path = path_for(&session.session_id);
         core.recordings
             .start(&session.session_id, path.clone())
             .await
@@ -392,10 +429,6 @@ impl Device {
             let mut state = session.state.lock().await;
             state.recording = true;
             state.audio_path = Some(path);
-            session
-                .ensure_conversation(&core, &mut state)
-                .await
-                .map_err(|e| Closing::new(1011, format!("cannot open a conversation: {e}")))?;
         }
         self.decoder = Some(decoder);
         Ok(())
@@ -412,19 +445,18 @@ impl Device {
             return Ok(());
         };
         let core = Arc::clone(&self.state.core);
-        let seconds = samples.len() as f64 / f64::from(TARGET_RATE);
         let sample_count = samples.len() as u64;
-        core.recordings.append(&session.session_id, samples).await;
-        let mut state = session.state.lock().await;
-        state.audio_seconds += seconds;
+        core.recordings
+            .append(&session.session_id, samples.clone())
+            .await;
         metrics::counter!("chronicle_audio_received_milliseconds_total")
             .increment(sample_count * 1000 / u64::from(TARGET_RATE));
-        metrics::histogram!("chronicle_audio_chunk_seconds").record(seconds);
+        metrics::histogram!("chronicle_audio_chunk_seconds")
+            .record(sample_count as f64 / f64::from(TARGET_RATE));
         session
-            .ensure_conversation(&core, &mut state)
+            .audio(&core.pipeline, samples)
             .await
-            .map_err(|e| Closing::new(1011, format!("cannot open a conversation: {e}")))?;
-        Ok(())
+            .map_err(|e| Closing::new(1011, format!("cannot keep the conversation: {e}")))
     }
 
     /// Ends the session: its conversation with `end_reason`, its recording, its registration.
@@ -433,25 +465,12 @@ impl Device {
             return;
         };
         self.decoder = None;
+        self.interims = None;
         let core = Arc::clone(&self.state.core);
-        let mut state = session.state.lock().await;
-        if let Err(error) = session
-            .end_conversation(&core, &mut state, end_reason)
-            .await
-        {
-            tracing::warn!(%error, "Could not complete the conversation.");
-        }
-        if std::mem::take(&mut state.recording) {
+        let state = session.stop(&core.pipeline, end_reason).await;
+        if state.recording {
             core.recordings.finish(&session.session_id).await;
         }
-        if let Err(error) = core
-            .store
-            .end_session(&session.session_id, end_reason, state.audio_seconds)
-            .await
-        {
-            tracing::warn!(%error, "Could not record the end of the session.");
-        }
-        core.sessions.remove(&session.session_id);
     }
 
     async fn button(&mut self, data: &Value) -> Result<(), Closing> {
@@ -473,8 +492,13 @@ impl Device {
             .as_ref()
             .filter(|_| self.markers <= MAX_MARKERS)
         {
-            let conversation = session.state.lock().await.conversation.clone();
-            if let Some((conversation_id, _)) = conversation
+            let conversation = session
+                .state
+                .lock()
+                .await
+                .conversation_id()
+                .map(str::to_owned);
+            if let Some(conversation_id) = conversation
                 && let Err(error) = self
                     .state
                     .store

@@ -106,12 +106,14 @@ impl DeepgramTranscriber {
 
     /// One connection's life: audio out, results in, until the audio ends (`Ok(true)`), the
     /// session goes away (`Ok(false)` with nothing left to do), or the connection fails.
+    /// `answered` is set once the server has sent a message in its protocol.
     async fn run_connection(
         &self,
         keyterms: &[String],
         audio: &mut mpsc::Receiver<StreamInput>,
         updates: &mpsc::Sender<Update>,
         offset: &mut f64,
+        answered: &mut bool,
     ) -> Result<(), TranscriptionError> {
         let url = self.listen_url(keyterms);
         let unreachable = |detail: String| TranscriptionError::Unreachable {
@@ -179,7 +181,9 @@ impl DeepgramTranscriber {
                         Ok(Some(Ok(message))) => message,
                     };
                     let Message::Text(text) = message else { continue };
-                    if let Some(update) = parse_message(&text, base)? {
+                    let update = parse_message(&text, base)?;
+                    *answered = true;
+                    if let Some(update) = update {
                         if updates.send(update).await.is_err() {
                             return Ok(()); // nobody listens any more
                         }
@@ -255,15 +259,17 @@ impl StreamingTranscriber for DeepgramTranscriber {
             let mut failures = 0;
             let mut offset = 0.0;
             loop {
-                let sent_before = offset;
+                let mut answered = false;
                 match provider
-                    .run_connection(&keyterms, &mut audio, &updates, &mut offset)
+                    .run_connection(&keyterms, &mut audio, &updates, &mut offset, &mut answered)
                     .await
                 {
                     Ok(()) => return,
                     Err(error) => {
-                        // A connection that carried audio was working: start counting anew.
-                        if offset > sent_before {
+                        // A connection the server answered in its protocol was working: start
+                        // counting anew. (Carrying audio is not enough: a server that takes
+                        // audio and then fails every time would be retried for ever.)
+                        if answered {
                             failures = 0;
                         }
                         failures += 1;

@@ -1,7 +1,8 @@
 //! Uploads: `POST /api/audio/upload` and the older `POST /api/process-audio-files`
 //! (multipart `files`, repeatable, and `device_name`). Each file is decoded (WAV, MP3, FLAC,
 //! OGG, any rate and channel count), kept as 16 kHz mono WAV, and becomes a conversation that
-//! completes with `end_reason: file_upload`. A file that cannot be decoded fails on its own:
+//! completes with `end_reason: file_upload`; the pipeline then transcribes it whole
+//! (`transcript.batch`), draws memories from it and announces it, after the answer is sent. A file that cannot be decoded fails on its own:
 //! 207 when some files fail, 400 when all do, never a 500.
 
 use std::path::Path;
@@ -16,8 +17,8 @@ use serde_json::{Value, json};
 
 use crate::auth::{AdminUser, client_id};
 use crate::error::{AppError, AppQuery, AppResult};
-use crate::sessions::conversation_complete;
 use crate::state::AppState;
+use chronicle_pipeline::finish::Finished;
 
 /// The longest upload kept: beyond it a file fails alone (its WAV would pass 4 GiB long before
 /// the format's limit, and memory with it).
@@ -169,13 +170,16 @@ async fn store_upload(
         .map_err(|e| format!("cannot store the conversation: {e}"))?;
     metrics::counter!("chronicle_audio_received_milliseconds_total")
         .increment((decoded.duration_seconds * 1000.0) as u64);
-    state.core.dispatch_in_background(conversation_complete(
-        user_id,
-        client,
-        &conversation.conversation_id,
-        decoded.duration_seconds,
-        "file_upload",
-    ));
+    let pipeline = std::sync::Arc::clone(&state.core.pipeline);
+    let finished = Finished {
+        conversation_id: conversation.conversation_id.clone(),
+        user_id: user_id.to_owned(),
+        client_id: client.to_owned(),
+        end_reason: "file_upload".into(),
+        duration: decoded.duration_seconds,
+        batch_audio: pipeline.transcriber.is_some().then_some(decoded.samples),
+    };
+    tokio::spawn(async move { pipeline.finish(finished).await });
     Ok(json!({
         "filename": filename,
         "status": "started",

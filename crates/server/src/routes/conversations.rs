@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppQuery, AppResult};
-use crate::sessions::toggle_star;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -79,7 +78,10 @@ pub async fn star(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let answer = toggle_star(&state.core, user.owner(), &id)
+    let answer = state
+        .core
+        .pipeline
+        .toggle_star(user.owner(), &id)
         .await?
         .ok_or_else(not_found)?;
     Ok(Json(answer))
@@ -91,14 +93,14 @@ pub async fn close(
     user: CurrentUser,
     Path(client_id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let session = state
-        .core
+    let pipeline = &state.core.pipeline;
+    let session = pipeline
         .sessions
         .by_client(&client_id, (!user.0.is_admin).then_some(user.0.id.as_str()))
         .ok_or_else(|| AppError::NotFound(format!("Client '{client_id}' is not connected")))?;
     let mut session_state = session.state.lock().await;
     let closed = session
-        .end_conversation(&state.core, &mut session_state, "user_requested")
+        .end_conversation(pipeline, &mut session_state, "user_requested")
         .await?;
     if !closed {
         return Err(AppError::Conflict(format!(

@@ -15,12 +15,12 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "plugins": {"initialized": count("initialized"), "degraded": count("degraded"), "failed": count("failed")},
-        "sessions": state.core.sessions.count(),
+        "sessions": state.core.pipeline.sessions.count(),
     }))
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    metrics::gauge!("chronicle_live_sessions").set(state.core.sessions.count() as f64);
+    metrics::gauge!("chronicle_live_sessions").set(state.core.pipeline.sessions.count() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.core.metrics.render(),
