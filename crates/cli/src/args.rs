@@ -47,6 +47,41 @@ pub enum Command {
     /// Inspect, check and exercise plugins without a server.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run audio files through the pipeline without a server: each becomes a transcribed
+    /// conversation with memories, and plugins see every event. Prints the conversation ids.
+    Process(ProcessArgs),
+    /// Feed a recorded session (timed transcript segments and button presses, JSON Lines; see
+    /// docs/replay-format.md) through the pipeline and plugins, printing every event.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// Audio files: WAV, MP3, FLAC or OGG, any rate and channel count.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The user the conversations belong to (default: the first admin).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Folder with the database and audio.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The session file (JSON Lines).
+    pub file: PathBuf,
+    /// Keep the conversations in this data folder; by default a temporary one is used and
+    /// removed.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The user the session belongs to, in --data-dir (default: a replay user).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Print one JSON object per event instead of lines of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,13 +1,17 @@
 //! `chronicle`: the one binary of Chronicle in Rust.
 //!
-//! `chronicle serve` runs the server; `chronicle user add` manages users; `chronicle plugin
-//! list|validate|test|new` builds the real plugin host from the configuration on disk, without
-//! a server. Exit codes:
+//! `chronicle serve` runs the server; `chronicle user add` manages users; `chronicle process`
+//! and `chronicle replay` run audio files and recorded sessions through the pipeline without a
+//! server; `chronicle plugin list|validate|test|new` builds the real plugin host from the
+//! configuration on disk. Exit codes:
 //! 0 success, 1 configuration refused, 2 bad command line or input, 3 a plugin failed or timed
 //! out during `plugin test`.
 
 mod args;
+mod offline;
 mod plugin;
+mod process;
+mod replay;
 
 use std::process::ExitCode;
 
@@ -49,6 +53,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(command) => plugin::run(&cli.paths, command).await,
         Command::Serve(args) => serve(&cli.paths, args).await,
         Command::User(command) => user(command).await,
+        Command::Process(args) => process::run(&cli.paths, args).await,
+        Command::Replay(args) => replay::run(&cli.paths, args).await,
     }
 }
 
@@ -69,6 +75,7 @@ async fn serve(paths: &args::Paths, args: args::ServeArgs) -> anyhow::Result<Exi
         auth_secret: std::env::var("AUTH_SECRET_KEY").ok(),
         admin,
         hot_reload: !args.no_hot_reload,
+        pipeline: offline::pipeline_config(paths)?,
     };
     chronicle_server::serve(config, chronicle_plugins::REGISTRY).await?;
     Ok(ExitCode::SUCCESS)

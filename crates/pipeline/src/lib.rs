@@ -17,6 +17,7 @@
 pub mod config;
 pub mod finish;
 mod http;
+pub mod ingest;
 pub mod llm;
 pub mod memory;
 pub mod replay;
@@ -75,9 +76,52 @@ pub struct Pipeline {
     pub llm: Option<ChatModel>,
     pub settings: ConversationSettings,
     pub sessions: Sessions,
+    /// Conversations between their close and their `conversation.complete`.
+    finishing: std::sync::atomic::AtomicUsize,
 }
 
 impl Pipeline {
+    pub fn new(
+        store: Store,
+        plugins: Arc<dyn Plugins>,
+        transcriber: Option<Transcriber>,
+        llm: Option<ChatModel>,
+        settings: ConversationSettings,
+    ) -> Self {
+        Self {
+            store,
+            plugins,
+            transcriber,
+            llm,
+            settings,
+            sessions: Sessions::default(),
+            finishing: Default::default(),
+        }
+    }
+
+    /// Finishes `finished` on a task of its own (see [`crate::finish`]).
+    pub fn finish_in_background(self: &Arc<Self>, finished: finish::Finished) {
+        use std::sync::atomic::Ordering;
+        self.finishing.fetch_add(1, Ordering::SeqCst);
+        let pipeline = Arc::clone(self);
+        tokio::spawn(async move {
+            Arc::clone(&pipeline).finish(finished).await;
+            pipeline.finishing.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    /// Waits (up to `limit`) until no conversation is being finished; whether it got there.
+    pub async fn settle(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.finishing.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Dispatches on a task of its own: callers (a device's read loop, an HTTP handler) never
     /// wait for plugins.
     pub fn dispatch_in_background(&self, request: DispatchRequest) {

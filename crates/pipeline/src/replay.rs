@@ -175,6 +175,12 @@ pub async fn play(
             }
             Line::Stop { .. } => break,
         }
+        // Each line's events reach the plugins before the next line: a replay keeps the
+        // session's order, and a plugin's close request finds the session still live.
+        while session.live_pending() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        pipeline.settle(std::time::Duration::from_secs(120)).await;
     }
     session.stop(pipeline, "user_stopped").await;
     Ok(session)

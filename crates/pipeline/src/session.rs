@@ -62,6 +62,8 @@ pub struct Session {
     pub speech: Speech,
     pub state: tokio::sync::Mutex<SessionState>,
     live: mpsc::Sender<DispatchRequest>,
+    /// Live events queued or being dispatched.
+    live_pending: Arc<std::sync::atomic::AtomicUsize>,
     transcription: Mutex<Option<(mpsc::Sender<StreamInput>, JoinHandle<()>)>>,
 }
 
@@ -120,7 +122,8 @@ impl Session {
         audio_path: Option<PathBuf>,
     ) -> (Arc<Self>, Option<mpsc::Receiver<Value>>) {
         let (live, queued) = mpsc::channel(LIVE_EVENT_QUEUE);
-        spawn_live_queue(Arc::downgrade(pipeline), queued);
+        let live_pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        spawn_live_queue(Arc::downgrade(pipeline), queued, Arc::clone(&live_pending));
         let batch_audio = (batch && pipeline.transcriber.is_some()).then(Vec::new);
         let speech = if batch_audio.is_some()
             || (speech == Speech::Provider && pipeline.transcriber.is_none())
@@ -139,6 +142,7 @@ impl Session {
                 ..SessionState::default()
             }),
             live,
+            live_pending,
             transcription: Mutex::new(None),
         });
         pipeline.sessions.insert(Arc::clone(&session));
@@ -254,7 +258,7 @@ impl Session {
             data,
             json!({"client_id": self.owner.client_id, "session_id": self.session_id}),
         );
-        if self.live.try_send(event).is_err() {
+        if !self.queue_live(event) {
             // Late is useless for a live event; the transcript itself is stored.
             metrics::counter!("chronicle_live_events_dropped_total", "event" => "transcript.streaming").increment(1);
             tracing::warn!(session = %self.session_id, "Plugins are behind this session: a transcript.streaming event was dropped.");
@@ -265,7 +269,18 @@ impl Session {
     /// Queues a live event (a button press) behind the session's others; `false` when the
     /// queue is full.
     pub fn queue_live(&self, event: DispatchRequest) -> bool {
-        self.live.try_send(event).is_ok()
+        use std::sync::atomic::Ordering;
+        self.live_pending.fetch_add(1, Ordering::SeqCst);
+        let queued = self.live.try_send(event).is_ok();
+        if !queued {
+            self.live_pending.fetch_sub(1, Ordering::SeqCst);
+        }
+        queued
+    }
+
+    /// Live events queued or being dispatched now.
+    pub fn live_pending(&self) -> usize {
+        self.live_pending.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Speech detection broke: the audio is still kept, in a conversation that records why it
@@ -362,8 +377,7 @@ impl Session {
                 duration,
                 batch_audio,
             };
-            let pipeline = Arc::clone(pipeline);
-            tokio::spawn(async move { pipeline.finish(finished).await });
+            pipeline.finish_in_background(finished);
         }
         Ok(true)
     }
@@ -399,13 +413,18 @@ impl Session {
 }
 
 /// Delivers a session's live events in order, on a task of its own.
-fn spawn_live_queue(pipeline: Weak<Pipeline>, mut queued: mpsc::Receiver<DispatchRequest>) {
+fn spawn_live_queue(
+    pipeline: Weak<Pipeline>,
+    mut queued: mpsc::Receiver<DispatchRequest>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+) {
     tokio::spawn(async move {
         while let Some(event) = queued.recv().await {
             let Some(plugins) = pipeline.upgrade().map(|p| Arc::clone(&p.plugins)) else {
                 return;
             };
             plugins.dispatch(event).await;
+            pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
 }

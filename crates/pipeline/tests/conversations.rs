@@ -12,7 +12,7 @@ use chronicle_pipeline::transcription::openai::OpenAiTranscriber;
 use chronicle_pipeline::transcription::utterances::{UtteranceSettings, Utterances};
 use chronicle_pipeline::transcription::wyoming::WyomingTranscriber;
 use chronicle_pipeline::transcription::{RetryPolicy, Transcriber};
-use chronicle_pipeline::{ChatModel, Pipeline, Plugins, Session, Sessions, Speech};
+use chronicle_pipeline::{ChatModel, Pipeline, Plugins, Session, Speech};
 use chronicle_plugin_api::backend::ConversationControl;
 use chronicle_plugin_api::{CloseReason, Event, JsonMap, async_trait};
 use chronicle_plugin_host::{Backends, DispatchRecord, DispatchRequest, HostConfig, PluginHost};
@@ -114,14 +114,13 @@ impl Fixture {
             host: loaded.host,
             seen: Mutex::new(Vec::new()),
         });
-        let pipeline = Arc::new(Pipeline {
-            store: store.clone(),
-            plugins: Arc::clone(&recorder) as _,
+        let pipeline = Arc::new(Pipeline::new(
+            store.clone(),
+            Arc::clone(&recorder) as _,
             transcriber,
             llm,
             settings,
-            sessions: Sessions::default(),
-        });
+        ));
         control.pipeline.set(Arc::downgrade(&pipeline)).ok();
         Self {
             _dir: dir,

@@ -60,8 +60,11 @@ fn silence(seconds: f64) -> Vec<i16> {
 
 /// A port nothing listens on: bound, then released.
 fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    listener
+        .local_addr()
+        .expect("a bound listener has an address")
+        .port()
 }
 
 /// Sends `audio` in 100 ms chunks, waiting `pace` after each, then (when `finish`)
@@ -622,8 +625,8 @@ async fn deepgram_garbage_on_every_connection_fails_after_four_connections() {
         ),
         "{updates:?}"
     );
-    let connections = server.connections().len();
-    assert!((1..=4).contains(&connections), "{connections} connections");
+    // Every connection failed (none answered in the protocol), so the fourth is the last.
+    assert_eq!(server.connections().len(), 4);
     // Backoff of 1 + 2 + 4 s, with a margin.
     assert!(
         started.elapsed() < Duration::from_secs(15),
@@ -908,38 +911,4 @@ async fn language_model_generate_reports_an_unreachable_server_as_unavailable() 
     let url = format!("http://127.0.0.1:{}/v1", closed_port());
     let error = chat_model(&url).generate("hi").await.unwrap_err();
     assert!(matches!(error, BackendError::Unavailable(_)), "{error:?}");
-}
-
-#[tokio::test]
-async fn zz_experiment_server_dropping_each_stream_after_audio() {
-    use futures_util::StreamExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&connections);
-    tokio::spawn(async move {
-        loop {
-            let (tcp, _) = listener.accept().await.unwrap();
-            counted.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut socket = tokio_tungstenite::accept_async(tcp).await.unwrap();
-                while let Some(Ok(message)) = socket.next().await {
-                    if message.is_binary() {
-                        break; // drop the stream, as a server that cannot process the audio
-                    }
-                }
-            });
-        }
-    });
-    let mut stream = deepgram(&url).open(Vec::new());
-    let feeding = feed(stream.audio.clone(), tone(30.0), CHUNK_DURATION, false);
-    drop(stream.audio);
-    let started = Instant::now();
-    let outcome = tokio::time::timeout(Duration::from_secs(14), stream.updates.recv()).await;
-    feeding.abort();
-    eprintln!(
-        "EXPERIMENT: outcome {outcome:?} after {:?}, {} connections",
-        started.elapsed(),
-        connections.load(Ordering::SeqCst)
-    );
 }

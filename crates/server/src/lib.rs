@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
+use chronicle_pipeline::Pipeline;
 use chronicle_pipeline::session::SessionControl;
-use chronicle_pipeline::{Pipeline, Sessions};
 use chronicle_plugin_api::PluginDescriptor;
 use chronicle_plugin_api::backend::LanguageModel;
 use chronicle_plugin_host::{Backends, PluginHost};
@@ -98,14 +98,13 @@ pub async fn serve(
     }
     loaded.host.initialize().await;
     let host = Arc::new(ArcSwap::from_pointee(loaded.host));
-    let pipeline = Arc::new(Pipeline {
-        store: store.clone(),
-        plugins: Arc::clone(&host) as _,
+    let pipeline = Arc::new(Pipeline::new(
+        store.clone(),
+        Arc::clone(&host) as _,
         transcriber,
         llm,
-        settings: config.pipeline.conversations.clone(),
-        sessions: Sessions::default(),
-    });
+        config.pipeline.conversations.clone(),
+    ));
     let _ = control.pipeline.set(Arc::downgrade(&pipeline));
     let core = Arc::new(Core {
         config: config.clone(),
@@ -157,8 +156,15 @@ pub async fn serve(
             core.recordings.finish(&session.session_id).await;
         }
     }
-    // Let the completions just dispatched reach their plugins before they are stopped.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Let the conversations just closed reach their plugins before those are stopped (bounded:
+    // a slow provider must not hold the shutdown).
+    if !core
+        .pipeline
+        .settle(std::time::Duration::from_secs(10))
+        .await
+    {
+        tracing::warn!("Shutting down with conversations still being finished.");
+    }
     core.host().shutdown().await;
     Ok(())
 }

@@ -52,7 +52,7 @@ fn load(paths: &Paths, session: Option<String>) -> Result<Loaded, ExitCode> {
     }
 }
 
-fn print_diagnostics(diagnostics: &[Diagnostic]) {
+pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
     for diagnostic in diagnostics {
         eprintln!("{diagnostic}");
     }

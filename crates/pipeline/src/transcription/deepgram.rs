@@ -183,10 +183,10 @@ impl DeepgramTranscriber {
                     let Message::Text(text) = message else { continue };
                     let update = parse_message(&text, base)?;
                     *answered = true;
-                    if let Some(update) = update {
-                        if updates.send(update).await.is_err() {
-                            return Ok(()); // nobody listens any more
-                        }
+                    if let Some(update) = update
+                        && updates.send(update).await.is_err()
+                    {
+                        return Ok(()); // nobody listens any more
                     }
                 }
             }

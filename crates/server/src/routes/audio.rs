@@ -5,24 +5,17 @@
 //! (`transcript.batch`), draws memories from it and announces it, after the answer is sent. A file that cannot be decoded fails on its own:
 //! 207 when some files fail, 400 when all do, never a 500.
 
-use std::path::Path;
-
 use axum::Json;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chronicle_store::NewConversation;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{AdminUser, client_id};
 use crate::error::{AppError, AppQuery, AppResult};
 use crate::state::AppState;
-use chronicle_pipeline::finish::Finished;
-
-/// The longest upload kept: beyond it a file fails alone (its WAV would pass 4 GiB long before
-/// the format's limit, and memory with it).
-const MAX_UPLOAD_SECONDS: f64 = 4.0 * 3600.0;
+use chronicle_pipeline::ingest::AudioFile;
 
 #[derive(Deserialize)]
 pub struct UploadQuery {
@@ -102,8 +95,8 @@ pub async fn receive(
     Ok((status, Json(body)).into_response())
 }
 
-/// Decodes one file, stores it as WAV and as a completed conversation, and dispatches
-/// `conversation.complete`. The error is a message for the uploader.
+/// Stores one file as a conversation and starts its transcription; the error is a message for
+/// the uploader.
 async fn store_upload(
     state: &AppState,
     user_id: &str,
@@ -111,83 +104,24 @@ async fn store_upload(
     filename: &str,
     bytes: Vec<u8>,
 ) -> Result<Value, String> {
-    let name = filename.to_owned();
-    let decoded =
-        tokio::task::spawn_blocking(move || chronicle_audio::decode_file(&bytes, Some(&name)))
-            .await
-            .map_err(|e| format!("decoding stopped: {e}"))?
-            .map_err(|e| e.to_string())?;
-    if decoded.duration_seconds > MAX_UPLOAD_SECONDS {
-        return Err(format!(
-            "the file lasts {:.0} minutes; uploads are limited to {:.0} hours",
-            decoded.duration_seconds / 60.0,
-            MAX_UPLOAD_SECONDS / 3600.0
-        ));
-    }
-    let title: String = Path::new(filename)
-        .file_stem()
-        .map_or_else(
-            || filename.to_owned(),
-            |stem| stem.to_string_lossy().into_owned(),
-        )
-        .chars()
-        .take(50)
-        .collect();
-    let path = state
-        .core
-        .config
-        .data_dir
-        .join("audio")
-        .join(client)
-        .join(format!("upload-{}.wav", uuid::Uuid::new_v4().simple()));
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| format!("cannot store the audio: {e}"))?;
-    }
-    tokio::fs::write(&path, chronicle_audio::wav_bytes(&decoded.samples))
-        .await
-        .map_err(|e| format!("cannot store the audio: {e}"))?;
-    let conversation = state
-        .store
-        .create_conversation(NewConversation {
-            user_id: user_id.to_owned(),
-            client_id: client.to_owned(),
-            session_id: None,
-            title,
-            audio_path: Some(path.display().to_string()),
-        })
-        .await
-        .map_err(|e| format!("cannot store the conversation: {e}"))?;
-    state
-        .store
-        .complete_conversation(
-            &conversation.conversation_id,
-            "file_upload",
-            Some(decoded.duration_seconds),
-        )
-        .await
-        .map_err(|e| format!("cannot store the conversation: {e}"))?;
-    metrics::counter!("chronicle_audio_received_milliseconds_total")
-        .increment((decoded.duration_seconds * 1000.0) as u64);
     let pipeline = std::sync::Arc::clone(&state.core.pipeline);
-    let finished = Finished {
-        conversation_id: conversation.conversation_id.clone(),
-        user_id: user_id.to_owned(),
-        client_id: client.to_owned(),
-        end_reason: "file_upload".into(),
-        duration: decoded.duration_seconds,
-        batch_audio: pipeline.transcriber.is_some().then_some(decoded.samples),
+    let file = AudioFile {
+        user_id,
+        client_id: client,
+        filename,
+        bytes,
     };
-    tokio::spawn(async move { pipeline.finish(finished).await });
-    Ok(json!({
+    let ingested = pipeline.ingest(&state.core.config.data_dir, file).await?;
+    let answer = json!({
         "filename": filename,
         "status": "started",
-        "conversation_id": conversation.conversation_id,
+        "conversation_id": ingested.conversation_id,
         "transcript_job_id": null,
         "speaker_job_id": null,
         "memory_job_id": null,
-        "duration_seconds": decoded.duration_seconds,
-        "format": decoded.format,
-    }))
+        "duration_seconds": ingested.duration_seconds,
+        "format": ingested.format,
+    });
+    pipeline.finish_in_background(ingested.finished);
+    Ok(answer)
 }

@@ -1,0 +1,131 @@
+//! The pipeline without a server, for `chronicle process` and `chronicle replay`: the store,
+//! the plugin host from the configuration on disk, the providers from `chronicle.yml` and the
+//! environment, and a tap that shows every dispatch as it happens.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chronicle_pipeline::session::SessionControl;
+use chronicle_pipeline::{Pipeline, PipelineConfig, Plugins};
+use chronicle_plugin_api::backend::LanguageModel;
+use chronicle_plugin_api::{Event, async_trait};
+use chronicle_plugin_host::{Backends, DispatchRecord, DispatchRequest, PluginHost};
+use chronicle_store::Store;
+use serde_json::Value;
+
+use crate::args::Paths;
+use crate::plugin::{host_config, print_diagnostics};
+
+/// What a dispatch showed: the data sent and what each plugin did.
+pub type Shown = (Value, Arc<DispatchRecord>);
+
+/// The plugin host, with each finished dispatch handed to `show` and the work in flight
+/// counted, so a command knows when everything it started has reached the plugins.
+pub struct Tapped {
+    host: PluginHost,
+    show: Box<dyn Fn(Shown) + Send + Sync>,
+    in_flight: AtomicUsize,
+    completed: AtomicUsize,
+}
+
+#[async_trait]
+impl Plugins for Tapped {
+    async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let data = Value::Object(request.data.clone());
+        let record = self.host.dispatch(request).await;
+        if record.event == Event::ConversationComplete {
+            self.completed.fetch_add(1, Ordering::SeqCst);
+        }
+        (self.show)((data, Arc::clone(&record)));
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        record
+    }
+
+    fn asr_keywords(&self) -> Vec<String> {
+        self.host.asr_keywords()
+    }
+}
+
+impl Tapped {
+    /// How many `conversation.complete` events have been dispatched.
+    pub fn completed(&self) -> usize {
+        self.completed.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to `limit`) until `conversations` have completed and no dispatch is running.
+    pub async fn settle(&self, conversations: usize, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if self.completed() >= conversations && self.in_flight.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    pub async fn shutdown(&self) {
+        self.host.shutdown().await;
+    }
+}
+
+/// Reads `chronicle.yml` in the configuration folder, then the environment: the process's,
+/// then the project's `.env`.
+pub fn pipeline_config(paths: &Paths) -> anyhow::Result<PipelineConfig> {
+    let dotenv = chronicle_plugin_host::env::read_dotenv(&paths.env_file).unwrap_or_default();
+    let lookup = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .or_else(|| dotenv.get(name).cloned())
+    };
+    let path = chronicle_pipeline::config::default_path(&paths.config_dir);
+    PipelineConfig::load(&path, &lookup).map_err(anyhow::Error::from)
+}
+
+/// Builds the pipeline over `store`; on a refused plugin configuration prints why and gives
+/// the exit code.
+pub async fn start(
+    paths: &Paths,
+    store: Store,
+    config: &PipelineConfig,
+    show: impl Fn(Shown) + Send + Sync + 'static,
+) -> Result<(Arc<Pipeline>, Arc<Tapped>), ExitCode> {
+    let control = Arc::new(SessionControl::default());
+    let (transcriber, llm) = config.build();
+    let backends = Backends {
+        conversations: Arc::clone(&control) as _,
+        documents: Arc::new(store.clone()),
+        llm: llm
+            .clone()
+            .map(|model| Arc::new(model) as Arc<dyn LanguageModel>),
+        ..Backends::in_memory()
+    };
+    let loaded = match PluginHost::load(&host_config(paths), chronicle_plugins::REGISTRY, backends)
+    {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            print_diagnostics(&errors.0);
+            return Err(ExitCode::from(crate::EXIT_CONFIG_REFUSED));
+        }
+    };
+    print_diagnostics(&loaded.warnings);
+    loaded.host.initialize().await;
+    let tapped = Arc::new(Tapped {
+        host: loaded.host,
+        show: Box::new(show),
+        in_flight: AtomicUsize::new(0),
+        completed: AtomicUsize::new(0),
+    });
+    let pipeline = Arc::new(Pipeline::new(
+        store,
+        Arc::clone(&tapped) as _,
+        transcriber,
+        llm,
+        config.conversations.clone(),
+    ));
+    let _ = control.pipeline.set(Arc::downgrade(&pipeline));
+    eprintln!("chronicle: {}", config.describe());
+    Ok((pipeline, tapped))
+}
