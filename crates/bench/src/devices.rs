@@ -99,6 +99,7 @@ fn usage(pid: u32) -> (u64, f64) {
 }
 
 async fn token(base: &str) -> anyhow::Result<String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let response: Value = reqwest::Client::new()
         .post(format!("{base}/auth/jwt/login"))
         .form(&[

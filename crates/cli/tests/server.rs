@@ -29,6 +29,11 @@ const PLUGINS_YML: &str = "plugins:
     actions:
       single_press: {type: close_conversation}
       double_press: {type: star_conversation}
+  keyword_alerter:
+    enabled: true
+    events: [transcript.streaming]
+    condition: {type: wake_word, wake_words: [hey hermes]}
+    keywords: [lights]
 ";
 
 /// A running server in a temp project; killed when dropped.
@@ -59,6 +64,11 @@ fn chronicle(dir: &Path) -> Command {
 
 impl Server {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A server with `env` set (the pipeline's providers, for one).
+    fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("config")).expect("mkdir");
         std::fs::create_dir_all(dir.path().join("plugins")).expect("mkdir");
@@ -76,6 +86,7 @@ impl Server {
             .env("ADMIN_EMAIL", ADMIN.0)
             .env("ADMIN_PASSWORD", ADMIN.1)
             .env("AUTH_SECRET_KEY", "test-secret-key-0123456789")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -93,7 +104,12 @@ impl Server {
             child,
             dir,
             base,
-            http: reqwest::Client::new(),
+            http: {
+                // reqwest is built without a crypto provider of its own; the product installs
+                // ring, and so does the test.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::new()
+            },
         }
     }
 
@@ -795,7 +811,7 @@ async fn plugins_reload_on_change_and_a_broken_change_is_refused() {
                 .await
                 .1
         ),
-        ["test_event", "test_button_actions"]
+        ["test_event", "test_button_actions", "keyword_alerter"]
     );
 
     // A change on disk is applied without a restart.
@@ -811,7 +827,7 @@ async fn plugins_reload_on_change_and_a_broken_change_is_refused() {
                     .get(Some(&admin), "/api/admin/plugins/health")
                     .await
                     .1,
-            ) == ["test_button_actions"]
+            ) == ["test_button_actions", "keyword_alerter"]
         })
         .await;
 
@@ -829,7 +845,7 @@ async fn plugins_reload_on_change_and_a_broken_change_is_refused() {
                 .await
                 .1
         ),
-        ["test_button_actions"]
+        ["test_button_actions", "keyword_alerter"]
     );
 
     // Through the API: a bad config is refused with its errors and not written.
@@ -883,7 +899,7 @@ async fn plugins_reload_on_change_and_a_broken_change_is_refused() {
                 .await
                 .1
         ),
-        ["test_event", "test_button_actions"]
+        ["test_event", "test_button_actions", "keyword_alerter"]
     );
     let (_, metadata) = server
         .get(Some(&admin), "/api/admin/plugins/metadata")
@@ -941,4 +957,201 @@ async fn the_event_stream_sends_dispatches_live_to_their_user() {
         }
     }
     assert!(seen.contains("event: plugin.event"), "{seen}");
+}
+
+/// A device streams to a server whose transcription is a Deepgram-speaking server on
+/// 127.0.0.1 and whose language model is a chat completions server: the device hears its
+/// transcripts, the wake-word plugin fires once with the command, and the conversation ends
+/// with a transcript, a memory and a title, announced in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_session_is_transcribed_remembered_and_announced_in_order() {
+    use chronicle_test_servers::{Chat, ChatReply, Deepgram, DeepgramBehaviour, Utterance};
+    let speech = Deepgram::start(|_| {
+        DeepgramBehaviour::Script(vec![Utterance {
+            at: 1.0,
+            text: "Hey Hermes, turn off the lights.".into(),
+        }])
+    })
+    .await;
+    let chat = Chat::start(|body| {
+        if chronicle_test_servers::system_message(body).contains("memories") {
+            ChatReply::Content(r#"{"facts": ["Alice turns the lights off at night."]}"#.into())
+        } else {
+            ChatReply::Content(r#"{"title": "Lights off", "summary": "Alice asked Hermes to turn off the lights."}"#.into())
+        }
+    })
+    .await;
+    let chat_url = format!("{}/v1", chat.base_url());
+    let server = Server::start_with(&[
+        ("TRANSCRIPTION_PROVIDER", "deepgram"),
+        ("TRANSCRIPTION_URL", &speech.url()),
+        ("DEEPGRAM_API_KEY", "dg-test-key"),
+        ("LLM_BASE_URL", &chat_url),
+        ("LLM_MODEL", "llama3"),
+    ]);
+    let alice = server.login(ALICE).await;
+    let (mut socket, _) = connect(
+        &server,
+        &format!("codec=pcm&token={alice}&device_name=Pendant"),
+    )
+    .await;
+    send_header(&mut socket, json!({"type": "audio-start", "data": {"rate": 16000, "width": 2, "channels": 1, "mode": "streaming"}})).await;
+    for _ in 0..20 {
+        send_chunk(&mut socket, pcm_100ms()).await;
+    }
+    // The device hears the interim transcript, then the final one.
+    let interim = next_json(&mut socket).await;
+    assert_eq!(
+        (&interim["type"], &interim["data"]["is_final"]),
+        (&json!("interim_transcript"), &json!(false)),
+        "{interim}"
+    );
+    let last = next_json(&mut socket).await;
+    assert_eq!(last["data"]["text"], "Hey Hermes, turn off the lights.");
+    assert_eq!(last["data"]["is_final"], true);
+    send_header(&mut socket, json!({"type": "audio-stop"})).await;
+
+    server
+        .eventually("the conversation completes", || async {
+            let (_, events) = server
+                .get(Some(&alice), "/api/events?event_type=conversation.complete")
+                .await;
+            events["events"].as_array().is_some_and(|e| !e.is_empty())
+        })
+        .await;
+    assert_eq!(
+        speech.connections()[0].query_values("keyterm"),
+        ["hey hermes"]
+    );
+    let (_, events) = server.get(Some(&alice), "/api/events?limit=20").await;
+    // Newest first in the log; oldest first here.
+    let mut names: Vec<String> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or("").to_owned())
+        .collect();
+    names.reverse();
+    assert_eq!(
+        names,
+        [
+            "transcript.streaming",
+            "memory.processed",
+            "conversation.complete"
+        ]
+    );
+    let streaming = &events["events"][2];
+    let alerter = streaming["plugins"]
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .find(|p| p["plugin_id"] == "keyword_alerter")
+        .expect("keyword_alerter ran");
+    assert_eq!(alerter["status"], "executed", "{alerter}");
+    assert_eq!(
+        events["events"][0]["metadata"]["end_reason"],
+        "user_stopped"
+    );
+
+    let all = conversations(&server, &alice).await;
+    let id = all[0]["conversation_id"].as_str().expect("id");
+    let (_, conversation) = server
+        .get(Some(&alice), &format!("/api/conversations/{id}"))
+        .await;
+    let conversation = &conversation["conversation"];
+    assert_eq!(
+        conversation["transcript"],
+        "Hey Hermes, turn off the lights."
+    );
+    assert_eq!(conversation["title"], "Lights off");
+    assert_eq!(conversation["segments"][0]["words"][0]["word"], "hey");
+    let (_, memories) = server
+        .get(Some(&alice), &format!("/api/conversations/{id}/memories"))
+        .await;
+    assert_eq!(
+        memories["memories"][0]["content"],
+        "Alice turns the lights off at night."
+    );
+}
+
+/// Uploads are transcribed whole by an OpenAI-compatible server: `transcript.batch` fires,
+/// and the conversation keeps the transcript; a provider answering garbage fails that file's
+/// transcription with its reason while the upload itself succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_transcribed_in_batch_and_a_broken_provider_fails_only_the_transcript() {
+    use chronicle_test_servers::{TranscriptionReply, Transcriptions};
+    let speech = Transcriptions::start(|request| {
+        if request.audio_seconds > 1.5 {
+            TranscriptionReply::Text("Please call the doctor. It is urgent.".into())
+        } else {
+            TranscriptionReply::Garbage
+        }
+    })
+    .await;
+    let server = Server::start_with(&[
+        ("TRANSCRIPTION_PROVIDER", "openai"),
+        ("TRANSCRIPTION_URL", &speech.base_url()),
+        ("TRANSCRIPTION_RETRIES", "1"),
+    ]);
+    let admin = server.login(ADMIN).await;
+    let tone = |seconds: usize| -> Vec<u8> {
+        let samples: Vec<i16> = (0..16000 * seconds)
+            .map(|i| ((i as f32 * 0.2).sin() * 8000.0) as i16)
+            .collect();
+        chronicle_audio::wav_bytes(&samples)
+    };
+    let form = upload_form(vec![("call.wav", tone(2)), ("short.wav", tone(1))]);
+    let response = server
+        .http
+        .post(server.url("/api/audio/upload"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    let good = body["files"][0]["conversation_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bad = body["files"][1]["conversation_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    server
+        .eventually("both uploads complete", || async {
+            let (_, events) = server
+                .get(Some(&admin), "/api/events?event_type=conversation.complete")
+                .await;
+            events["events"].as_array().is_some_and(|e| e.len() == 2)
+        })
+        .await;
+    let (_, batch) = server
+        .get(Some(&admin), "/api/events?event_type=transcript.batch")
+        .await;
+    assert_eq!(
+        batch["events"].as_array().map(Vec::len),
+        Some(1),
+        "only the good file has words"
+    );
+    let (_, conversation) = server
+        .get(Some(&admin), &format!("/api/conversations/{good}"))
+        .await;
+    assert_eq!(
+        conversation["conversation"]["transcript"],
+        "Please call the doctor. It is urgent."
+    );
+    let (_, conversation) = server
+        .get(Some(&admin), &format!("/api/conversations/{bad}"))
+        .await;
+    assert_eq!(conversation["conversation"]["transcript"], "");
+    let reason = conversation["conversation"]["transcription_error"]
+        .as_str()
+        .unwrap_or("");
+    assert!(reason.contains("unreadable"), "{conversation}");
+    // The first try and one retry for the bad file, one request for the good one.
+    assert_eq!(speech.requests().len(), 3);
+    let (status, _) = server.get(None, "/health").await;
+    assert_eq!(status, 200, "the server is unharmed");
 }
