@@ -2,6 +2,9 @@
 //! real local servers (`chronicle-test-servers`): which events fire, with what data, in what
 //! order, and why each conversation ended.
 
+// Helpers here are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -2,6 +2,9 @@
 //! permission: a plugin granted it gets the model's answer, one without it gets an error that
 //! says what to grant, and the model is never asked.
 
+// Helpers here are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,9 @@
 //! The providers against real local servers (chronicle-test-servers) that speak each protocol
 //! on 127.0.0.1: what goes over the wire, what comes back, and how every fault is reported.
 
+// Helpers here are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
