@@ -469,7 +469,8 @@ mod tests {
                 "end_reason",
                 "created_at",
                 "completed_at",
-                "duration_seconds"
+                "duration_seconds",
+                "transcription_error",
             ]
         );
         assert_eq!(json["segments"], json!([]));
@@ -773,5 +774,46 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_transcript_replaces_the_text_and_clears_an_earlier_failure() {
+        let (_dir, store, ana_user, _) = store().await;
+        let id = store
+            .create_conversation(new(&ana_user, None))
+            .await
+            .unwrap()
+            .conversation_id;
+        store
+            .set_transcription_error(&id, "the server is down")
+            .await
+            .unwrap();
+        let failed = store
+            .conversation(&Owner::Admin, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            failed.transcription_error.as_deref(),
+            Some("the server is down")
+        );
+        store
+            .set_transcript(&id, " Hello there. ", vec![json!({"text": "Hello there."})])
+            .await
+            .unwrap();
+        let done = store
+            .conversation(&Owner::Admin, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (done.transcript.as_str(), done.segments.len()),
+            ("Hello there.", 1)
+        );
+        assert_eq!(done.transcription_error, None);
+        assert!(matches!(
+            store.set_transcript("nope", "x", vec![]).await,
+            Err(StoreError::NotFound)
+        ));
     }
 }
