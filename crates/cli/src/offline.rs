@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chronicle_pipeline::session::SessionControl;
+use chronicle_pipeline::session::plugin_backends;
 use chronicle_pipeline::{Pipeline, PipelineConfig, Plugins};
-use chronicle_plugin_api::backend::LanguageModel;
 use chronicle_plugin_api::{Event, async_trait};
 use chronicle_plugin_host::{Backends, DispatchRecord, DispatchRequest, PluginHost};
 use chronicle_store::Store;
@@ -92,16 +91,9 @@ pub async fn start(
     config: &PipelineConfig,
     show: impl Fn(Shown) + Send + Sync + 'static,
 ) -> Result<(Arc<Pipeline>, Arc<Tapped>), ExitCode> {
-    let control = Arc::new(SessionControl::default());
     let (transcriber, llm) = config.build();
-    let backends = Backends {
-        conversations: Arc::clone(&control) as _,
-        documents: Arc::new(store.clone()),
-        llm: llm
-            .clone()
-            .map(|model| Arc::new(model) as Arc<dyn LanguageModel>),
-        ..Backends::in_memory()
-    };
+    let event_log = Backends::in_memory().event_log;
+    let (backends, control) = plugin_backends(&store, llm.as_ref(), event_log);
     let loaded = match PluginHost::load(&host_config(paths), chronicle_plugins::REGISTRY, backends)
     {
         Ok(loaded) => loaded,

@@ -19,6 +19,7 @@
 //! | `memory.extraction` | `MEMORY_EXTRACTION` | true |
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -26,7 +27,6 @@ use serde::Deserialize;
 use crate::llm::ChatModel;
 use crate::transcription::deepgram::DeepgramTranscriber;
 use crate::transcription::openai::OpenAiTranscriber;
-use crate::transcription::utterances::{UtteranceSettings, Utterances};
 use crate::transcription::wyoming::WyomingTranscriber;
 use crate::transcription::{RetryPolicy, Transcriber};
 
@@ -322,45 +322,30 @@ impl PipelineConfig {
     pub fn build(&self) -> (Option<Transcriber>, Option<ChatModel>) {
         let transcriber = self.transcription.as_ref().map(|t| {
             let retry = self.conversations.retry;
-            let by_utterance =
-                |provider: std::sync::Arc<dyn crate::transcription::BatchTranscriber>| {
-                    std::sync::Arc::new(Utterances {
-                        provider,
-                        settings: UtteranceSettings::default(),
-                        retry,
-                    })
-                };
             match t.provider {
-                Provider::OpenAi => {
-                    let batch = std::sync::Arc::new(OpenAiTranscriber::new(
+                Provider::OpenAi => Transcriber::by_utterance(
+                    "openai",
+                    Arc::new(OpenAiTranscriber::new(
                         &t.url,
                         t.api_key.clone(),
                         t.model.clone(),
                         t.language.clone(),
                         t.timeout,
-                    ));
-                    Transcriber {
-                        name: "openai",
-                        batch: batch.clone(),
-                        streaming: by_utterance(batch),
-                    }
-                }
-                Provider::Wyoming => {
-                    let model = Some(t.model.clone()).filter(|m| !m.is_empty());
-                    let batch = std::sync::Arc::new(WyomingTranscriber::new(
+                    )),
+                    retry,
+                ),
+                Provider::Wyoming => Transcriber::by_utterance(
+                    "wyoming",
+                    Arc::new(WyomingTranscriber::new(
                         &t.url,
                         t.language.clone(),
-                        model,
+                        Some(t.model.clone()).filter(|m| !m.is_empty()),
                         t.timeout,
-                    ));
-                    Transcriber {
-                        name: "wyoming",
-                        batch: batch.clone(),
-                        streaming: by_utterance(batch),
-                    }
-                }
+                    )),
+                    retry,
+                ),
                 Provider::Deepgram => {
-                    let provider = std::sync::Arc::new(DeepgramTranscriber::new(
+                    let provider = Arc::new(DeepgramTranscriber::new(
                         &t.url,
                         t.api_key.clone().unwrap_or_default(),
                         t.model.clone(),

@@ -20,7 +20,7 @@ pub(crate) struct HttpClient {
 #[derive(Debug)]
 pub(crate) enum HttpFailure {
     Unreachable(String),
-    TimedOut(u64),
+    TimedOut(f64),
     /// `"<status>: <body start>"`.
     Status(String),
 }
@@ -65,7 +65,7 @@ impl HttpClient {
 
     fn classify(&self, error: &reqwest::Error) -> HttpFailure {
         if error.is_timeout() {
-            HttpFailure::TimedOut(self.timeout.as_secs())
+            HttpFailure::TimedOut(self.timeout.as_secs_f64())
         } else {
             // The chain says why (connection refused, DNS); the top says only "error sending".
             let mut detail = error.to_string();

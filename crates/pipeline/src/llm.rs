@@ -24,12 +24,12 @@ pub struct ChatModel {
 }
 
 /// Why a completion failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum LlmError {
     #[error("the language model at {url} is unreachable: {detail}")]
     Unreachable { url: String, detail: String },
     #[error("the language model did not answer within {0} s")]
-    TimedOut(u64),
+    TimedOut(f64),
     #[error("the language model refused the request: {0}")]
     Refused(String),
     #[error("the language model answered something unreadable: {0}")]

@@ -600,6 +600,26 @@ impl ConversationControl for SessionControl {
     }
 }
 
+/// The backends a plugin host needs to serve plugins in a pipeline: conversation control by
+/// the live sessions (connect it with [`SessionControl::pipeline`] once the pipeline exists),
+/// documents in the store, `llm.generate` by the pipeline's model.
+pub fn plugin_backends(
+    store: &chronicle_store::Store,
+    llm: Option<&crate::ChatModel>,
+    event_log: Arc<dyn chronicle_plugin_host::EventLog>,
+) -> (chronicle_plugin_host::Backends, Arc<SessionControl>) {
+    let control = Arc::new(SessionControl::default());
+    let backends = chronicle_plugin_host::Backends {
+        conversations: Arc::clone(&control) as _,
+        documents: Arc::new(store.clone()),
+        llm: llm.map(|model| {
+            Arc::new(model.clone()) as Arc<dyn chronicle_plugin_api::backend::LanguageModel>
+        }),
+        event_log,
+    };
+    (backends, control)
+}
+
 /// Ends every live session with `reason` (at shutdown); returns their final states so the
 /// caller can close what it holds for them (recordings).
 pub async fn stop_all(pipeline: &Arc<Pipeline>, reason: &str) -> Vec<(Arc<Session>, SessionState)> {

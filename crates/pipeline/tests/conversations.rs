@@ -12,7 +12,6 @@ use chronicle_pipeline::config::ConversationSettings;
 use chronicle_pipeline::session::{SessionControl, SessionOwner};
 use chronicle_pipeline::transcription::deepgram::DeepgramTranscriber;
 use chronicle_pipeline::transcription::openai::OpenAiTranscriber;
-use chronicle_pipeline::transcription::utterances::{UtteranceSettings, Utterances};
 use chronicle_pipeline::transcription::wyoming::WyomingTranscriber;
 use chronicle_pipeline::transcription::{RetryPolicy, Transcriber};
 use chronicle_pipeline::{ChatModel, Pipeline, Plugins, Session, Speech};
@@ -242,15 +241,7 @@ fn by_utterance(
     name: &'static str,
     batch: Arc<dyn chronicle_pipeline::transcription::BatchTranscriber>,
 ) -> Transcriber {
-    Transcriber {
-        name,
-        batch: batch.clone(),
-        streaming: Arc::new(Utterances {
-            provider: batch,
-            settings: UtteranceSettings::default(),
-            retry: fast_retry(),
-        }),
-    }
+    Transcriber::by_utterance(name, batch, fast_retry())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,10 +23,9 @@ use std::time::Instant;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use chronicle_pipeline::Pipeline;
-use chronicle_pipeline::session::SessionControl;
+use chronicle_pipeline::session::plugin_backends;
 use chronicle_plugin_api::PluginDescriptor;
-use chronicle_plugin_api::backend::LanguageModel;
-use chronicle_plugin_host::{Backends, PluginHost};
+use chronicle_plugin_host::PluginHost;
 use chronicle_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::broadcast;
@@ -81,16 +80,9 @@ pub async fn serve(
     let tokens = Tokens::load(&config.data_dir, config.auth_secret.clone())?;
     let metrics = metrics_handle()?;
     let (dispatches, _) = broadcast::channel(1024);
-    let control = Arc::new(SessionControl::default());
     let (transcriber, llm) = config.pipeline.build();
-    let backends = Backends {
-        conversations: Arc::clone(&control) as _,
-        documents: Arc::new(store.clone()),
-        llm: llm
-            .clone()
-            .map(|model| Arc::new(model) as Arc<dyn LanguageModel>),
-        event_log: ServerEventLog::start(store.clone(), dispatches.clone()),
-    };
+    let event_log = ServerEventLog::start(store.clone(), dispatches.clone());
+    let (backends, control) = plugin_backends(&store, llm.as_ref(), event_log);
     let loaded = PluginHost::load(&config.host, registry, backends.clone())
         .map_err(|errors| anyhow::anyhow!("{errors}"))?;
     for warning in &loaded.warnings {

@@ -134,7 +134,7 @@ impl DeepgramTranscriber {
             Err(_) => {
                 return Err(TranscriptionError::TimedOut {
                     provider: PROVIDER,
-                    seconds: self.timeout.as_secs(),
+                    seconds: self.timeout.as_secs_f64(),
                 });
             }
             Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
@@ -173,7 +173,7 @@ impl DeepgramTranscriber {
                 }
                 message = tokio::time::timeout(if finishing { self.timeout } else { Duration::from_secs(86_400) }, socket.next()) => {
                     let message = match message {
-                        Err(_) => return Err(TranscriptionError::TimedOut { provider: PROVIDER, seconds: self.timeout.as_secs() }),
+                        Err(_) => return Err(TranscriptionError::TimedOut { provider: PROVIDER, seconds: self.timeout.as_secs_f64() }),
                         Ok(None) | Ok(Some(Ok(Message::Close(_)))) => {
                             return if finishing { Ok(()) } else { Err(unreachable("the server closed the stream".into())) };
                         }

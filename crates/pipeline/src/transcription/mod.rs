@@ -109,7 +109,7 @@ impl Transcript {
 }
 
 /// Why a transcription failed. The message names the provider and what to check.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum TranscriptionError {
     /// The provider could not be reached (refused, reset, DNS).
     #[error("{provider} is unreachable at {target}: {detail}")]
@@ -122,7 +122,7 @@ pub enum TranscriptionError {
     #[error("{provider} did not answer within {seconds} s")]
     TimedOut {
         provider: &'static str,
-        seconds: u64,
+        seconds: f64,
     },
     /// The provider answered with an error status.
     #[error("{provider} refused the request: {detail}")]
@@ -228,6 +228,25 @@ impl Default for RetryPolicy {
 }
 
 impl Transcriber {
+    /// A provider that transcribes whole recordings, serving live sessions utterance by
+    /// utterance.
+    pub fn by_utterance(
+        name: &'static str,
+        batch: Arc<dyn BatchTranscriber>,
+        retry: RetryPolicy,
+    ) -> Self {
+        let streaming = Arc::new(utterances::Utterances {
+            provider: Arc::clone(&batch),
+            settings: utterances::UtteranceSettings::default(),
+            retry,
+        });
+        Self {
+            name,
+            batch,
+            streaming,
+        }
+    }
+
     /// Transcribes a recording, retrying transient failures `policy.retries` times.
     pub async fn transcribe(
         &self,

@@ -82,7 +82,7 @@ impl WyomingTranscriber {
             .await
             .unwrap_or(Err(TranscriptionError::TimedOut {
                 provider: PROVIDER,
-                seconds: self.timeout.as_secs(),
+                seconds: self.timeout.as_secs_f64(),
             }))
     }
 
@@ -185,7 +185,7 @@ impl BatchTranscriber for WyomingTranscriber {
             .await
             .unwrap_or(Err(TranscriptionError::TimedOut {
                 provider: PROVIDER,
-                seconds: self.timeout.as_secs(),
+                seconds: self.timeout.as_secs_f64(),
             }))
     }
 }
