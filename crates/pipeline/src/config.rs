@@ -54,6 +54,9 @@ impl Default for ConversationSettings {
     }
 }
 
+/// The most retries of a transcription: backoff doubles, so more would wait for hours.
+const MAX_RETRIES: u32 = 10;
+
 /// The pipeline's configuration, read and checked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PipelineConfig {
@@ -176,24 +179,26 @@ impl PipelineConfig {
                 .iter()
                 .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
         };
-        let number = |names: &[&str], fallback: Option<f64>| -> Result<Option<f64>, ConfigError> {
-            match var(names) {
-                Some(text) => text
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|n| *n > 0.0)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        ConfigError(format!(
-                            "{} must be a positive number of seconds, not `{text}`",
-                            names[0]
-                        ))
-                    }),
-                None => Ok(fallback),
-            }
-        };
         let at = |key: &str| format!("`{key}` in {}", path.display());
+        // Seconds: positive, finite and below about eleven days, from the environment or else
+        // the file; the error names whichever gave the bad value.
+        let number =
+            |names: &[&str], key: &str, file: Option<f64>| -> Result<Option<f64>, ConfigError> {
+                let valid = |n: f64| n.is_finite() && n > 0.0 && n <= 1_000_000.0;
+                let rule = "must be a number of seconds above 0 and at most 1000000";
+                match var(names) {
+                    Some(text) => match text.trim().parse::<f64>() {
+                        Ok(n) if valid(n) => Ok(Some(n)),
+                        _ => Err(ConfigError(format!("{} {rule}, not `{text}`", names[0]))),
+                    },
+                    None => match file {
+                        Some(n) if !valid(n) => {
+                            Err(ConfigError(format!("{} {rule}, not {n}", at(key))))
+                        }
+                        other => Ok(other),
+                    },
+                }
+            };
 
         let t = file.transcription;
         let deepgram_key = var(&["DEEPGRAM_API_KEY"]);
@@ -230,8 +235,12 @@ impl PipelineConfig {
                     Provider::Wyoming => ("tcp://127.0.0.1:10300", ""),
                     Provider::Deepgram => ("wss://api.deepgram.com", "nova-3"),
                 };
-                let timeout =
-                    number(&["TRANSCRIPTION_TIMEOUT_SECONDS"], t.timeout_seconds)?.unwrap_or(60.0);
+                let timeout = number(
+                    &["TRANSCRIPTION_TIMEOUT_SECONDS"],
+                    "transcription.timeout_seconds",
+                    t.timeout_seconds,
+                )?
+                .unwrap_or(60.0);
                 Some(TranscriptionConfig {
                     provider,
                     url: var(&["TRANSCRIPTION_URL"])
@@ -247,12 +256,23 @@ impl PipelineConfig {
             }
         };
         let retries = match var(&["TRANSCRIPTION_RETRIES"]) {
-            Some(text) => text.trim().parse().map_err(|_| {
-                ConfigError(format!(
-                    "TRANSCRIPTION_RETRIES must be a whole number, not `{text}`"
-                ))
-            })?,
-            None => t.retries.unwrap_or(2),
+            Some(text) => match text.trim().parse::<u32>() {
+                Ok(n) if n <= MAX_RETRIES => n,
+                _ => {
+                    return Err(ConfigError(format!(
+                        "TRANSCRIPTION_RETRIES must be a whole number from 0 to {MAX_RETRIES}, not `{text}`"
+                    )));
+                }
+            },
+            None => match t.retries.unwrap_or(2) {
+                n if n <= MAX_RETRIES => n,
+                n => {
+                    return Err(ConfigError(format!(
+                        "{} must be from 0 to {MAX_RETRIES}, not {n}",
+                        at("transcription.retries")
+                    )));
+                }
+            },
         };
 
         let l = file.llm;
@@ -273,7 +293,12 @@ impl PipelineConfig {
                         )));
                     }
                 };
-                let timeout = number(&["LLM_TIMEOUT_SECONDS"], l.timeout_seconds)?.unwrap_or(60.0);
+                let timeout = number(
+                    &["LLM_TIMEOUT_SECONDS"],
+                    "llm.timeout_seconds",
+                    l.timeout_seconds,
+                )?
+                .unwrap_or(60.0);
                 Some(LlmConfig {
                     base_url,
                     api_key,
@@ -300,11 +325,16 @@ impl PipelineConfig {
         let conversations = ConversationSettings {
             inactivity_seconds: number(
                 &["SPEECH_INACTIVITY_THRESHOLD_SECONDS"],
+                "conversations.inactivity_timeout_seconds",
                 c.inactivity_timeout_seconds,
             )?
             .unwrap_or(defaults.inactivity_seconds),
-            max_duration_seconds: number(&["MAX_CONVERSATION_SECONDS"], c.max_duration_seconds)?
-                .unwrap_or(defaults.max_duration_seconds),
+            max_duration_seconds: number(
+                &["MAX_CONVERSATION_SECONDS"],
+                "conversations.max_duration_seconds",
+                c.max_duration_seconds,
+            )?
+            .unwrap_or(defaults.max_duration_seconds),
             extract_memories,
             retry: RetryPolicy {
                 retries,
@@ -462,11 +492,38 @@ mod tests {
                 && error.contains("line 2"),
             "{error}"
         );
+        let error = load(
+            "transcription:\n  provider: openai\n  timeout_seconds: -1\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("`transcription.timeout_seconds` in") && error.contains("not -1"),
+            "{error}"
+        );
+        let error = load(
+            "",
+            &[
+                ("TRANSCRIPTION_TIMEOUT_SECONDS", "inf"),
+                ("TRANSCRIPTION_PROVIDER", "openai"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("TRANSCRIPTION_TIMEOUT_SECONDS must be"),
+            "{error}"
+        );
+        let error = load("", &[("TRANSCRIPTION_RETRIES", "100")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("from 0 to 10"), "{error}");
         let error = load("", &[("MAX_CONVERSATION_SECONDS", "soon")])
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("MAX_CONVERSATION_SECONDS must be a positive number"),
+            error.contains("MAX_CONVERSATION_SECONDS must be a number of seconds"),
             "{error}"
         );
         let error = load("", &[("TRANSCRIPTION_PROVIDER", "deepgram")])

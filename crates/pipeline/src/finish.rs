@@ -44,83 +44,20 @@ pub fn unix_now() -> f64 {
 }
 
 impl Pipeline {
-    /// Runs the steps above for `finished`; errors are logged, never returned: the
-    /// conversation is already stored as completed.
+    /// Runs the steps above for `finished`. A step that fails is logged and costs only
+    /// itself: `conversation.complete` is dispatched whatever happened before it.
     pub async fn finish(self: Arc<Self>, finished: Finished) {
-        if let Err(error) = self.run_finish(&finished).await {
-            tracing::error!(conversation = %finished.conversation_id, %error, "Could not finish the conversation.");
-        }
-    }
-
-    async fn run_finish(&self, finished: &Finished) -> anyhow::Result<()> {
         let id = &finished.conversation_id;
-        if let (Some(audio), Some(transcriber)) = (&finished.batch_audio, &self.transcriber) {
-            match transcriber.transcribe(audio, self.settings.retry).await {
-                Ok(transcript) => {
-                    let segments: Vec<Value> =
-                        transcript.segments.iter().map(|s| s.to_json()).collect();
-                    self.store
-                        .set_transcript(id, &transcript.text, segments.clone())
-                        .await?;
-                    if !transcript.text.trim().is_empty() {
-                        let data = json!({
-                            "transcript": transcript.text,
-                            "segment_id": format!("{id}_batch"),
-                            "conversation_id": id,
-                            "segments": segments,
-                            "word_count": transcript.words().len(),
-                        });
-                        self.plugins
-                            .dispatch(request(
-                                Event::TranscriptBatch,
-                                &finished.user_id,
-                                data,
-                                json!({"client_id": finished.client_id}),
-                            ))
-                            .await;
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(conversation = %id, %error, "Transcription failed; the conversation keeps its audio without a transcript.");
-                    self.store
-                        .set_transcription_error(id, &error.to_string())
-                        .await?;
-                }
-            }
+        if let Err(error) = self.transcribe_batch(&finished).await {
+            tracing::error!(conversation = %id, %error, "Could not keep the batch transcript.");
         }
-        let conversation = self
-            .store
-            .conversation(&Owner::Admin, id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("conversation {id} vanished"))?;
-        let transcript = conversation.transcript.trim().to_owned();
-        let (mut title, mut summary) = (conversation.title.clone(), conversation.summary.clone());
-
-        match &self.llm {
-            Some(_) if transcript.is_empty() => {
-                tracing::debug!(conversation = %id, "No words: no memories, no summary.");
+        let (transcript, title, summary) = match self.remember(&finished).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::error!(conversation = %id, %error, "Could not draw memories and a title.");
+                (String::new(), None, None)
             }
-            Some(model) => {
-                if self.settings.extract_memories {
-                    self.extract_memories(finished, model, &transcript).await?;
-                }
-                match memory::title_and_summary(model, &transcript).await {
-                    Ok((new_title, new_summary)) => {
-                        self.store
-                            .set_title_summary(id, &new_title, &new_summary)
-                            .await?;
-                        (title, summary) = (new_title, Some(new_summary));
-                    }
-                    Err(error) => {
-                        tracing::warn!(conversation = %id, %error, "No title and summary.")
-                    }
-                }
-            }
-            None => {
-                tracing::info!(conversation = %id, "Memory extraction skipped: no language model is configured.")
-            }
-        }
-
+        };
         let data = json!({
             "conversation": {
                 "client_id": finished.client_id,
@@ -140,7 +77,92 @@ impl Pipeline {
                 json!({"end_reason": finished.end_reason}),
             ))
             .await;
+    }
+
+    /// Step 1: the whole recording, when there is one, and `transcript.batch`.
+    async fn transcribe_batch(&self, finished: &Finished) -> anyhow::Result<()> {
+        let (Some(audio), Some(transcriber)) = (&finished.batch_audio, &self.transcriber) else {
+            return Ok(());
+        };
+        let id = &finished.conversation_id;
+        // A few at a time: each holds a whole recording and a provider connection.
+        let _turn = self.batch_turns.acquire().await?;
+        match transcriber.transcribe(audio, self.settings.retry).await {
+            Ok(transcript) => {
+                let segments: Vec<Value> =
+                    transcript.segments.iter().map(|s| s.to_json()).collect();
+                self.store
+                    .set_transcript(id, &transcript.text, segments.clone())
+                    .await?;
+                if !transcript.text.trim().is_empty() {
+                    let data = json!({
+                        "transcript": transcript.text,
+                        "segment_id": format!("{id}_batch"),
+                        "conversation_id": id,
+                        "segments": segments,
+                        "word_count": transcript.words().len(),
+                    });
+                    self.plugins
+                        .dispatch(request(
+                            Event::TranscriptBatch,
+                            &finished.user_id,
+                            data,
+                            json!({"client_id": finished.client_id}),
+                        ))
+                        .await;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(conversation = %id, %error, "Transcription failed; the conversation keeps its audio without a transcript.");
+                self.store
+                    .set_transcription_error(id, &error.to_string())
+                    .await?;
+            }
+        }
         Ok(())
+    }
+
+    /// Steps 2 and 3: memories and `memory.processed`, then a title and a summary. Returns
+    /// the transcript, the title and the summary for `conversation.complete`.
+    async fn remember(
+        &self,
+        finished: &Finished,
+    ) -> anyhow::Result<(String, Option<String>, Option<String>)> {
+        let id = &finished.conversation_id;
+        let conversation = self
+            .store
+            .conversation(&Owner::Admin, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("conversation {id} vanished"))?;
+        let transcript = conversation.transcript.trim().to_owned();
+        let (mut title, mut summary) = (Some(conversation.title), conversation.summary);
+        match &self.llm {
+            Some(_) if transcript.is_empty() => {
+                tracing::debug!(conversation = %id, "No words: no memories, no summary.");
+            }
+            Some(model) => {
+                if self.settings.extract_memories
+                    && let Err(error) = self.extract_memories(finished, model, &transcript).await
+                {
+                    tracing::error!(conversation = %id, %error, "Could not keep the memories.");
+                }
+                match memory::title_and_summary(model, &transcript).await {
+                    Ok((new_title, new_summary)) => {
+                        self.store
+                            .set_title_summary(id, &new_title, &new_summary)
+                            .await?;
+                        (title, summary) = (Some(new_title), Some(new_summary));
+                    }
+                    Err(error) => {
+                        tracing::warn!(conversation = %id, %error, "No title and summary.")
+                    }
+                }
+            }
+            None => {
+                tracing::info!(conversation = %id, "Memory extraction skipped: no language model is configured.")
+            }
+        }
+        Ok((transcript, title, summary))
     }
 
     async fn extract_memories(

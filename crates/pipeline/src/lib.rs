@@ -36,6 +36,9 @@ pub use crate::llm::ChatModel;
 pub use crate::session::{Session, Sessions, Speech};
 pub use crate::transcription::Transcriber;
 
+/// Batch transcriptions running at once (each holds a whole recording in memory).
+const BATCH_TRANSCRIPTIONS: usize = 2;
+
 /// Where events go: the plugin host in service (the server swaps it on reload).
 #[async_trait]
 pub trait Plugins: Send + Sync {
@@ -78,6 +81,8 @@ pub struct Pipeline {
     pub sessions: Sessions,
     /// Conversations between their close and their `conversation.complete`.
     finishing: std::sync::atomic::AtomicUsize,
+    /// Batch transcriptions allowed at once.
+    batch_turns: tokio::sync::Semaphore,
 }
 
 impl Pipeline {
@@ -96,6 +101,7 @@ impl Pipeline {
             settings,
             sessions: Sessions::default(),
             finishing: Default::default(),
+            batch_turns: tokio::sync::Semaphore::new(BATCH_TRANSCRIPTIONS),
         }
     }
 

@@ -83,6 +83,10 @@ pub struct SessionState {
     speech_failed: Option<String>,
     /// A batch session's audio, kept for transcription at the end.
     batch_audio: Option<Vec<i16>>,
+    /// The session is ending: audio is refused, the provider's last words are still taken.
+    stopping: bool,
+    /// The session has ended: nothing opens a conversation any more.
+    stopped: bool,
 }
 
 /// A conversation open in a session.
@@ -173,9 +177,13 @@ impl Session {
             .map(|(audio, _)| audio.clone());
         let mut state = match stream {
             Some(stream) => {
-                // Bounded: a provider that cannot keep up slows this device, not the server.
-                // Sent before the state is locked, which the provider's results need.
-                let _ = stream.send(StreamInput::Audio(samples)).await;
+                // Never waits: a provider that cannot keep up (its stream holds a backlog)
+                // loses audio for transcription, the device is never slowed. The recording
+                // keeps everything.
+                if stream.try_send(StreamInput::Audio(samples)).is_err() {
+                    metrics::counter!("chronicle_transcription_audio_dropped_milliseconds_total")
+                        .increment((seconds * 1000.0) as u64);
+                }
                 self.state.lock().await
             }
             None => {
@@ -186,6 +194,9 @@ impl Session {
                 state
             }
         };
+        if state.stopping || state.stopped {
+            return Ok(());
+        }
         // Without speech detection the conversation starts with this chunk's first sample.
         if state.conversation.is_none() && !state.detects_speech(self.speech) {
             self.open_conversation(pipeline, &mut state).await?;
@@ -197,6 +208,9 @@ impl Session {
     /// Moves the clock to `seconds` without audio (a replayed session's timeline).
     pub async fn advance_to(&self, pipeline: &Arc<Pipeline>, seconds: f64) -> anyhow::Result<()> {
         let mut state = self.state.lock().await;
+        if state.stopped {
+            return Ok(());
+        }
         state.audio_seconds = state.audio_seconds.max(seconds);
         self.tick(pipeline, &mut state).await
     }
@@ -222,12 +236,32 @@ impl Session {
 
     /// Takes a final segment: opens a conversation on meaningful speech, adds the words to it
     /// and queues `transcript.streaming` (once per segment, never the cumulative text).
-    pub async fn segment(&self, pipeline: &Arc<Pipeline>, segment: Segment) -> anyhow::Result<()> {
+    pub async fn segment(
+        &self,
+        pipeline: &Arc<Pipeline>,
+        mut segment: Segment,
+    ) -> anyhow::Result<()> {
         if !segment.is_meaningful() {
             return Ok(());
         }
         let mut state = self.state.lock().await;
-        state.audio_seconds = state.audio_seconds.max(segment.end);
+        if state.stopped {
+            return Ok(());
+        }
+        if self.speech == Speech::Replayed {
+            // A replay's timeline is the file's.
+            state.audio_seconds = state.audio_seconds.max(segment.end);
+        } else {
+            // A provider's times are its own: they never move the session's clock, and
+            // nothing can be said after the audio received so far.
+            let now = state.audio_seconds;
+            segment.end = segment.end.clamp(0.0, now);
+            segment.start = if segment.words.is_empty() {
+                segment.end
+            } else {
+                segment.start.clamp(0.0, segment.end)
+            };
+        }
         self.tick(pipeline, &mut state).await?;
         let conversation_id = self.open_conversation(pipeline, &mut state).await?;
         if let Some(open) = &mut state.conversation {
@@ -283,21 +317,36 @@ impl Session {
         self.live_pending.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Speech detection broke: the audio is still kept, in a conversation that records why it
-    /// has no (or only a partial) transcript.
+    /// Speech went untranscribed: the conversation (opened now if none is, since someone
+    /// spoke) records why its transcript is partial. `for_good`: the stream broke, so speech
+    /// detection is over and later conversations span the audio and carry the reason too.
     async fn transcription_failed(
         &self,
         pipeline: &Arc<Pipeline>,
         error: String,
+        for_good: bool,
     ) -> anyhow::Result<()> {
         let mut state = self.state.lock().await;
-        tracing::warn!(session = %self.session_id, %error, "Transcription failed for this session.");
+        tracing::warn!(session = %self.session_id, %error, for_good, "Transcription failed for this session.");
+        if state.stopped {
+            if let Some(id) = state.conversation_id() {
+                pipeline.store.set_transcription_error(id, &error).await?;
+            }
+            return Ok(());
+        }
         let conversation_id = self.open_conversation(pipeline, &mut state).await?;
         pipeline
             .store
             .set_transcription_error(&conversation_id, &error)
             .await?;
-        state.speech_failed = Some(error);
+        let now = state.audio_seconds;
+        if let Some(open) = &mut state.conversation {
+            // Speech happened, unheard: it is not a pause.
+            open.last_speech_at = now;
+        }
+        if for_good {
+            state.speech_failed = Some(error);
+        }
         Ok(())
     }
 
@@ -385,15 +434,19 @@ impl Session {
     /// Ends the session: waits (bounded) for the provider's last words, ends the conversation
     /// with `end_reason`, records the session's end, and unregisters it.
     pub async fn stop(&self, pipeline: &Arc<Pipeline>, end_reason: &str) -> SessionState {
+        self.state.lock().await.stopping = true;
         let transcription = lock(&self.transcription).take();
         if let Some((audio, reader)) = transcription {
-            let _ = audio.send(StreamInput::Finish).await;
+            let _ = audio.send_timeout(StreamInput::Finish, FLUSH_TIMEOUT).await;
             drop(audio);
+            let abort = reader.abort_handle();
             if tokio::time::timeout(FLUSH_TIMEOUT, reader).await.is_err() {
+                abort.abort();
                 tracing::warn!(session = %self.session_id, "The transcription provider did not finish within {} s; ending without its last words.", FLUSH_TIMEOUT.as_secs());
             }
         }
         let mut state = self.state.lock().await;
+        state.stopped = true;
         if let Err(error) = self
             .end_conversation(pipeline, &mut state, end_reason)
             .await
@@ -408,7 +461,16 @@ impl Session {
             tracing::debug!(%error, "Could not record the end of the session.");
         }
         pipeline.sessions.remove(&self.session_id);
-        std::mem::take(&mut *state)
+        // What the caller needs to close its own parts (the recording); the state itself
+        // stays stopped, so a late chunk or segment opens nothing.
+        SessionState {
+            recording: state.recording,
+            audio_path: state.audio_path.clone(),
+            audio_seconds: state.audio_seconds,
+            stopping: true,
+            stopped: true,
+            ..SessionState::default()
+        }
     }
 }
 
@@ -456,9 +518,14 @@ async fn read_updates(
                 let _ = relay.try_send(json!({"type": "interim_transcript", "data": data}));
                 session.segment(&pipeline, segment).await
             }
+            Update::Missed(error) => {
+                session
+                    .transcription_failed(&pipeline, error.to_string(), false)
+                    .await
+            }
             Update::Failed(error) => {
                 session
-                    .transcription_failed(&pipeline, error.to_string())
+                    .transcription_failed(&pipeline, error.to_string(), true)
                     .await
             }
         };
@@ -623,10 +690,13 @@ pub fn plugin_backends(
 /// Ends every live session with `reason` (at shutdown); returns their final states so the
 /// caller can close what it holds for them (recordings).
 pub async fn stop_all(pipeline: &Arc<Pipeline>, reason: &str) -> Vec<(Arc<Session>, SessionState)> {
-    let mut stopped = Vec::new();
-    for session in pipeline.sessions.all() {
-        let state = session.stop(pipeline, reason).await;
-        stopped.push((session, state));
-    }
-    stopped
+    let stopping = pipeline
+        .sessions
+        .all()
+        .into_iter()
+        .map(|session| async move {
+            let state = session.stop(pipeline, reason).await;
+            (session, state)
+        });
+    futures_util::future::join_all(stopping).await
 }

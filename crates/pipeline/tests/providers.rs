@@ -117,6 +117,7 @@ fn kinds(updates: &[Update]) -> Vec<&'static str> {
         .map(|update| match update {
             Update::Interim { .. } => "interim",
             Update::Final(_) => "final",
+            Update::Missed(_) => "missed",
             Update::Failed(_) => "failed",
         })
         .collect()
@@ -499,6 +500,7 @@ async fn wyoming_faults_map_to_unreachable_garbled_and_timed_out() {
             TranscriptionError::Garbled { .. } => "garbled",
             TranscriptionError::TimedOut { .. } => "timed out",
             TranscriptionError::Refused { .. } => "refused",
+            TranscriptionError::Behind { .. } => "behind",
         };
         assert_eq!(kind, expected, "{error:?}");
         assert!(error.to_string().contains("Wyoming"), "{error}");
@@ -558,7 +560,7 @@ async fn deepgram_stream_delivers_interim_then_final_per_utterance_and_ends() {
 }
 
 #[tokio::test]
-async fn deepgram_reconnects_after_a_refused_connection_and_keeps_the_clock() {
+async fn deepgram_reconnects_after_a_refused_connection_and_keeps_the_audio() {
     let server = Deepgram::start(|index| match index {
         0 => DeepgramBehaviour::Reject(503),
         _ => DeepgramBehaviour::Script(vec![utterance(1.0, "Still here.")]),
@@ -566,7 +568,7 @@ async fn deepgram_reconnects_after_a_refused_connection_and_keeps_the_clock() {
     .await;
     let mut stream = deepgram(&server.url()).open(Vec::new());
     // Half a second arrives while the first connection is refused and the stream waits to
-    // reconnect: it is lost, but the clock counts it.
+    // reconnect: it waits in the backlog and goes out first on the next connection.
     let lost = feed(stream.audio.clone(), tone(0.5), Duration::ZERO, false);
     lost.await.unwrap();
     eventually("a second connection", || server.connections().len() >= 2).await;
@@ -578,11 +580,11 @@ async fn deepgram_reconnects_after_a_refused_connection_and_keeps_the_clock() {
     assert_eq!(kinds(&updates), ["interim", "final"], "{updates:#?}");
     let finals = finals(&updates);
     assert_eq!(finals[0].text, "Still here.");
-    // 1 s into the second connection, which started 0.5 s into the stream.
-    assert!((finals[0].end - 1.5).abs() < 1e-9, "{}", finals[0].end);
+    // 1 s into the second connection, which carries the whole stream.
+    assert!((finals[0].end - 1.0).abs() < 1e-9, "{}", finals[0].end);
     let connections = server.connections();
     assert_eq!(connections.len(), 2);
-    assert_eq!(connections[1].audio_bytes, samples(2.0) * 2);
+    assert_eq!(connections[1].audio_bytes, samples(2.5) * 2);
 }
 
 #[tokio::test]
@@ -742,7 +744,7 @@ async fn utterances_over_streaming_wyoming_relay_interims_before_each_final() {
         .map(|update| match update {
             Update::Interim { text, .. } => text.as_str(),
             Update::Final(segment) => segment.text.as_str(),
-            Update::Failed(error) => panic!("{error}"),
+            Update::Missed(error) | Update::Failed(error) => panic!("{error}"),
         })
         .collect();
     assert_eq!(
@@ -781,10 +783,10 @@ async fn utterances_report_each_failed_utterance_and_the_stream_still_ends() {
     let updates = collect(&mut stream.updates).await;
     feeding.await.unwrap();
 
-    assert_eq!(kinds(&updates), ["failed", "failed"], "{updates:#?}");
+    assert_eq!(kinds(&updates), ["missed", "missed"], "{updates:#?}");
     for update in &updates {
         assert!(
-            matches!(update, Update::Failed(TranscriptionError::Refused { detail, .. }) if detail.starts_with("500")),
+            matches!(update, Update::Missed(TranscriptionError::Refused { detail, .. }) if detail.starts_with("500")),
             "{update:?}"
         );
     }

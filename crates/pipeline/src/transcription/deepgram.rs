@@ -104,13 +104,14 @@ impl DeepgramTranscriber {
         url
     }
 
-    /// One connection's life: audio out, results in, until the audio ends (`Ok(true)`), the
-    /// session goes away (`Ok(false)` with nothing left to do), or the connection fails.
+    /// One connection's life: the backlog first, then audio out and results in, until the
+    /// audio has ended and the server closed the stream (`Ok`), or the connection fails.
     /// `answered` is set once the server has sent a message in its protocol.
     async fn run_connection(
         &self,
         keyterms: &[String],
         audio: &mut mpsc::Receiver<StreamInput>,
+        backlog: &mut Backlog,
         updates: &mpsc::Sender<Update>,
         offset: &mut f64,
         answered: &mut bool,
@@ -121,6 +122,10 @@ impl DeepgramTranscriber {
             target: self.url.clone(),
             detail,
         };
+        let timed_out = || TranscriptionError::TimedOut {
+            provider: PROVIDER,
+            seconds: self.timeout.as_secs_f64(),
+        };
         let mut request = url
             .as_str()
             .into_client_request()
@@ -129,14 +134,19 @@ impl DeepgramTranscriber {
             .parse()
             .map_err(|_| unreachable("the API key is not a valid header value".into()))?;
         request.headers_mut().insert("Authorization", token);
-        let connecting = tokio_tungstenite::connect_async(request);
-        let (mut socket, _) = match tokio::time::timeout(self.timeout, connecting).await {
-            Err(_) => {
-                return Err(TranscriptionError::TimedOut {
-                    provider: PROVIDER,
-                    seconds: self.timeout.as_secs_f64(),
-                });
+        // Audio keeps arriving while the connection is made: it waits in the backlog, so the
+        // session never waits for the provider.
+        let connecting =
+            tokio::time::timeout(self.timeout, tokio_tungstenite::connect_async(request));
+        tokio::pin!(connecting);
+        let connected = loop {
+            tokio::select! {
+                result = &mut connecting => break result,
+                input = audio.recv(), if backlog.has_room() => backlog.push(input),
             }
+        };
+        let (mut socket, _) = match connected {
+            Err(_) => return Err(timed_out()),
             Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
                 return Err(TranscriptionError::Refused {
                     provider: PROVIDER,
@@ -149,31 +159,49 @@ impl DeepgramTranscriber {
             Ok(Err(error)) => return Err(unreachable(error.to_string())),
             Ok(Ok(connected)) => connected,
         };
+        // A stalled socket must not hold the stream: every send has the timeout.
+        macro_rules! send {
+            ($message:expr) => {
+                match tokio::time::timeout(self.timeout, socket.send($message)).await {
+                    Err(_) => return Err(timed_out()),
+                    Ok(Err(error)) => return Err(unreachable(error.to_string())),
+                    Ok(Ok(())) => {}
+                }
+            };
+        }
         // Deepgram times results from the start of each connection.
         let base = *offset;
-        let mut finishing = false;
+        while let Some(samples) = backlog.items.pop_front() {
+            backlog.seconds -= seconds_of(&samples);
+            *offset += seconds_of(&samples);
+            send!(Message::binary(pcm_bytes(&samples)));
+        }
+        let mut finishing = backlog.finished;
+        if finishing {
+            send!(Message::text(r#"{"type":"CloseStream"}"#));
+        }
         let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
         keep_alive.reset();
         loop {
             tokio::select! {
                 input = audio.recv(), if !finishing => match input {
                     Some(StreamInput::Audio(samples)) => {
-                        *offset += samples.len() as f64 / 16_000.0;
-                        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-                        socket.send(Message::binary(bytes)).await.map_err(|e| unreachable(e.to_string()))?;
+                        *offset += seconds_of(&samples);
+                        send!(Message::binary(pcm_bytes(&samples)));
                         keep_alive.reset();
                     }
                     Some(StreamInput::Finish) | None => {
                         finishing = true;
-                        let _ = socket.send(Message::text(r#"{"type":"CloseStream"}"#)).await;
+                        backlog.finished = true;
+                        send!(Message::text(r#"{"type":"CloseStream"}"#));
                     }
                 },
                 _ = keep_alive.tick(), if !finishing => {
-                    socket.send(Message::text(r#"{"type":"KeepAlive"}"#)).await.map_err(|e| unreachable(e.to_string()))?;
+                    send!(Message::text(r#"{"type":"KeepAlive"}"#));
                 }
                 message = tokio::time::timeout(if finishing { self.timeout } else { Duration::from_secs(86_400) }, socket.next()) => {
                     let message = match message {
-                        Err(_) => return Err(TranscriptionError::TimedOut { provider: PROVIDER, seconds: self.timeout.as_secs_f64() }),
+                        Err(_) => return Err(timed_out()),
                         Ok(None) | Ok(Some(Ok(Message::Close(_)))) => {
                             return if finishing { Ok(()) } else { Err(unreachable("the server closed the stream".into())) };
                         }
@@ -192,6 +220,44 @@ impl DeepgramTranscriber {
             }
         }
     }
+}
+
+/// How much audio waits for a connection: enough to ride out the reconnects (1 + 2 + 4 s plus
+/// connecting); beyond it the stream stops taking audio and the session drops what it cannot
+/// hand over.
+const BACKLOG_SECONDS: f64 = 30.0;
+
+/// Audio waiting for a connection.
+#[derive(Default)]
+struct Backlog {
+    items: std::collections::VecDeque<Vec<i16>>,
+    seconds: f64,
+    /// The audio has ended (after the items).
+    finished: bool,
+}
+
+impl Backlog {
+    fn has_room(&self) -> bool {
+        !self.finished && self.seconds < BACKLOG_SECONDS
+    }
+
+    fn push(&mut self, input: Option<StreamInput>) {
+        match input {
+            Some(StreamInput::Audio(samples)) => {
+                self.seconds += seconds_of(&samples);
+                self.items.push_back(samples);
+            }
+            Some(StreamInput::Finish) | None => self.finished = true,
+        }
+    }
+}
+
+fn seconds_of(samples: &[i16]) -> f64 {
+    samples.len() as f64 / 16_000.0
+}
+
+fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
+    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
 }
 
 /// Reads a server message: `Results` become updates; `Metadata`, `SpeechStarted` and
@@ -258,42 +324,38 @@ impl StreamingTranscriber for DeepgramTranscriber {
         tokio::spawn(async move {
             let mut failures = 0;
             let mut offset = 0.0;
+            let mut backlog = Backlog::default();
             loop {
                 let mut answered = false;
-                match provider
-                    .run_connection(&keyterms, &mut audio, &updates, &mut offset, &mut answered)
-                    .await
-                {
-                    Ok(()) => return,
-                    Err(error) => {
-                        // A connection the server answered in its protocol was working: start
-                        // counting anew. (Carrying audio is not enough: a server that takes
-                        // audio and then fails every time would be retried for ever.)
-                        if answered {
-                            failures = 0;
-                        }
-                        failures += 1;
-                        if failures >= MAX_FAILURES || !error.is_transient() {
-                            let _ = updates.send(Update::Failed(error)).await;
-                            return;
-                        }
-                        tracing::warn!(%error, attempt = failures, "Deepgram stream failed; reconnecting.");
-                        let delay = Duration::from_secs(1 << (failures - 1));
-                        // Audio that arrives meanwhile is not transcribed, but it keeps the
-                        // clock right for the next connection.
-                        let until = tokio::time::Instant::now() + delay;
-                        loop {
-                            match tokio::time::timeout_at(until, audio.recv()).await {
-                                Err(_) => break,
-                                Ok(Some(StreamInput::Audio(samples))) => {
-                                    offset += samples.len() as f64 / 16_000.0
-                                }
-                                Ok(Some(StreamInput::Finish)) | Ok(None) => {
-                                    let _ = updates.send(Update::Failed(error)).await;
-                                    return;
-                                }
-                            }
-                        }
+                let connection = provider.run_connection(
+                    &keyterms,
+                    &mut audio,
+                    &mut backlog,
+                    &updates,
+                    &mut offset,
+                    &mut answered,
+                );
+                let Err(error) = connection.await else {
+                    return;
+                };
+                // A connection the server answered in its protocol was working: start counting
+                // anew. (Carrying audio is not enough: a server that takes audio and then
+                // fails every time would be retried for ever.)
+                if answered {
+                    failures = 0;
+                }
+                failures += 1;
+                if failures >= MAX_FAILURES || !error.is_transient() {
+                    let _ = updates.send(Update::Failed(error)).await;
+                    return;
+                }
+                tracing::warn!(%error, attempt = failures, "Deepgram stream failed; reconnecting.");
+                // Audio that arrives meanwhile waits in the backlog for the next connection.
+                let until = tokio::time::Instant::now() + Duration::from_secs(1 << (failures - 1));
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(until) => break,
+                        input = audio.recv(), if backlog.has_room() => backlog.push(input),
                     }
                 }
             }
@@ -329,7 +391,7 @@ impl BatchTranscriber for DeepgramTranscriber {
             match update {
                 Update::Final(segment) => segments.push(segment),
                 Update::Failed(error) => return Err(error),
-                Update::Interim { .. } => {}
+                Update::Interim { .. } | Update::Missed(_) => {}
             }
         }
         Ok(Transcript::from_segments(segments))

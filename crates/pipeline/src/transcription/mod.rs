@@ -130,6 +130,11 @@ pub enum TranscriptionError {
         provider: &'static str,
         detail: String,
     },
+    /// The provider fell so far behind a live session that speech was skipped.
+    #[error(
+        "the transcription provider fell behind: {seconds:.1} s of speech were not transcribed"
+    )]
+    Behind { seconds: f64 },
     /// The provider answered something that is not its protocol.
     #[error("{provider} answered something unreadable: {detail}")]
     Garbled {
@@ -139,13 +144,13 @@ pub enum TranscriptionError {
 }
 
 impl TranscriptionError {
-    /// Whether trying again may help (a refusal of our credentials will not).
+    /// Whether trying again may help.
     pub fn is_transient(&self) -> bool {
         match self {
+            // A 4xx other than a timeout or a rate limit will be answered the same way again
+            // (a bad key, a file too large, an unknown model).
             Self::Refused { detail, .. } => {
-                !(detail.starts_with("401")
-                    || detail.starts_with("403")
-                    || detail.starts_with("400"))
+                !detail.starts_with('4') || detail.starts_with("408") || detail.starts_with("429")
             }
             _ => true,
         }
@@ -175,6 +180,8 @@ pub enum Update {
     },
     /// A finished piece of speech, timed from the start of the stream.
     Final(Segment),
+    /// A piece of speech could not be transcribed (after its retries); the stream goes on.
+    Missed(TranscriptionError),
     /// The stream broke and could not be reopened; no more updates come.
     Failed(TranscriptionError),
 }
@@ -247,8 +254,24 @@ impl Transcriber {
         }
     }
 
-    /// Transcribes a recording, retrying transient failures `policy.retries` times.
+    /// Transcribes a recording, retrying transient failures `policy.retries` times. A
+    /// recording over ten minutes goes in pieces cut at its quietest moments (OpenAI takes at
+    /// most 25 MB a file, and a long request outlives any sensible timeout).
     pub async fn transcribe(
+        &self,
+        audio: &[i16],
+        policy: RetryPolicy,
+    ) -> Result<Transcript, TranscriptionError> {
+        let mut segments = Vec::new();
+        for (start, end) in pieces(audio, PIECE_SAMPLES) {
+            let transcript = self.transcribe_piece(&audio[start..end], policy).await?;
+            let offset = start as f64 / RATE as f64;
+            segments.extend(transcript.segments.into_iter().map(|s| s.shifted(offset)));
+        }
+        Ok(Transcript::from_segments(segments))
+    }
+
+    async fn transcribe_piece(
         &self,
         audio: &[i16],
         policy: RetryPolicy,
@@ -262,12 +285,42 @@ impl Transcriber {
                     attempt += 1;
                     tracing::warn!(provider = self.name, %error, attempt, "Transcription failed; trying again.");
                     tokio::time::sleep(delay).await;
-                    delay *= 2;
+                    delay = delay.saturating_mul(2);
                 }
                 Err(error) => return Err(error),
             }
         }
     }
+}
+
+const RATE: usize = 16_000;
+/// The longest piece of a recording sent at once: ten minutes (19.2 MB as WAV).
+const PIECE_SAMPLES: usize = 600 * RATE;
+
+/// Where to cut `audio` into pieces of at most `max` samples: at the quietest 30 ms frame of
+/// the last ten seconds before each limit, so words are rarely split.
+pub(crate) fn pieces(audio: &[i16], max: usize) -> Vec<(usize, usize)> {
+    const FRAME: usize = RATE * 30 / 1000;
+    let search = (10 * RATE).min(max / 2);
+    let mut cuts = Vec::new();
+    let mut start = 0;
+    while audio.len() - start > max {
+        let limit = start + max;
+        let energy = |at: usize| {
+            audio[at..at + FRAME]
+                .iter()
+                .map(|&s| i64::from(s).pow(2))
+                .sum::<i64>()
+        };
+        let cut = (limit - search..limit - FRAME)
+            .step_by(FRAME)
+            .min_by_key(|&at| energy(at))
+            .unwrap_or(limit);
+        cuts.push((start, cut));
+        start = cut;
+    }
+    cuts.push((start, audio.len()));
+    cuts
 }
 
 /// Splits `text` into sentences (after `.`, `!` or `?` followed by a space).
@@ -356,6 +409,25 @@ mod tests {
         assert_eq!(segments[0].words[1].word, "two");
         assert_eq!(segments[1].words[0].start, 2.0);
         assert!(spread("  ", 3.0).is_empty());
+    }
+
+    #[test]
+    fn long_recordings_are_cut_at_their_quietest_moments() {
+        let seconds = |n: f64| (n * RATE as f64) as usize;
+        // Loud throughout, but for a quiet moment at 55 s.
+        let mut audio = vec![5000_i16; seconds(130.0)];
+        audio[seconds(55.0)..seconds(55.1)].fill(0);
+        let cuts = pieces(&audio, seconds(60.0));
+        assert_eq!(cuts.len(), 3, "{cuts:?}");
+        assert!(
+            (seconds(55.0)..seconds(55.1)).contains(&cuts[0].1),
+            "{cuts:?}"
+        );
+        assert_eq!(cuts[1].0, cuts[0].1);
+        assert!(cuts.iter().all(|(start, end)| end - start <= seconds(60.0)));
+        assert_eq!(cuts[2].1, audio.len());
+        assert_eq!(pieces(&audio[..100], 1000), [(0, 100)]);
+        assert_eq!(pieces(&[], 1000), [(0, 0)]);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! utterances at pauses (an energy threshold over 30 ms frames), and each utterance is
 //! transcribed on its own, in order, while audio keeps arriving.
 //!
-//! A failed utterance (after its retries) is reported as [`Update::Failed`] and the stream goes
-//! on: the provider may be back for the next one.
+//! A failed utterance (after its retries) is reported as [`Update::Missed`] and the stream goes
+//! on: the provider may be back for the next one. At most [`WAITING_CUTS`] utterances wait for
+//! the provider; beyond that an utterance is reported missed at once, so a provider that is
+//! down costs bounded memory.
 
 use std::sync::Arc;
 
@@ -14,6 +16,8 @@ use super::{
 };
 
 const RATE: usize = 16_000;
+/// Utterances waiting for the provider.
+pub const WAITING_CUTS: usize = 8;
 /// Analysis frame: 30 ms.
 const FRAME: usize = RATE * 30 / 1000;
 
@@ -161,22 +165,30 @@ impl StreamingTranscriber for Utterances {
         let (audio_tx, mut audio) = mpsc::channel::<StreamInput>(64);
         let (updates, updates_rx) = mpsc::channel(256);
         // Cut here, transcribe on a second task: audio intake never waits for the provider.
-        let (cuts_tx, mut cuts) = mpsc::unbounded_channel::<Cut>();
+        let (cuts_tx, mut cuts) = mpsc::channel::<Cut>(WAITING_CUTS);
         let settings = self.settings;
+        let behind = updates.clone();
         tokio::spawn(async move {
             let mut cutter = Cutter::new(settings);
+            let hand_over = |cut: Cut| {
+                if let Err(mpsc::error::TrySendError::Full(cut)) = cuts_tx.try_send(cut) {
+                    let seconds = cut.audio.len() as f64 / RATE as f64;
+                    let _ = behind.try_send(Update::Missed(super::TranscriptionError::Behind {
+                        seconds,
+                    }));
+                }
+            };
             while let Some(input) = audio.recv().await {
                 match input {
                     StreamInput::Audio(samples) => {
-                        for cut in cutter.push(&samples) {
-                            let _ = cuts_tx.send(cut);
-                        }
+                        cutter.push(&samples).into_iter().for_each(&hand_over)
                     }
                     StreamInput::Finish => break,
                 }
             }
             if let Some(cut) = cutter.finish() {
-                let _ = cuts_tx.send(cut);
+                // The last one waits for room: nothing comes behind it.
+                let _ = cuts_tx.send(cut).await;
             }
         });
         let this = self.clone();
@@ -209,7 +221,7 @@ impl StreamingTranscriber for Utterances {
                         }
                         sent.map_err(|_| ())
                     }
-                    Err(error) => updates.send(Update::Failed(error)).await.map_err(|_| ()),
+                    Err(error) => updates.send(Update::Missed(error)).await.map_err(|_| ()),
                 };
                 if sent.is_err() {
                     return;
@@ -244,7 +256,7 @@ impl Utterances {
                     attempt += 1;
                     tracing::warn!(%error, attempt, "Transcribing an utterance failed; trying again.");
                     tokio::time::sleep(delay).await;
-                    delay *= 2;
+                    delay = delay.saturating_mul(2);
                 }
                 Err(error) => return Err(error),
             }
