@@ -659,3 +659,61 @@ async fn garbage_from_the_provider_and_the_model_costs_their_steps_only() {
         "no words, so the model is not asked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sessions_broken_transcription_leaves_another_session_whole() {
+    // The server garbles short recordings and transcribes long ones: two devices at once,
+    // one of each.
+    let speech = Wyoming::start(false, |request| {
+        if request.audio_seconds < 1.5 {
+            WyomingReply::Garbage
+        } else {
+            WyomingReply::Transcript("The long one works.".into())
+        }
+    })
+    .await;
+    let wyoming = Arc::new(WyomingTranscriber::new(
+        &speech.uri(),
+        None,
+        None,
+        Duration::from_secs(2),
+    ));
+    let settings = ConversationSettings {
+        retry: fast_retry(),
+        ..Default::default()
+    };
+    let fixture = Fixture::new(Some(by_utterance("wyoming", wyoming)), None, settings).await;
+    let (short, long) = (fixture.start(true), fixture.start(true));
+    tokio::join!(
+        fixture.feed(&short, 1.0, true),
+        fixture.feed(&long, 2.0, true)
+    );
+    tokio::join!(
+        short.stop(&fixture.pipeline, "user_stopped"),
+        long.stop(&fixture.pipeline, "websocket_disconnect")
+    );
+    let done = fixture.completed(2).await;
+    let by_reason = |reason: &str| {
+        done.iter()
+            .find(|s| s.metadata["end_reason"] == reason)
+            .map(|s| s.data.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        by_reason("websocket_disconnect")["transcript"],
+        "The long one works."
+    );
+    assert_eq!(by_reason("user_stopped")["transcript"], "");
+    let failed = by_reason("user_stopped")["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = fixture
+        .store
+        .conversation(&Owner::Admin, &failed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.transcription_error.is_some());
+    assert_eq!(fixture.events(Event::TranscriptBatch).len(), 1);
+}
