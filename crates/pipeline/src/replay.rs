@@ -16,11 +16,10 @@
 
 use std::sync::Arc;
 
-use chronicle_plugin_api::Event;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::session::{Session, SessionOwner, Speech};
+use crate::session::{Session, SessionOwner, Speech, button_press};
 use crate::transcription::{Segment, spread};
 use crate::{Pipeline, request};
 
@@ -141,21 +140,13 @@ pub async fn play(
                 session.segment(pipeline, segment).await?;
             }
             Line::Button { state, .. } => {
-                let event = match state.as_str() {
-                    "SINGLE_PRESS" | "SINGLE_TAP" => Event::ButtonSinglePress,
-                    "DOUBLE_PRESS" | "DOUBLE_TAP" => Event::ButtonDoublePress,
-                    "LONG_PRESS" => Event::ButtonLongPress,
-                    other => anyhow::bail!(
-                        "unknown button state `{other}`: use SINGLE_PRESS, DOUBLE_PRESS or LONG_PRESS"
-                    ),
+                let (event, data) =
+                    button_press(state, Some(&session.session_id), &session.owner.client_id);
+                let Some(event) = event else {
+                    anyhow::bail!(
+                        "unknown button state `{state}`: use SINGLE_PRESS, DOUBLE_PRESS or LONG_PRESS"
+                    );
                 };
-                let data = json!({
-                    "state": state,
-                    "timestamp": crate::finish::unix_now(),
-                    "audio_uuid": session.session_id,
-                    "session_id": session.session_id,
-                    "client_id": session.owner.client_id,
-                });
                 let press = request(
                     event,
                     &session.owner.user_id,

@@ -535,6 +535,29 @@ async fn read_updates(
     }
 }
 
+/// A device's button press as plugins see it: the event for its state (`None` for a state
+/// Chronicle does not know; both the original's spellings are taken) and the event data.
+pub fn button_press(
+    state: &str,
+    session_id: Option<&str>,
+    client_id: &str,
+) -> (Option<Event>, Value) {
+    let event = match state {
+        "SINGLE_PRESS" | "SINGLE_TAP" => Some(Event::ButtonSinglePress),
+        "DOUBLE_PRESS" | "DOUBLE_TAP" => Some(Event::ButtonDoublePress),
+        "LONG_PRESS" => Some(Event::ButtonLongPress),
+        _ => None,
+    };
+    let data = json!({
+        "state": state,
+        "timestamp": crate::finish::unix_now(),
+        "audio_uuid": session_id,
+        "session_id": session_id,
+        "client_id": client_id,
+    });
+    (event, data)
+}
+
 /// The live sessions of a pipeline.
 #[derive(Default)]
 pub struct Sessions {

@@ -4,8 +4,8 @@
 //!
 //! A connection that breaks the framing (bad JSON, a binary frame where a header is due, a
 //! payload over 1 MiB, a payload of the wrong size) is closed with a reason and a log line;
-//! no other connection notices. Button presses are queued for the connection's own task, so a
-//! slow plugin never stalls audio.
+//! no other connection notices. Button presses are queued behind the session's transcripts
+//! (before any audio, on the connection's own queue), so a slow plugin never stalls audio.
 //!
 //! Audio goes to the connection's pipeline session (`chronicle_pipeline::Session`), which
 //! transcribes it and opens and closes conversations; the transcripts it relays come back to
@@ -19,9 +19,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chronicle_audio::{OpusDecoder, PcmFormat, StreamNormalizer, TARGET_RATE};
-use chronicle_pipeline::session::SessionOwner;
+use chronicle_pipeline::session::{SessionOwner, button_press};
 use chronicle_pipeline::{Session, Speech, request};
-use chronicle_plugin_api::Event;
 use chronicle_plugin_host::DispatchRequest;
 use chronicle_store::User;
 use serde::Deserialize;
@@ -474,16 +473,9 @@ impl Device {
     }
 
     async fn button(&mut self, data: &Value) -> Result<(), Closing> {
-        let raw_state = data
-            .get("state")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let timestamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        let session_id = self.session.as_ref().map(|s| s.session_id.clone());
-        let data = json!({"state": raw_state, "timestamp": timestamp, "audio_uuid": session_id, "session_id": session_id, "client_id": self.client_id});
+        let raw_state = data.get("state").and_then(Value::as_str).unwrap_or("");
+        let session_id = self.session.as_ref().map(|s| s.session_id.as_str());
+        let (event, data) = button_press(raw_state, session_id, &self.client_id);
         let mut marker = data.clone();
         marker["type"] = json!("button_event");
         self.markers += 1;
@@ -499,35 +491,33 @@ impl Device {
                 .conversation_id()
                 .map(str::to_owned);
             if let Some(conversation_id) = conversation
-                && let Err(error) = self
-                    .state
-                    .store
-                    .add_marker(&conversation_id, marker.clone())
-                    .await
+                && let Err(error) = self.state.store.add_marker(&conversation_id, marker).await
             {
                 tracing::warn!(%error, "Could not keep the button marker.");
             }
         }
-        let event = match raw_state.as_str() {
-            "SINGLE_PRESS" | "SINGLE_TAP" => Event::ButtonSinglePress,
-            "DOUBLE_PRESS" | "DOUBLE_TAP" => Event::ButtonDoublePress,
-            "LONG_PRESS" => Event::ButtonLongPress,
-            other => {
-                tracing::warn!(client = %self.client_id, state = other, "Unknown button state; only the marker is kept.");
-                return Ok(());
-            }
+        let Some(event) = event else {
+            tracing::warn!(client = %self.client_id, state = raw_state, "Unknown button state; only the marker is kept.");
+            return Ok(());
         };
-        let dispatch = request(
+        let press = request(
             event,
             &self.user.id,
             data,
             json!({"client_id": self.client_id}),
         );
-        self.live_events.try_send(dispatch).map_err(|_| {
-            Closing::new(
+        // In a session, presses queue behind its transcripts, so plugins see them in order.
+        let queued = match &self.session {
+            Some(session) => session.queue_live(press),
+            None => self.live_events.try_send(press).is_ok(),
+        };
+        if queued {
+            Ok(())
+        } else {
+            Err(Closing::new(
                 POLICY_VIOLATION,
                 "button events arrive faster than plugins can handle them",
-            )
-        })
+            ))
+        }
     }
 }
