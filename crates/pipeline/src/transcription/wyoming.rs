@@ -163,11 +163,20 @@ impl WyomingTranscriber {
                 }
             }
         };
-        let (sent, text) = tokio::join!(send, receive);
-        let text = text?;
-        if let Err(error) = sent {
-            tracing::debug!(%error, "The Wyoming server answered before taking all the audio.");
-        }
+        // The answer ends the exchange, even if the server stopped taking audio before it.
+        tokio::pin!(send, receive);
+        let mut sending = true;
+        let text = loop {
+            tokio::select! {
+                sent = &mut send, if sending => {
+                    sending = false;
+                    if let Err(error) = sent {
+                        tracing::debug!(%error, "The Wyoming server stopped taking audio.");
+                    }
+                }
+                text = &mut receive => break text?,
+            }
+        };
         let seconds = audio.len() as f64 / f64::from(chronicle_audio::TARGET_RATE);
         // Wyoming gives text only: time it over the audio sent.
         Ok(Transcript::from_segments(spread(&text, seconds)))
