@@ -21,6 +21,8 @@ pub mod ingest;
 pub mod llm;
 pub mod memory;
 pub mod replay;
+#[cfg(test)]
+mod robustness;
 pub mod session;
 pub mod transcription;
 

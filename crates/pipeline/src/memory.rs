@@ -46,7 +46,7 @@ pub async fn extract(
 }
 
 /// Facts from `{"facts": [...]}` (or `{"memories": [...]}`); strings only.
-fn parse_facts(answer: &str) -> Option<Vec<String>> {
+pub(crate) fn parse_facts(answer: &str) -> Option<Vec<String>> {
     let value = json_in(answer)?;
     let list = value
         .get("facts")

@@ -262,7 +262,7 @@ fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
 
 /// Reads a server message: `Results` become updates; `Metadata`, `SpeechStarted` and
 /// `UtteranceEnd` carry nothing a session needs.
-fn parse_message(text: &str, base: f64) -> Result<Option<Update>, TranscriptionError> {
+pub(crate) fn parse_message(text: &str, base: f64) -> Result<Option<Update>, TranscriptionError> {
     let results: Results = serde_json::from_str(text).map_err(|_| TranscriptionError::Garbled {
         provider: PROVIDER,
         detail: format!("`{}`", text.chars().take(80).collect::<String>()),

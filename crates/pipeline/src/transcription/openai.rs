@@ -123,7 +123,7 @@ fn garbled(detail: String) -> TranscriptionError {
 
 /// Reads an answer: `verbose_json` with segments (and words, when offered), `json` with text
 /// only (timed by [`spread`]), or a plain-text body from a server that ignores the format.
-fn parse(body: &str, seconds: f64) -> Result<Transcript, TranscriptionError> {
+pub(crate) fn parse(body: &str, seconds: f64) -> Result<Transcript, TranscriptionError> {
     let trimmed = body.trim_start();
     if !trimmed.starts_with('{') {
         return Err(garbled(format!(
