@@ -4,11 +4,10 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chronicle_pipeline::session::plugin_backends;
 use chronicle_pipeline::{Pipeline, PipelineConfig, Plugins};
-use chronicle_plugin_api::{Event, async_trait};
+use chronicle_plugin_api::async_trait;
 use chronicle_plugin_host::{Backends, DispatchRecord, DispatchRequest, PluginHost};
 use chronicle_store::Store;
 use serde_json::Value;
@@ -19,26 +18,18 @@ use crate::plugin::{host_config, print_diagnostics};
 /// What a dispatch showed: the data sent and what each plugin did.
 pub type Shown = (Value, Arc<DispatchRecord>);
 
-/// The plugin host, with each finished dispatch handed to `show` and the work in flight
-/// counted, so a command knows when everything it started has reached the plugins.
+/// The plugin host, with each finished dispatch handed to `show`.
 pub struct Tapped {
     host: PluginHost,
     show: Box<dyn Fn(Shown) + Send + Sync>,
-    in_flight: AtomicUsize,
-    completed: AtomicUsize,
 }
 
 #[async_trait]
 impl Plugins for Tapped {
     async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
         let data = Value::Object(request.data.clone());
         let record = self.host.dispatch(request).await;
-        if record.event == Event::ConversationComplete {
-            self.completed.fetch_add(1, Ordering::SeqCst);
-        }
         (self.show)((data, Arc::clone(&record)));
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         record
     }
 
@@ -48,23 +39,6 @@ impl Plugins for Tapped {
 }
 
 impl Tapped {
-    /// How many `conversation.complete` events have been dispatched.
-    pub fn completed(&self) -> usize {
-        self.completed.load(Ordering::SeqCst)
-    }
-
-    /// Waits (up to `limit`) until `conversations` have completed and no dispatch is running.
-    pub async fn settle(&self, conversations: usize, limit: std::time::Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        while tokio::time::Instant::now() < deadline {
-            if self.completed() >= conversations && self.in_flight.load(Ordering::SeqCst) == 0 {
-                return true;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        false
-    }
-
     pub async fn shutdown(&self) {
         self.host.shutdown().await;
     }
@@ -107,8 +81,6 @@ pub async fn start(
     let tapped = Arc::new(Tapped {
         host: loaded.host,
         show: Box::new(show),
-        in_flight: AtomicUsize::new(0),
-        completed: AtomicUsize::new(0),
     });
     let pipeline = Arc::new(Pipeline::new(
         store,

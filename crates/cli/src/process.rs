@@ -62,8 +62,7 @@ pub async fn run(paths: &Paths, args: ProcessArgs) -> anyhow::Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    // The last conversation's events were dispatched inline; let any background work end.
-    plugins.settle(0, Duration::from_secs(30)).await;
+    // Each file's finish ran inline: nothing is left in flight.
     plugins.shutdown().await;
     Ok(if failed == 0 {
         ExitCode::SUCCESS

@@ -3,11 +3,13 @@
 //! conversations go to a temporary data folder unless `--data-dir` is given.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chronicle_pipeline::session::SessionOwner;
+use chronicle_plugin_api::Event;
 use chronicle_plugin_host::Status;
-use chronicle_store::{Owner, Store};
+use chronicle_store::Store;
 use serde_json::{Value, json};
 
 use crate::args::{Paths, ReplayArgs};
@@ -49,7 +51,14 @@ pub async fn run(paths: &Paths, args: ReplayArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let json_lines = args.json;
-    let show = move |shown: Shown| print_event(&shown, json_lines);
+    let completed = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&completed);
+    let show = move |shown: Shown| {
+        if shown.1.event == Event::ConversationComplete {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+        print_event(&shown, json_lines);
+    };
     let (pipeline, plugins) = match offline::start(paths, store.clone(), &config, show).await {
         Ok(started) => started,
         Err(code) => return Ok(code),
@@ -59,21 +68,10 @@ pub async fn run(paths: &Paths, args: ReplayArgs) -> anyhow::Result<ExitCode> {
         client_id: chronicle_server::auth::client_id(&user.id, "replay"),
         device_name: "replay".into(),
     };
+    // Returns once every event of the session has reached the plugins.
     let session = chronicle_pipeline::replay::play(&pipeline, owner, &lines).await?;
-    let conversations = store
-        .list_conversations(&Owner::Admin, 10_000, 0)
-        .await?
-        .0
-        .into_iter()
-        .filter(|c| c.session_id.as_deref() == Some(session.session_id.as_str()))
-        .count();
-    if !plugins
-        .settle(conversations, Duration::from_secs(120))
-        .await
-    {
-        eprintln!("chronicle: the plugins did not finish within 120 s");
-    }
     plugins.shutdown().await;
+    let conversations = completed.load(Ordering::SeqCst);
     if !json_lines {
         println!(
             "{conversations} conversation(s) in session {}",

@@ -177,6 +177,14 @@ impl Server {
         panic!("timed out waiting for: {what}");
     }
 
+    /// The event log records of `event_type` that `token`'s user may see, newest first.
+    async fn events(&self, token: &str, event_type: &str) -> Vec<Value> {
+        let (_, body) = self
+            .get(Some(token), &format!("/api/events?event_type={event_type}"))
+            .await;
+        body["events"].as_array().cloned().unwrap_or_default()
+    }
+
     fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
@@ -330,10 +338,7 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
     // The event log: the press, then both completions, with their end reasons.
     server
         .eventually("the event log holds the completions", || async {
-            let (_, events) = server
-                .get(Some(&alice), "/api/events?event_type=conversation.complete")
-                .await;
-            events["events"].as_array().is_some_and(|e| e.len() == 2)
+            server.events(&alice, "conversation.complete").await.len() == 2
         })
         .await;
     let (_, presses) = server
@@ -566,14 +571,10 @@ async fn uploads_become_conversations_and_bad_files_fail_alone() {
     );
     server
         .eventually("conversation.complete for the upload", || async {
-            let (_, events) = server
-                .get(Some(&admin), "/api/events?event_type=conversation.complete")
-                .await;
-            events["events"].as_array().is_some_and(|events| {
-                events
-                    .iter()
-                    .any(|e| e["metadata"]["end_reason"] == "file_upload")
-            })
+            let events = server.events(&admin, "conversation.complete").await;
+            events
+                .iter()
+                .any(|e| e["metadata"]["end_reason"] == "file_upload")
         })
         .await;
 }
@@ -708,10 +709,7 @@ async fn every_route_enforces_who_may_call_it() {
     assert_eq!((status, starred["starred"].clone()), (200, json!(true)));
     server
         .eventually("conversation.starred dispatched", || async {
-            let (_, events) = server
-                .get(Some(&alice), "/api/events?event_type=conversation.starred")
-                .await;
-            events["events"].as_array().is_some_and(|e| e.len() == 1)
+            server.events(&alice, "conversation.starred").await.len() == 1
         })
         .await;
     assert_eq!(
@@ -1013,10 +1011,10 @@ async fn a_streamed_session_is_transcribed_remembered_and_announced_in_order() {
 
     server
         .eventually("the conversation completes", || async {
-            let (_, events) = server
-                .get(Some(&alice), "/api/events?event_type=conversation.complete")
-                .await;
-            events["events"].as_array().is_some_and(|e| !e.is_empty())
+            !server
+                .events(&alice, "conversation.complete")
+                .await
+                .is_empty()
         })
         .await;
     assert_eq!(
@@ -1121,18 +1119,12 @@ async fn uploads_are_transcribed_in_batch_and_a_broken_provider_fails_only_the_t
         .to_owned();
     server
         .eventually("both uploads complete", || async {
-            let (_, events) = server
-                .get(Some(&admin), "/api/events?event_type=conversation.complete")
-                .await;
-            events["events"].as_array().is_some_and(|e| e.len() == 2)
+            server.events(&admin, "conversation.complete").await.len() == 2
         })
         .await;
-    let (_, batch) = server
-        .get(Some(&admin), "/api/events?event_type=transcript.batch")
-        .await;
     assert_eq!(
-        batch["events"].as_array().map(Vec::len),
-        Some(1),
+        server.events(&admin, "transcript.batch").await.len(),
+        1,
         "only the good file has words"
     );
     let (_, conversation) = server

@@ -124,16 +124,11 @@ pub async fn play(
             } => {
                 let words = text.split_whitespace().count().max(1) as f64;
                 let end = end.unwrap_or(at + 0.4 * words).max(*at);
-                let mut segment = spread(text, end - at)
+                let words = spread(text, end - at)
                     .into_iter()
-                    .map(|s| s.shifted(*at))
-                    .reduce(|mut all, next| {
-                        all.text = format!("{} {}", all.text, next.text);
-                        all.end = next.end;
-                        all.words.extend(next.words);
-                        all
-                    })
-                    .unwrap_or_else(|| Segment::new(text.clone(), *at, end, Vec::new()));
+                    .flat_map(|sentence| sentence.shifted(*at).words)
+                    .collect();
+                let mut segment = Segment::new(text.clone(), *at, end, words);
                 if let Some(speaker) = speaker {
                     segment.speaker = speaker.clone();
                 }
@@ -168,13 +163,22 @@ pub async fn play(
         }
         // Each line's events reach the plugins before the next line: a replay keeps the
         // session's order, and a plugin's close request finds the session still live.
-        while session.live_pending() > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        pipeline.settle(std::time::Duration::from_secs(120)).await;
+        settle(pipeline, &session).await;
     }
     session.stop(pipeline, "user_stopped").await;
+    settle(pipeline, &session).await;
     Ok(session)
+}
+
+/// Waits until the session's live events and every closed conversation have reached the
+/// plugins (a conversation's finish is bounded by its providers' timeouts; this by 120 s).
+async fn settle(pipeline: &Pipeline, session: &Session) {
+    while session.live_pending() > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    if !pipeline.settle(std::time::Duration::from_secs(120)).await {
+        tracing::warn!("Conversations were still being finished after 120 s.");
+    }
 }
 
 #[cfg(test)]

@@ -188,13 +188,14 @@ impl Session {
             }
             None => {
                 let mut state = self.state.lock().await;
-                if let Some(kept) = &mut state.batch_audio {
+                let stopping = state.stopping;
+                if let Some(kept) = state.batch_audio.as_mut().filter(|_| !stopping) {
                     kept.extend_from_slice(&samples);
                 }
                 state
             }
         };
-        if state.stopping || state.stopped {
+        if state.stopping {
             return Ok(());
         }
         // Without speech detection the conversation starts with this chunk's first sample.
@@ -270,9 +271,10 @@ impl Session {
         }
         state.segments += 1;
         let segment_id = format!("{}_{}", self.session_id, state.segments);
+        let stored = segment.to_json();
         pipeline
             .store
-            .append_transcript(&conversation_id, &segment.text, vec![segment.to_json()])
+            .append_transcript(&conversation_id, &segment.text, vec![stored.clone()])
             .await?;
         drop(state);
         let data = json!({
@@ -282,7 +284,7 @@ impl Session {
             "session_id": self.session_id,
             "client_id": self.owner.client_id,
             "words": segment.words,
-            "segments": [segment.to_json()],
+            "segments": [stored],
             "confidence": segment.confidence,
             "is_final": true,
         });
@@ -432,8 +434,10 @@ impl Session {
     }
 
     /// Ends the session: waits (bounded) for the provider's last words, ends the conversation
-    /// with `end_reason`, records the session's end, and unregisters it.
-    pub async fn stop(&self, pipeline: &Arc<Pipeline>, end_reason: &str) -> SessionState {
+    /// with `end_reason`, records the session's end, and unregisters it. Returns whether a
+    /// recorder writes its audio, for the caller to close. The state stays stopped, so a late
+    /// chunk or segment opens nothing.
+    pub async fn stop(&self, pipeline: &Arc<Pipeline>, end_reason: &str) -> bool {
         self.state.lock().await.stopping = true;
         let transcription = lock(&self.transcription).take();
         if let Some((audio, reader)) = transcription {
@@ -461,16 +465,7 @@ impl Session {
             tracing::debug!(%error, "Could not record the end of the session.");
         }
         pipeline.sessions.remove(&self.session_id);
-        // What the caller needs to close its own parts (the recording); the state itself
-        // stays stopped, so a late chunk or segment opens nothing.
-        SessionState {
-            recording: state.recording,
-            audio_path: state.audio_path.clone(),
-            audio_seconds: state.audio_seconds,
-            stopping: true,
-            stopped: true,
-            ..SessionState::default()
-        }
+        std::mem::take(&mut state.recording)
     }
 }
 
@@ -502,20 +497,32 @@ async fn read_updates(
         let (Some(pipeline), Some(session)) = (pipeline.upgrade(), session.upgrade()) else {
             return;
         };
-        let timestamp = crate::finish::unix_now();
+        // The device hears interim and final text alike, as from the original.
+        let tell_device = |text: &str,
+                           is_final: bool,
+                           words: &[crate::transcription::Word],
+                           segments: Value,
+                           confidence: Option<f64>| {
+            let data = json!({"text": text, "is_final": is_final, "words": words, "segments": segments, "confidence": confidence, "timestamp": crate::finish::unix_now()});
+            let _ = relay.try_send(json!({"type": "interim_transcript", "data": data}));
+        };
         let outcome = match update {
             Update::Interim {
                 text,
                 words,
                 confidence,
             } => {
-                let data = json!({"text": text, "is_final": false, "words": words, "segments": [], "confidence": confidence, "timestamp": timestamp});
-                let _ = relay.try_send(json!({"type": "interim_transcript", "data": data}));
+                tell_device(&text, false, &words, json!([]), confidence);
                 Ok(())
             }
             Update::Final(segment) => {
-                let data = json!({"text": segment.text, "is_final": true, "words": segment.words, "segments": [segment.to_json()], "confidence": segment.confidence, "timestamp": timestamp});
-                let _ = relay.try_send(json!({"type": "interim_transcript", "data": data}));
+                tell_device(
+                    &segment.text,
+                    true,
+                    &segment.words,
+                    json!([segment.to_json()]),
+                    segment.confidence,
+                );
                 session.segment(&pipeline, segment).await
             }
             Update::Missed(error) => {
@@ -710,16 +717,16 @@ pub fn plugin_backends(
     (backends, control)
 }
 
-/// Ends every live session with `reason` (at shutdown); returns their final states so the
-/// caller can close what it holds for them (recordings).
-pub async fn stop_all(pipeline: &Arc<Pipeline>, reason: &str) -> Vec<(Arc<Session>, SessionState)> {
+/// Ends every live session with `reason` (at shutdown); returns each with whether it was
+/// being recorded, so the caller can close the recordings.
+pub async fn stop_all(pipeline: &Arc<Pipeline>, reason: &str) -> Vec<(Arc<Session>, bool)> {
     let stopping = pipeline
         .sessions
         .all()
         .into_iter()
         .map(|session| async move {
-            let state = session.stop(pipeline, reason).await;
-            (session, state)
+            let recording = session.stop(pipeline, reason).await;
+            (session, recording)
         });
     futures_util::future::join_all(stopping).await
 }

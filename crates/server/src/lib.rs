@@ -141,10 +141,10 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    for (session, state) in
+    for (session, recording) in
         chronicle_pipeline::session::stop_all(&core.pipeline, "server_shutdown").await
     {
-        if state.recording {
+        if recording {
             core.recordings.finish(&session.session_id).await;
         }
     }

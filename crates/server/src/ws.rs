@@ -466,8 +466,7 @@ impl Device {
         self.decoder = None;
         self.interims = None;
         let core = Arc::clone(&self.state.core);
-        let state = session.stop(&core.pipeline, end_reason).await;
-        if state.recording {
+        if session.stop(&core.pipeline, end_reason).await {
             core.recordings.finish(&session.session_id).await;
         }
     }

@@ -276,18 +276,35 @@ impl Transcriber {
         audio: &[i16],
         policy: RetryPolicy,
     ) -> Result<Transcript, TranscriptionError> {
-        let mut delay = policy.backoff;
-        let mut attempt = 0;
+        policy
+            .run(self.name, || self.batch.transcribe(audio, None))
+            .await
+    }
+}
+
+impl RetryPolicy {
+    /// Runs `attempt` until it succeeds, fails for good, or has been retried `retries` times,
+    /// waiting `backoff` before the first retry and twice as long before each next one.
+    pub(crate) async fn run<T, F, Fut>(
+        self,
+        what: &str,
+        mut attempt: F,
+    ) -> Result<T, TranscriptionError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, TranscriptionError>>,
+    {
+        let mut delay = self.backoff;
+        let mut retried = 0;
         loop {
-            match self.batch.transcribe(audio, None).await {
-                Ok(transcript) => return Ok(transcript),
-                Err(error) if error.is_transient() && attempt < policy.retries => {
-                    attempt += 1;
-                    tracing::warn!(provider = self.name, %error, attempt, "Transcription failed; trying again.");
+            match attempt().await {
+                Err(error) if error.is_transient() && retried < self.retries => {
+                    retried += 1;
+                    tracing::warn!(what, %error, attempt = retried, "Transcription failed; trying again.");
                     tokio::time::sleep(delay).await;
                     delay = delay.saturating_mul(2);
                 }
-                Err(error) => return Err(error),
+                outcome => return outcome,
             }
         }
     }

@@ -241,26 +241,17 @@ impl Utterances {
         cut: &Cut,
         partials: &mpsc::Sender<String>,
     ) -> Result<Vec<super::Segment>, super::TranscriptionError> {
-        let mut delay = self.retry.backoff;
-        let mut attempt = 0;
-        loop {
-            match self.provider.transcribe(&cut.audio, Some(partials)).await {
-                Ok(transcript) => {
-                    return Ok(transcript
-                        .segments
-                        .into_iter()
-                        .map(|segment| segment.shifted(cut.start))
-                        .collect());
-                }
-                Err(error) if error.is_transient() && attempt < self.retry.retries => {
-                    attempt += 1;
-                    tracing::warn!(%error, attempt, "Transcribing an utterance failed; trying again.");
-                    tokio::time::sleep(delay).await;
-                    delay = delay.saturating_mul(2);
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        let transcript = self
+            .retry
+            .run("an utterance", || {
+                self.provider.transcribe(&cut.audio, Some(partials))
+            })
+            .await?;
+        Ok(transcript
+            .segments
+            .into_iter()
+            .map(|segment| segment.shifted(cut.start))
+            .collect())
     }
 }
 
