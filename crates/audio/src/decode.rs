@@ -14,6 +14,12 @@ use symphonia::core::meta::MetadataOptions;
 use crate::resample::{Resampler16k, to_i16};
 use crate::{AudioError, TARGET_RATE};
 
+/// The sample rates a file may declare. The resampler's work and memory grow with the rate's
+/// ratio to 16 kHz: a header claiming 100 MHz would have it plan FFTs over hundreds of
+/// millions of points and exhaust memory before a single sample is decoded, and one claiming
+/// 1 Hz would turn each sample into 16,000.
+const FILE_RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+
 /// An uploaded file, decoded and normalized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedAudio {
@@ -30,8 +36,8 @@ pub struct DecodedAudio {
 }
 
 /// Decode a whole audio file held in memory: any WAV (8/16/24/32-bit integer, 32/64-bit
-/// float), MP3, FLAC or OGG/Vorbis, at any rate and channel count. Channels are averaged
-/// and the result resampled to 16 kHz.
+/// float), MP3, FLAC or OGG/Vorbis, at any rate from 1 to 384 kHz and any channel count.
+/// Channels are averaged and the result resampled to 16 kHz.
 ///
 /// The content decides the format; `filename`'s extension is only a hint. A file cut
 /// short after its first decodable packet yields the audio up to the cut; empty,
@@ -150,6 +156,13 @@ fn decode_inner(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio, Au
         }
         match source {
             None => {
+                if !FILE_RATES.contains(&rate) {
+                    return Err(AudioError::BadFormat(format!(
+                        "sample rate {rate} Hz is outside {}..={} Hz",
+                        FILE_RATES.start(),
+                        FILE_RATES.end()
+                    )));
+                }
                 let channels16 = u16::try_from(channels).unwrap_or(u16::MAX);
                 source = Some((rate, channels16));
                 if rate != TARGET_RATE {

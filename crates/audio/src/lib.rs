@@ -2,7 +2,7 @@
 //! format the rest of the backend works with, **16 kHz mono signed 16-bit PCM**
 //! ([`TARGET_RATE`]), and writes it to WAV files.
 //!
-//! - [`decode_file`]: an uploaded WAV, MP3, FLAC or OGG/Vorbis file (any rate, any
+//! - [`decode_file`]: an uploaded WAV, MP3, FLAC or OGG/Vorbis file (1 to 384 kHz, any
 //!   channel count) to 16 kHz mono ([`DecodedAudio`]), via `symphonia` and `rubato`.
 //! - [`StreamNormalizer`]: raw little-endian PCM chunks from the WebSocket
 //!   (`audio-chunk` payloads described by a [`PcmFormat`], chunks of any length) to
@@ -24,6 +24,8 @@ mod decode;
 mod error;
 mod opus;
 mod resample;
+#[cfg(test)]
+mod robustness;
 mod stream;
 #[cfg(test)]
 mod test_util;

@@ -149,7 +149,7 @@ fn expand_into(
                 }
                 Err(error) => {
                     let mut pos = node.pos;
-                    if *plain && !text.contains('\n') {
+                    if *plain && node.inline {
                         pos.column += text[..error.offset].chars().count();
                     }
                     unset.push((pos, error.name));

@@ -18,6 +18,11 @@ pub struct Node {
     pub pos: Pos,
     /// What it holds.
     pub kind: NodeKind,
+    /// For a scalar: whether its text is written at `pos`, on that one line, so that a column
+    /// inside the text is a column of the file. Not so for a scalar spanning lines (a plain
+    /// one is folded into one line of text) nor for an alias (its text is at the anchor);
+    /// false for collections.
+    pub inline: bool,
 }
 
 /// The content of a [`Node`].
@@ -125,6 +130,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 return Ok(Node {
                     pos: pos(&span),
                     kind: NodeKind::Null,
+                    inline: true,
                 });
             }
             event => return builder.node(event, span),
@@ -168,7 +174,15 @@ impl<'a> TreeBuilder<'a> {
                         plain: false,
                     }
                 };
-                (Node { pos: at, kind }, anchor)
+                let inline = span.start.line() == span.end.line();
+                (
+                    Node {
+                        pos: at,
+                        kind,
+                        inline,
+                    },
+                    anchor,
+                )
             }
             Event::SequenceStart(_, anchor, _) => {
                 let mut items = Vec::new();
@@ -183,6 +197,7 @@ impl<'a> TreeBuilder<'a> {
                     Node {
                         pos: at,
                         kind: NodeKind::Seq(items),
+                        inline: false,
                     },
                     anchor,
                 )
@@ -199,7 +214,11 @@ impl<'a> TreeBuilder<'a> {
                         pos: at,
                         message: "alias to an unknown anchor".into(),
                     })?;
-                return Ok(Node { pos: at, ..node });
+                return Ok(Node {
+                    pos: at,
+                    inline: false,
+                    ..node
+                });
             }
             other => {
                 return Err(SyntaxError {
@@ -257,6 +276,7 @@ impl<'a> TreeBuilder<'a> {
         Ok(Node {
             pos: at,
             kind: NodeKind::Map(entries),
+            inline: false,
         })
     }
 }
@@ -363,6 +383,7 @@ mod tests {
             let node = Node {
                 pos: Pos::default(),
                 kind: resolve_plain(text),
+                inline: true,
             };
             assert_eq!(node.to_json(), expected, "{text:?}");
         }

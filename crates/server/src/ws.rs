@@ -238,9 +238,78 @@ async fn next_interim(interims: &mut Option<mpsc::Receiver<Value>>) -> Value {
     std::future::pending().await
 }
 
+/// The framing: a header in a text frame, then, when it announces a payload, exactly that many
+/// bytes in the next binary frame. Pure, so its rules are tested without a socket.
+#[derive(Debug, Default)]
+struct Framing {
+    /// A header whose payload is due next, and the payload's announced size.
+    waiting: Option<(Header, usize)>,
+}
+
+impl Framing {
+    /// A text frame: the header to handle now, or `None` when it announces a payload, which the
+    /// next binary frame must carry.
+    fn text(&mut self, text: &str) -> Result<Option<Header>, Closing> {
+        if self.waiting.is_some() {
+            return Err(Closing::new(
+                UNSUPPORTED_DATA,
+                "a text frame came where the binary payload was due",
+            ));
+        }
+        let header: Header = serde_json::from_str(text.trim()).map_err(|error| {
+            Closing::new(UNSUPPORTED_DATA, format!("invalid JSON header: {error}"))
+        })?;
+        let length = header.payload_length.unwrap_or(0);
+        if length > MAX_PAYLOAD as u64 {
+            return Err(Closing::new(
+                TOO_BIG,
+                format!("payload_length {length} exceeds the limit of {MAX_PAYLOAD} bytes"),
+            ));
+        }
+        if length > 0 {
+            self.waiting = Some((header, length as usize));
+            Ok(None)
+        } else {
+            Ok(Some(header))
+        }
+    }
+
+    /// A binary frame: the payload of the waiting header, which is returned.
+    fn binary(&mut self, payload: &[u8]) -> Result<Header, Closing> {
+        let Some((header, length)) = self.waiting.take() else {
+            return Err(Closing::new(
+                UNSUPPORTED_DATA,
+                "a binary frame came where a JSON header was expected",
+            ));
+        };
+        if payload.len() != length {
+            return Err(Closing::new(
+                UNSUPPORTED_DATA,
+                format!(
+                    "the payload has {} bytes; its header announced {length}",
+                    payload.len()
+                ),
+            ));
+        }
+        Ok(header)
+    }
+}
+
+/// The PCM format an `audio-start` or first `audio-chunk` announces; 16 kHz s16 mono unless
+/// it says otherwise. A number too large for its field saturates, so the normalizer refuses it
+/// rather than taking it wrapped into range (65537 channels are not 1).
+fn pcm_format(data: &Value) -> PcmFormat {
+    let number = |key: &str| data.get(key).and_then(Value::as_u64);
+    PcmFormat {
+        rate: number("rate").map_or(TARGET_RATE, |r| u32::try_from(r).unwrap_or(u32::MAX)),
+        width: number("width").map_or(2, |w| u16::try_from(w).unwrap_or(u16::MAX)),
+        channels: number("channels").map_or(1, |c| u16::try_from(c).unwrap_or(u16::MAX)),
+    }
+}
+
 impl Device {
     async fn run(&mut self, socket: &mut WebSocket) -> Result<(), Closing> {
-        let mut waiting: Option<(Header, usize)> = None;
+        let mut framing = Framing::default();
         loop {
             let received = tokio::select! {
                 received = tokio::time::timeout(IDLE_TIMEOUT, socket.recv()) => received,
@@ -275,48 +344,16 @@ impl Device {
             };
             match message {
                 Message::Text(text) => {
-                    if waiting.is_some() {
-                        return Err(Closing::new(
-                            UNSUPPORTED_DATA,
-                            "a text frame came where the binary payload was due",
-                        ));
-                    }
-                    let header: Header = serde_json::from_str(text.trim()).map_err(|error| {
-                        Closing::new(UNSUPPORTED_DATA, format!("invalid JSON header: {error}"))
-                    })?;
-                    let length = header.payload_length.unwrap_or(0);
-                    if length > MAX_PAYLOAD as u64 {
-                        return Err(Closing::new(
-                            TOO_BIG,
-                            format!(
-                                "payload_length {length} exceeds the limit of {MAX_PAYLOAD} bytes"
-                            ),
-                        ));
-                    }
-                    if length > 0 {
-                        waiting = Some((header, length as usize));
-                    } else if let Some(reply) = self.handle(header, None).await? {
+                    if let Some(header) = framing.text(&text)?
+                        && let Some(reply) = self.handle(header, None).await?
+                    {
                         send_json(socket, &reply)
                             .await
                             .map_err(|_| Closing::new(1000, "gone"))?;
                     }
                 }
                 Message::Binary(payload) => {
-                    let Some((header, length)) = waiting.take() else {
-                        return Err(Closing::new(
-                            UNSUPPORTED_DATA,
-                            "a binary frame came where a JSON header was expected",
-                        ));
-                    };
-                    if payload.len() != length {
-                        return Err(Closing::new(
-                            UNSUPPORTED_DATA,
-                            format!(
-                                "the payload has {} bytes; its header announced {length}",
-                                payload.len()
-                            ),
-                        ));
-                    }
+                    let header = framing.binary(&payload)?;
                     if let Some(reply) = self.handle(header, Some(&payload)).await? {
                         send_json(socket, &reply)
                             .await
@@ -365,20 +402,7 @@ impl Device {
 
     async fn start(&mut self, data: &Value) -> Result<(), Closing> {
         let core = Arc::clone(&self.state.core);
-        let format = PcmFormat {
-            rate: data
-                .get("rate")
-                .and_then(Value::as_u64)
-                .map_or(TARGET_RATE, |r| r as u32),
-            width: data
-                .get("width")
-                .and_then(Value::as_u64)
-                .map_or(2, |w| w as u16),
-            channels: data
-                .get("channels")
-                .and_then(Value::as_u64)
-                .map_or(1, |c| c as u16),
-        };
+        let format = pcm_format(data);
         let decoder = if self.codec == "opus" {
             Decoder::Opus(
                 OpusDecoder::new()
@@ -520,3 +544,6 @@ impl Device {
         }
     }
 }
+
+#[cfg(test)]
+mod robustness;

@@ -501,4 +501,6 @@ fn parse<T: serde::de::DeserializeOwned>(request: &Request, params: Value) -> Re
 }
 
 #[cfg(test)]
+mod robustness;
+#[cfg(test)]
 mod tests;
