@@ -12,11 +12,16 @@
 //! at a time, throughput with 16 calls in flight, and the resident memory of the idle plugin
 //! process. Needs `python3`.
 //!
+//! `cargo run --release -p chronicle-bench -- durable [--events N]` delivers
+//! `conversation.complete` through the durable queue on disk to three no-op native plugins;
+//! see `durable.rs`.
+//!
 //! `cargo run --release -p chronicle-bench -- devices [--max-devices N] [--step N]` starts the
 //! release `chronicle serve` (build it first: `cargo build --release -p chronicle-cli`) and ramps
 //! up simulated devices streaming PCM in real time; see `devices.rs`.
 
 mod devices;
+mod durable;
 
 use std::time::Instant;
 
@@ -124,9 +129,9 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .context("--step")?
             }
-            "dispatch" | "python" | "devices" => benchmark = Some(arg),
+            "dispatch" | "python" | "devices" | "durable" => benchmark = Some(arg),
             other => bail!(
-                "unknown argument `{other}`; usage: chronicle-bench dispatch|python [--events N] | devices [--max-devices N] [--step N]"
+                "unknown argument `{other}`; usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N]"
             ),
         }
     }
@@ -139,6 +144,16 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
+    if benchmark.as_deref() == Some("durable") {
+        // The server's runtime: two worker threads, blocking SQLite calls on the blocking pool.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(durable::durable(events.unwrap_or(20_000)))?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -146,11 +161,19 @@ fn main() -> anyhow::Result<()> {
         Some("dispatch") => runtime.block_on(dispatch(events.unwrap_or(200_000)))?,
         Some("python") => runtime.block_on(python(events.unwrap_or(20_000)))?,
         _ => bail!(
-            "usage: chronicle-bench dispatch|python [--events N] | devices [--max-devices N] [--step N]"
+            "usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N]"
         ),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// A JSON object's map (empty for anything else).
+fn object(value: Value) -> JsonMap {
+    match value {
+        Value::Object(map) => map,
+        _ => JsonMap::new(),
+    }
 }
 
 /// Sorted latencies in nanoseconds → microseconds at percentile `p`.

@@ -53,6 +53,43 @@ pub enum Command {
     /// Feed a recorded session (timed transcript segments and button presses, JSON Lines; see
     /// docs/replay-format.md) through the pipeline and plugins, printing every event.
     Replay(ReplayArgs),
+    /// Inspect the durable delivery queue and replay dead letters.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// List deliveries (event → plugin), newest first.
+    List {
+        /// Only these statuses: pending, running, succeeded, declined, failed, dead
+        /// (repeat or separate with commas).
+        #[arg(long, value_delimiter = ',')]
+        status: Vec<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Folder with the database.
+        #[arg(long, env = "DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Run deliveries again, as new attempts with the same idempotency keys. Without a
+    /// server on the data folder, they run here and their outcome is printed; with one, the
+    /// server runs them.
+    Replay {
+        /// The delivery id (from `deliveries list`).
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<i64>,
+        /// Every dead letter.
+        #[arg(long)]
+        all_dead: bool,
+        /// Folder with the database.
+        #[arg(long, env = "DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 //! out during `plugin test`.
 
 mod args;
+mod deliveries;
 mod offline;
 mod plugin;
 mod process;
@@ -55,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(command) => user(command).await,
         Command::Process(args) => process::run(&cli.paths, args).await,
         Command::Replay(args) => replay::run(&cli.paths, args).await,
+        Command::Deliveries(command) => deliveries::run(&cli.paths, command).await,
     }
 }
 
@@ -76,6 +78,7 @@ async fn serve(paths: &args::Paths, args: args::ServeArgs) -> anyhow::Result<Exi
         admin,
         hot_reload: !args.no_hot_reload,
         pipeline: offline::pipeline_config(paths)?,
+        delivery: Default::default(),
     };
     chronicle_server::serve(config, chronicle_plugins::REGISTRY).await?;
     Ok(ExitCode::SUCCESS)

@@ -1,14 +1,17 @@
 //! The pipeline without a server, for `chronicle process` and `chronicle replay`: the store,
 //! the plugin host from the configuration on disk, the providers from `chronicle.yml` and the
-//! environment, and a tap that shows every dispatch as it happens.
+//! environment, the delivery queue's dispatcher, and a tap on the event log that shows every
+//! dispatch as it happens.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use chronicle_pipeline::session::plugin_backends;
-use chronicle_pipeline::{Pipeline, PipelineConfig, Plugins};
-use chronicle_plugin_api::async_trait;
-use chronicle_plugin_host::{Backends, DispatchRecord, DispatchRequest, PluginHost};
+use chronicle_pipeline::{Pipeline, PipelineConfig};
+use chronicle_plugin_host::delivery::DeliverySettings;
+use chronicle_plugin_host::{
+    DispatchRecord, EVENT_LOG_CAPACITY, EventLog, MemoryEventLog, PluginHost,
+};
 use chronicle_store::Store;
 use serde_json::Value;
 
@@ -18,29 +21,20 @@ use crate::plugin::{host_config, print_diagnostics};
 /// What a dispatch showed: the data sent and what each plugin did.
 pub type Shown = (Value, Arc<DispatchRecord>);
 
-/// The plugin host, with each finished dispatch handed to `show`.
-pub struct Tapped {
-    host: PluginHost,
+/// The event log of a CLI run: kept in memory, and each record handed to `show` as it comes.
+struct Tap {
+    log: MemoryEventLog,
     show: Box<dyn Fn(Shown) + Send + Sync>,
 }
 
-#[async_trait]
-impl Plugins for Tapped {
-    async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
-        let data = Value::Object(request.data.clone());
-        let record = self.host.dispatch(request).await;
-        (self.show)((data, Arc::clone(&record)));
-        record
+impl EventLog for Tap {
+    fn record(&self, record: Arc<DispatchRecord>) {
+        (self.show)((Value::Object((*record.data).clone()), Arc::clone(&record)));
+        self.log.record(record);
     }
 
-    fn asr_keywords(&self) -> Vec<String> {
-        self.host.asr_keywords()
-    }
-}
-
-impl Tapped {
-    pub async fn shutdown(&self) {
-        self.host.shutdown().await;
+    fn recent(&self, user_id: Option<&str>, limit: usize) -> Vec<Arc<DispatchRecord>> {
+        self.log.recent(user_id, limit)
     }
 }
 
@@ -64,32 +58,66 @@ pub async fn start(
     store: Store,
     config: &PipelineConfig,
     show: impl Fn(Shown) + Send + Sync + 'static,
-) -> Result<(Arc<Pipeline>, Arc<Tapped>), ExitCode> {
+) -> anyhow::Result<Result<(Arc<Pipeline>, PluginHost), ExitCode>> {
     let (transcriber, llm) = config.build();
-    let event_log = Backends::in_memory().event_log;
+    let event_log = Arc::new(Tap {
+        log: MemoryEventLog::new(EVENT_LOG_CAPACITY),
+        show: Box::new(show),
+    });
     let (backends, control) = plugin_backends(&store, llm.as_ref(), event_log);
     let loaded = match PluginHost::load(&host_config(paths), chronicle_plugins::REGISTRY, backends)
     {
         Ok(loaded) => loaded,
         Err(errors) => {
             print_diagnostics(&errors.0);
-            return Err(ExitCode::from(crate::EXIT_CONFIG_REFUSED));
+            return Ok(Err(ExitCode::from(crate::EXIT_CONFIG_REFUSED)));
         }
     };
     print_diagnostics(&loaded.warnings);
     loaded.host.initialize().await;
-    let tapped = Arc::new(Tapped {
-        host: loaded.host,
-        show: Box::new(show),
-    });
-    let pipeline = Arc::new(Pipeline::new(
+    let host = loaded.host;
+    let pipeline = Pipeline::new(
         store,
-        Arc::clone(&tapped) as _,
+        Arc::new(host.clone()),
         transcriber,
         llm,
         config.conversations.clone(),
-    ));
+        DeliverySettings::default(),
+    )
+    .await?;
     let _ = control.pipeline.set(Arc::downgrade(&pipeline));
     eprintln!("chronicle: {}", config.describe());
-    Ok((pipeline, tapped))
+    Ok(Ok((pipeline, host)))
+}
+
+/// Lets the queued events run through their chains, then stops the dispatcher and the
+/// plugins. Retries due later stay queued for `chronicle serve`, which says so.
+pub async fn deliver_and_stop(pipeline: &Pipeline, host: &PluginHost) {
+    if !pipeline.deliveries.is_active() {
+        eprintln!(
+            "chronicle: the events wait in the queue for the Chronicle server running on this \
+             data folder"
+        );
+    } else if !pipeline.settle(std::time::Duration::from_secs(600)).await {
+        eprintln!(
+            "chronicle: some events are still being delivered; the next `chronicle serve` resumes them"
+        );
+    }
+    pipeline
+        .deliveries
+        .shutdown(std::time::Duration::from_secs(5))
+        .await;
+    if let Ok(counts) = pipeline.deliveries.queue().status_counts().await {
+        let waiting: u64 = counts
+            .iter()
+            .filter(|(status, _)| !status.is_settled())
+            .map(|(_, count)| count)
+            .sum();
+        if waiting > 0 && pipeline.deliveries.is_active() {
+            eprintln!(
+                "chronicle: {waiting} deliveries wait for a retry; `chronicle serve` on this data folder makes them"
+            );
+        }
+    }
+    host.shutdown().await;
 }

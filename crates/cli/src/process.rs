@@ -18,7 +18,7 @@ pub async fn run(paths: &Paths, args: ProcessArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&args.data_dir).await?;
     let user = owner(&store, args.user.as_deref()).await?;
     let data_dir = std::path::absolute(&args.data_dir)?;
-    let (pipeline, plugins) = match offline::start(paths, store, &config, |_| {}).await {
+    let (pipeline, plugins) = match offline::start(paths, store, &config, |_| {}).await? {
         Ok(started) => started,
         Err(code) => return Ok(code),
     };
@@ -62,8 +62,7 @@ pub async fn run(paths: &Paths, args: ProcessArgs) -> anyhow::Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    // Each file's finish ran inline: nothing is left in flight.
-    plugins.shutdown().await;
+    offline::deliver_and_stop(&pipeline, &plugins).await;
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -59,7 +59,7 @@ pub async fn run(paths: &Paths, args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         print_event(&shown, json_lines);
     };
-    let (pipeline, plugins) = match offline::start(paths, store.clone(), &config, show).await {
+    let (pipeline, plugins) = match offline::start(paths, store.clone(), &config, show).await? {
         Ok(started) => started,
         Err(code) => return Ok(code),
     };
@@ -70,7 +70,7 @@ pub async fn run(paths: &Paths, args: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     // Returns once every event of the session has reached the plugins.
     let session = chronicle_pipeline::replay::play(&pipeline, owner, &lines).await?;
-    plugins.shutdown().await;
+    offline::deliver_and_stop(&pipeline, &plugins).await;
     let conversations = completed.load(Ordering::SeqCst);
     if !json_lines {
         println!(

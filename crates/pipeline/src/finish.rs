@@ -7,7 +7,9 @@
 //! 3. a title and a summary;
 //! 4. `conversation.complete`, always, last.
 //!
-//! Each step waits for the plugins of the one before, so a plugin sees `memory.processed`
+//! Each event is queued in the same transaction as what it announces (the transcript, the
+//! memories, the title and summary) and delivered by the durable dispatcher, which keeps the
+//! events of one conversation in order for each plugin: a plugin sees `memory.processed`
 //! before `conversation.complete`. A failing provider costs its step only: the reason is
 //! recorded (transcription) or logged (the model), and the conversation still completes.
 
@@ -18,7 +20,9 @@ use chronicle_plugin_api::Event;
 use chronicle_store::Owner;
 use serde_json::{Value, json};
 
-use crate::{Pipeline, memory, request};
+use chronicle_plugin_api::backend::delivery::NewEvent;
+
+use crate::{Pipeline, memory, object};
 
 /// How many of the user's memories new facts are checked against.
 const EXISTING_MEMORIES: usize = 500;
@@ -51,32 +55,41 @@ impl Pipeline {
         if let Err(error) = self.transcribe_batch(&finished).await {
             tracing::error!(conversation = %id, %error, "Could not keep the batch transcript.");
         }
-        let (transcript, title, summary) = match self.remember(&finished).await {
-            Ok(found) => found,
+        let remembered = match self.remember(&finished).await {
+            Ok(remembered) => remembered,
             Err(error) => {
                 tracing::error!(conversation = %id, %error, "Could not draw memories and a title.");
-                (String::new(), None, None)
+                Remembered::default()
             }
         };
         let data = json!({
             "conversation": {
                 "client_id": finished.client_id,
                 "user_id": finished.user_id,
-                "title": title,
-                "summary": summary,
+                "title": remembered.title,
+                "summary": remembered.summary,
             },
-            "transcript": transcript,
+            "transcript": remembered.transcript,
             "duration": finished.duration,
             "conversation_id": id,
         });
-        self.plugins
-            .dispatch(request(
-                Event::ConversationComplete,
-                &finished.user_id,
-                data,
-                json!({"end_reason": finished.end_reason}),
-            ))
-            .await;
+        let announce = new_event(
+            Event::ConversationComplete,
+            &finished,
+            data,
+            json!({"end_reason": finished.end_reason}),
+        );
+        match self
+            .store
+            .announce_completion(id, remembered.new_title_summary, announce)
+            .await
+        {
+            Ok(_) => self.deliveries.wake(),
+            // The conversation stays unannounced, so the next start finishes it again.
+            Err(error) => {
+                tracing::error!(conversation = %id, %error, "Could not queue conversation.complete.")
+            }
+        }
     }
 
     /// Step 1: the whole recording, when there is one, and `transcript.batch`.
@@ -91,10 +104,7 @@ impl Pipeline {
             Ok(transcript) => {
                 let segments: Vec<Value> =
                     transcript.segments.iter().map(|s| s.to_json()).collect();
-                self.store
-                    .set_transcript(id, &transcript.text, segments.clone())
-                    .await?;
-                if !transcript.text.trim().is_empty() {
+                let announce = (!transcript.text.trim().is_empty()).then(|| {
                     let data = json!({
                         "transcript": transcript.text,
                         "segment_id": format!("{id}_batch"),
@@ -102,14 +112,19 @@ impl Pipeline {
                         "segments": segments,
                         "word_count": transcript.words().len(),
                     });
-                    self.plugins
-                        .dispatch(request(
-                            Event::TranscriptBatch,
-                            &finished.user_id,
-                            data,
-                            json!({"client_id": finished.client_id}),
-                        ))
-                        .await;
+                    new_event(
+                        Event::TranscriptBatch,
+                        finished,
+                        data,
+                        json!({"client_id": finished.client_id}),
+                    )
+                });
+                let queued = self
+                    .store
+                    .set_transcript(id, &transcript.text, segments.clone(), announce)
+                    .await?;
+                if queued.is_some() {
+                    self.deliveries.wake();
                 }
             }
             Err(error) => {
@@ -122,12 +137,8 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Steps 2 and 3: memories and `memory.processed`, then a title and a summary. Returns
-    /// the transcript, the title and the summary for `conversation.complete`.
-    async fn remember(
-        &self,
-        finished: &Finished,
-    ) -> anyhow::Result<(String, Option<String>, Option<String>)> {
+    /// Steps 2 and 3: memories and `memory.processed`, then a title and a summary.
+    async fn remember(&self, finished: &Finished) -> anyhow::Result<Remembered> {
         let id = &finished.conversation_id;
         let conversation = self
             .store
@@ -135,23 +146,28 @@ impl Pipeline {
             .await?
             .ok_or_else(|| anyhow::anyhow!("conversation {id} vanished"))?;
         let transcript = conversation.transcript.trim().to_owned();
-        let (mut title, mut summary) = (Some(conversation.title), conversation.summary);
+        let mut remembered = Remembered {
+            title: Some(conversation.title),
+            summary: conversation.summary,
+            new_title_summary: None,
+            transcript,
+        };
+        let transcript = &remembered.transcript;
         match &self.llm {
             Some(_) if transcript.is_empty() => {
                 tracing::debug!(conversation = %id, "No words: no memories, no summary.");
             }
             Some(model) => {
                 if self.settings.extract_memories
-                    && let Err(error) = self.extract_memories(finished, model, &transcript).await
+                    && let Err(error) = self.extract_memories(finished, model, transcript).await
                 {
                     tracing::error!(conversation = %id, %error, "Could not keep the memories.");
                 }
-                match memory::title_and_summary(model, &transcript).await {
-                    Ok((new_title, new_summary)) => {
-                        self.store
-                            .set_title_summary(id, &new_title, &new_summary)
-                            .await?;
-                        (title, summary) = (Some(new_title), Some(new_summary));
+                match memory::title_and_summary(model, transcript).await {
+                    Ok((title, summary)) => {
+                        remembered.title = Some(title.clone());
+                        remembered.summary = Some(summary.clone());
+                        remembered.new_title_summary = Some((title, summary));
                     }
                     Err(error) => {
                         tracing::warn!(conversation = %id, %error, "No title and summary.")
@@ -162,7 +178,7 @@ impl Pipeline {
                 tracing::info!(conversation = %id, "Memory extraction skipped: no language model is configured.")
             }
         }
-        Ok((transcript, title, summary))
+        Ok(remembered)
     }
 
     async fn extract_memories(
@@ -173,6 +189,15 @@ impl Pipeline {
     ) -> anyhow::Result<()> {
         let started = Instant::now();
         let owner = Owner::User(finished.user_id.clone());
+        // Finished again after a restart: its memories (and their event) were already kept.
+        if !self
+            .store
+            .conversation_memories(&owner, &finished.conversation_id)
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
         let existing: Vec<String> = self
             .store
             .list_memories(&owner, EXISTING_MEMORIES)
@@ -187,14 +212,6 @@ impl Pipeline {
                 return Ok(());
             }
         };
-        let mut ids = Vec::new();
-        for fact in &facts {
-            let memory = self
-                .store
-                .add_memory(&finished.user_id, Some(&finished.conversation_id), fact)
-                .await?;
-            ids.push(memory.memory_id);
-        }
         let email = self
             .store
             .user(&finished.user_id)
@@ -202,30 +219,65 @@ impl Pipeline {
             .ok()
             .flatten()
             .map(|user| user.email);
-        let data = json!({
-            "memories": ids,
-            "memory_count": ids.len(),
-            "conversation": {
-                "conversation_id": finished.conversation_id,
-                "client_id": finished.client_id,
-                "user_id": finished.user_id,
-                "user_email": email,
-            },
-            "conversation_id": finished.conversation_id,
-        });
         let metadata = json!({
             "processing_time": started.elapsed().as_secs_f64(),
             "memory_provider": "chronicle",
             "model": model.model(),
         });
-        self.plugins
-            .dispatch(request(
-                Event::MemoryProcessed,
+        let (conversation_id, client_id, user_id) = (
+            finished.conversation_id.clone(),
+            finished.client_id.clone(),
+            finished.user_id.clone(),
+        );
+        self.store
+            .add_memories(
                 &finished.user_id,
-                data,
-                metadata,
-            ))
-            .await;
+                &finished.conversation_id,
+                &facts,
+                move |ids| {
+                    let data = json!({
+                        "memories": ids,
+                        "memory_count": ids.len(),
+                        "conversation": {
+                            "conversation_id": conversation_id,
+                            "client_id": client_id,
+                            "user_id": user_id,
+                            "user_email": email,
+                        },
+                        "conversation_id": conversation_id,
+                    });
+                    NewEvent {
+                        event: Event::MemoryProcessed,
+                        user_id: user_id.clone(),
+                        conversation_id: Some(conversation_id.clone()),
+                        data: object(data),
+                        metadata: object(metadata.clone()),
+                    }
+                },
+            )
+            .await?;
+        self.deliveries.wake();
         Ok(())
+    }
+}
+
+/// What steps 2 and 3 leave for `conversation.complete`.
+#[derive(Default)]
+struct Remembered {
+    transcript: String,
+    title: Option<String>,
+    summary: Option<String>,
+    /// A title and summary the model just wrote, stored with the announcement.
+    new_title_summary: Option<(String, String)>,
+}
+
+/// A terminal event about `finished`'s conversation.
+fn new_event(event: Event, finished: &Finished, data: Value, metadata: Value) -> NewEvent {
+    NewEvent {
+        event,
+        user_id: finished.user_id.clone(),
+        conversation_id: Some(finished.conversation_id.clone()),
+        data: object(data),
+        metadata: object(metadata),
     }
 }

@@ -18,6 +18,7 @@ pub mod config;
 pub mod finish;
 mod http;
 pub mod ingest;
+mod live_queue;
 pub mod llm;
 pub mod memory;
 pub mod replay;
@@ -28,7 +29,9 @@ pub mod transcription;
 
 use std::sync::Arc;
 
+use chronicle_plugin_api::backend::delivery::NewEvent;
 use chronicle_plugin_api::{Event, JsonMap, async_trait};
+use chronicle_plugin_host::delivery::{DeliverySettings, Dispatcher, HostSource};
 use chronicle_plugin_host::{DispatchRecord, DispatchRequest, PluginHost};
 use chronicle_store::{Owner, Store};
 use serde_json::{Value, json};
@@ -48,6 +51,8 @@ pub trait Plugins: Send + Sync {
     async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord>;
     /// The wake words and keywords of the enabled plugins, for keyword boosting.
     fn asr_keywords(&self) -> Vec<String>;
+    /// The host in service now, for the durable dispatcher.
+    fn host(&self) -> PluginHost;
 }
 
 #[async_trait]
@@ -58,6 +63,10 @@ impl Plugins for PluginHost {
 
     fn asr_keywords(&self) -> Vec<String> {
         PluginHost::asr_keywords(self)
+    }
+
+    fn host(&self) -> PluginHost {
+        self.clone()
     }
 }
 
@@ -70,6 +79,10 @@ impl Plugins for arc_swap::ArcSwap<PluginHost> {
     fn asr_keywords(&self) -> Vec<String> {
         self.load().asr_keywords()
     }
+
+    fn host(&self) -> PluginHost {
+        PluginHost::clone(&self.load())
+    }
 }
 
 /// Everything a conversation needs on its way: the store, the plugins, the providers, the
@@ -81,6 +94,10 @@ pub struct Pipeline {
     pub llm: Option<ChatModel>,
     pub settings: ConversationSettings,
     pub sessions: Sessions,
+    /// Delivers the terminal events the store queues.
+    pub deliveries: Dispatcher,
+    /// Held while this process delivers the queue: one process per data folder does.
+    _delivery_lock: Option<std::fs::File>,
     /// Conversations between their close and their `conversation.complete`.
     finishing: std::sync::atomic::AtomicUsize,
     /// Batch transcriptions allowed at once.
@@ -88,23 +105,61 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(
+    /// The pipeline over `store`, with the dispatcher of its delivery queue started (chains a
+    /// stopped process left unfinished resume now).
+    pub async fn new(
         store: Store,
         plugins: Arc<dyn Plugins>,
         transcriber: Option<Transcriber>,
         llm: Option<ChatModel>,
         settings: ConversationSettings,
-    ) -> Self {
-        Self {
+        delivery: DeliverySettings,
+    ) -> anyhow::Result<Arc<Self>> {
+        let hosts = Arc::clone(&plugins);
+        let hosts: HostSource = Arc::new(move || hosts.host());
+        let queue = Arc::new(store.clone());
+        let delivery_lock = delivery_lock(&store)?;
+        let deliveries = if delivery_lock.is_some() {
+            Dispatcher::start(queue, hosts, delivery).await?
+        } else {
+            tracing::info!(
+                "Another Chronicle process delivers this data folder's events; they wait for it."
+            );
+            Dispatcher::standby(queue, hosts)
+        };
+        Ok(Arc::new(Self {
             store,
             plugins,
             transcriber,
             llm,
             settings,
             sessions: Sessions::default(),
+            deliveries,
+            _delivery_lock: delivery_lock,
             finishing: Default::default(),
             batch_turns: tokio::sync::Semaphore::new(BATCH_TRANSCRIPTIONS),
+        }))
+    }
+
+    /// Finishes the conversations a stopped process closed but never announced; returns how
+    /// many. Call once at start, before any session.
+    pub async fn resume_unannounced(self: &Arc<Self>) -> anyhow::Result<usize> {
+        let conversations = self.store.unannounced_conversations().await?;
+        for conversation in &conversations {
+            tracing::info!(conversation = %conversation.conversation_id, "Finishing a conversation the last run closed but never announced.");
+            self.finish_in_background(finish::Finished {
+                conversation_id: conversation.conversation_id.clone(),
+                user_id: conversation.user_id.clone(),
+                client_id: conversation.client_id.clone(),
+                end_reason: conversation
+                    .end_reason
+                    .clone()
+                    .unwrap_or_else(|| "server_restart".into()),
+                duration: conversation.duration_seconds.unwrap_or(0.0),
+                batch_audio: None,
+            });
         }
+        Ok(conversations.len())
     }
 
     /// Finishes `finished` on a task of its own (see [`crate::finish`]).
@@ -118,7 +173,8 @@ impl Pipeline {
         });
     }
 
-    /// Waits (up to `limit`) until no conversation is being finished; whether it got there.
+    /// Waits (up to `limit`) until no conversation is being finished and every terminal
+    /// event's chain has run (retries due later excepted); whether it got there.
     pub async fn settle(&self, limit: std::time::Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         while self.finishing.load(std::sync::atomic::Ordering::SeqCst) > 0 {
@@ -127,7 +183,8 @@ impl Pipeline {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        true
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.deliveries.settle(left).await
     }
 
     /// Dispatches on a task of its own: callers (a device's read loop, an HTTP handler) never
@@ -139,29 +196,57 @@ impl Pipeline {
         });
     }
 
-    /// Toggles a conversation's star and dispatches `conversation.starred`; the new state as
-    /// the API answers it, or `None` if the owner may not see the conversation.
+    /// Toggles a conversation's star and queues `conversation.starred` with it; the new state
+    /// as the API answers it, or `None` if the owner may not see the conversation.
     pub async fn toggle_star(
         &self,
         owner: Owner,
         conversation_id: &str,
     ) -> anyhow::Result<Option<Value>> {
-        let Some((starred, starred_at)) = self.store.toggle_star(&owner, conversation_id).await?
-        else {
+        let toggled = self
+            .store
+            .toggle_star(&owner, conversation_id, |starred| NewEvent {
+                event: Event::ConversationStarred,
+                user_id: starred.user_id.clone(),
+                conversation_id: Some(starred.conversation_id.clone()),
+                data: object(json!({
+                    "conversation_id": starred.conversation_id,
+                    "starred": starred.starred,
+                    "starred_at": starred.starred_at,
+                    "title": starred.title,
+                })),
+                metadata: JsonMap::new(),
+            })
+            .await?;
+        let Some((starred, _)) = toggled else {
             return Ok(None);
         };
-        let conversation = self.store.conversation(&owner, conversation_id).await?;
-        let (user_id, title) = conversation.map_or_else(Default::default, |c| (c.user_id, c.title));
-        let answer = json!({"conversation_id": conversation_id, "starred": starred, "starred_at": starred_at});
-        let mut data = answer.clone();
-        data["title"] = json!(title);
-        self.dispatch_in_background(request(
-            Event::ConversationStarred,
-            &user_id,
-            data,
-            json!({}),
-        ));
-        Ok(Some(answer))
+        self.deliveries.wake();
+        Ok(Some(json!({
+            "conversation_id": starred.conversation_id,
+            "starred": starred.starred,
+            "starred_at": starred.starred_at,
+        })))
+    }
+}
+
+/// Takes the lock that makes this process the one that delivers the queue of `store`'s data
+/// folder, or `None` when another process (the server, beside a CLI command) holds it. The
+/// operating system releases it when the process ends, however it ends.
+fn delivery_lock(store: &Store) -> anyhow::Result<Option<std::fs::File>> {
+    let path = store.path().with_extension("delivery.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|error| anyhow::anyhow!("cannot open {}: {error}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(error)) => {
+            anyhow::bail!("cannot lock {}: {error}", path.display())
+        }
     }
 }
 

@@ -10,7 +10,9 @@
 //! a conversation spans the audio from the start to its end, cut at the maximum length.
 //!
 //! Live events (`transcript.streaming`, buttons) reach plugins in order on the session's own
-//! task; the device's read loop never waits for a plugin.
+//! task; the device's read loop never waits for a plugin. Their queue is bounded: see
+//! `live_queue.rs` for what is dropped (the oldest `transcript.streaming`) and what never
+//! is (button presses).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,11 +28,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::finish::Finished;
+use crate::live_queue::LiveQueue;
 use crate::transcription::{Segment, StreamInput, Update};
 use crate::{Pipeline, request};
 
-/// Live events waiting for plugins, per session.
-const LIVE_EVENT_QUEUE: usize = 256;
 /// Transcripts waiting to be relayed to the device; a device that does not read loses some.
 const INTERIM_QUEUE: usize = 64;
 /// How long a stop waits for the provider's last words.
@@ -61,9 +62,8 @@ pub struct Session {
     pub owner: SessionOwner,
     pub speech: Speech,
     pub state: tokio::sync::Mutex<SessionState>,
-    live: mpsc::Sender<DispatchRequest>,
-    /// Live events queued or being dispatched.
-    live_pending: Arc<std::sync::atomic::AtomicUsize>,
+    /// Live events waiting for plugins; closed when the session is dropped.
+    live: Arc<LiveQueue>,
     transcription: Mutex<Option<(mpsc::Sender<StreamInput>, JoinHandle<()>)>>,
 }
 
@@ -125,9 +125,9 @@ impl Session {
         batch: bool,
         audio_path: Option<PathBuf>,
     ) -> (Arc<Self>, Option<mpsc::Receiver<Value>>) {
-        let (live, queued) = mpsc::channel(LIVE_EVENT_QUEUE);
-        let live_pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        spawn_live_queue(Arc::downgrade(pipeline), queued, Arc::clone(&live_pending));
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let live = Arc::new(LiveQueue::new(session_id.clone()));
+        spawn_live_queue(Arc::downgrade(pipeline), Arc::clone(&live));
         let batch_audio = (batch && pipeline.transcriber.is_some()).then(Vec::new);
         let speech = if batch_audio.is_some()
             || (speech == Speech::Provider && pipeline.transcriber.is_none())
@@ -137,7 +137,7 @@ impl Session {
             speech
         };
         let session = Arc::new(Self {
-            session_id: uuid::Uuid::new_v4().to_string(),
+            session_id,
             owner,
             speech,
             state: tokio::sync::Mutex::new(SessionState {
@@ -146,7 +146,6 @@ impl Session {
                 ..SessionState::default()
             }),
             live,
-            live_pending,
             transcription: Mutex::new(None),
         });
         pipeline.sessions.insert(Arc::clone(&session));
@@ -294,29 +293,23 @@ impl Session {
             data,
             json!({"client_id": self.owner.client_id, "session_id": self.session_id}),
         );
-        if !self.queue_live(event) {
-            // Late is useless for a live event; the transcript itself is stored.
-            metrics::counter!("chronicle_live_events_dropped_total", "event" => "transcript.streaming").increment(1);
-            tracing::warn!(session = %self.session_id, "Plugins are behind this session: a transcript.streaming event was dropped.");
-        }
+        // Always taken; if plugins are behind, the oldest queued one is dropped and counted.
+        self.queue_live(event);
         Ok(())
     }
 
-    /// Queues a live event (a button press) behind the session's others; `false` when the
-    /// queue is full.
+    /// Queues a live event (a button press) behind the session's others, never waiting. When
+    /// plugins are 256 events behind, the oldest queued `transcript.streaming` is dropped to
+    /// make room; a press is never dropped and is queued beyond that if it must. `false` only
+    /// when a press would be the 1,025th event queued (a device pressing far faster than its
+    /// plugins answer), so the caller can refuse the device (see `live_queue.rs`).
     pub fn queue_live(&self, event: DispatchRequest) -> bool {
-        use std::sync::atomic::Ordering;
-        self.live_pending.fetch_add(1, Ordering::SeqCst);
-        let queued = self.live.try_send(event).is_ok();
-        if !queued {
-            self.live_pending.fetch_sub(1, Ordering::SeqCst);
-        }
-        queued
+        self.live.push(event)
     }
 
     /// Live events queued or being dispatched now.
     pub fn live_pending(&self) -> usize {
-        self.live_pending.load(std::sync::atomic::Ordering::SeqCst)
+        self.live.pending()
     }
 
     /// Speech went untranscribed: the conversation (opened now if none is, since someone
@@ -469,19 +462,24 @@ impl Session {
     }
 }
 
-/// Delivers a session's live events in order, on a task of its own.
-fn spawn_live_queue(
-    pipeline: Weak<Pipeline>,
-    mut queued: mpsc::Receiver<DispatchRequest>,
-    pending: Arc<std::sync::atomic::AtomicUsize>,
-) {
+impl Drop for Session {
+    /// Nobody can queue live events any more: the queue's task delivers what is queued and
+    /// ends.
+    fn drop(&mut self) {
+        self.live.close();
+    }
+}
+
+/// Delivers a session's live events in order, one at a time, on a task of its own.
+fn spawn_live_queue(pipeline: Weak<Pipeline>, queue: Arc<LiveQueue>) {
     tokio::spawn(async move {
-        while let Some(event) = queued.recv().await {
+        while let Some(event) = queue.next().await {
             let Some(plugins) = pipeline.upgrade().map(|p| Arc::clone(&p.plugins)) else {
+                queue.close();
                 return;
             };
             plugins.dispatch(event).await;
-            pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            queue.delivered();
         }
     });
 }
@@ -729,4 +727,132 @@ pub async fn stop_all(pipeline: &Arc<Pipeline>, reason: &str) -> Vec<(Arc<Sessio
             (session, recording)
         });
     futures_util::future::join_all(stopping).await
+}
+
+#[cfg(test)]
+mod tests {
+    use chronicle_plugin_host::DispatchRecord;
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use chronicle_plugin_host::PluginHost;
+
+    use crate::ConversationSettings;
+
+    /// Plugins that write each event down and then wait for the test to let them go.
+    struct Gated {
+        seen: Mutex<Vec<(Event, Value)>>,
+        gate: Semaphore,
+        host: PluginHost,
+    }
+
+    #[async_trait]
+    impl crate::Plugins for Gated {
+        async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
+            lock(&self.seen).push((request.event, Value::Object(request.data.clone())));
+            self.gate.acquire().await.unwrap().forget();
+            Arc::new(DispatchRecord {
+                event: request.event,
+                user_id: request.user_id.into(),
+                plugins: Vec::new(),
+                metadata: request.metadata,
+                services: Vec::new(),
+                event_id: "e".into(),
+                data: Arc::new(request.data),
+                started_at: std::time::SystemTime::now(),
+                duration_ms: 0.0,
+            })
+        }
+
+        fn asr_keywords(&self) -> Vec<String> {
+            Vec::new()
+        }
+
+        fn host(&self) -> PluginHost {
+            self.host.clone()
+        }
+    }
+
+    async fn until(mut done: impl FnMut() -> bool) {
+        for _ in 0..2000 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the live queue did not get there");
+    }
+
+    #[tokio::test]
+    async fn a_session_behind_its_plugins_drops_its_oldest_transcripts_and_no_press() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = chronicle_store::Store::open(dir.path()).await.unwrap();
+        let user = store
+            .create_user("ana@example.com", "h", false)
+            .await
+            .unwrap();
+        std::fs::write(dir.path().join("plugins.yml"), "plugins: {}\n").unwrap();
+        let config = chronicle_plugin_host::HostConfig::new(dir.path(), dir.path());
+        let host = PluginHost::load(&config, &[], chronicle_plugin_host::Backends::in_memory())
+            .unwrap_or_else(|errors| panic!("{errors}"))
+            .host;
+        let plugins = Arc::new(Gated {
+            seen: Mutex::new(Vec::new()),
+            gate: Semaphore::new(0),
+            host,
+        });
+        let pipeline = Pipeline::new(
+            store,
+            Arc::clone(&plugins) as _,
+            None,
+            None,
+            ConversationSettings::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+        let owner = SessionOwner {
+            user_id: user.id.clone(),
+            client_id: "abc123-pendant".into(),
+            device_name: "pendant".into(),
+        };
+        let (session, _) = Session::start(&pipeline, owner, Speech::Replayed, false, None);
+        let press = |n: usize| {
+            request(
+                Event::ButtonSinglePress,
+                &user.id,
+                json!({ "n": n }),
+                json!({}),
+            )
+        };
+        // The first press is being delivered, and its plugin hangs.
+        assert!(session.queue_live(press(0)));
+        until(|| lock(&plugins.seen).len() == 1).await;
+        for n in 1..=300 {
+            let at = n as f64;
+            let segment = Segment::new(format!("words {n}"), at, at + 0.5, Vec::new());
+            session.segment(&pipeline, segment).await.unwrap();
+            if n == 150 {
+                assert!(session.queue_live(press(150)));
+            }
+        }
+        // 302 events: one being delivered, 256 queued, the oldest 45 transcripts dropped.
+        assert_eq!(session.live_pending(), 257);
+        assert_eq!(session.live.dropped(), 45);
+
+        plugins.gate.add_permits(1000);
+        until(|| session.live_pending() == 0).await;
+        let seen: Vec<String> = lock(&plugins.seen)
+            .iter()
+            .map(|(event, data)| match event {
+                Event::ButtonSinglePress => format!("press {}", data["n"]),
+                _ => data["transcript"].as_str().unwrap().to_owned(),
+            })
+            .collect();
+        let mut expected = vec!["press 0".to_owned()];
+        expected.extend((46..=150).map(|n| format!("words {n}")));
+        expected.push("press 150".into());
+        expected.extend((151..=300).map(|n| format!("words {n}")));
+        assert_eq!(seen, expected);
+    }
 }

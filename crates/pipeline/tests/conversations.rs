@@ -14,10 +14,10 @@ use chronicle_pipeline::transcription::deepgram::DeepgramTranscriber;
 use chronicle_pipeline::transcription::openai::OpenAiTranscriber;
 use chronicle_pipeline::transcription::wyoming::WyomingTranscriber;
 use chronicle_pipeline::transcription::{RetryPolicy, Transcriber};
-use chronicle_pipeline::{ChatModel, Pipeline, Plugins, Session, Speech};
+use chronicle_pipeline::{ChatModel, Pipeline, Session, Speech};
 use chronicle_plugin_api::backend::ConversationControl;
-use chronicle_plugin_api::{CloseReason, Event, JsonMap, async_trait};
-use chronicle_plugin_host::{Backends, DispatchRecord, DispatchRequest, HostConfig, PluginHost};
+use chronicle_plugin_api::{CloseReason, Event, JsonMap};
+use chronicle_plugin_host::{Backends, DispatchRecord, EventLog, HostConfig, PluginHost};
 use chronicle_store::{Owner, Store};
 use chronicle_test_servers::{
     Chat, ChatReply, Deepgram, DeepgramBehaviour, TranscriptionReply, Transcriptions, Utterance,
@@ -48,32 +48,24 @@ struct Seen {
     record: Arc<DispatchRecord>,
 }
 
-/// The real plugin host, with every dispatch written down on the way through.
+/// The event log, with every dispatch written down as it is recorded.
+#[derive(Default)]
 struct Recorder {
-    host: PluginHost,
     seen: Mutex<Vec<Seen>>,
 }
 
-#[async_trait]
-impl Plugins for Recorder {
-    async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
-        let (event, data, metadata) = (
-            request.event,
-            Value::Object(request.data.clone()),
-            Value::Object(request.metadata.clone()),
-        );
-        let record = self.host.dispatch(request).await;
+impl EventLog for Recorder {
+    fn record(&self, record: Arc<DispatchRecord>) {
         self.seen.lock().unwrap().push(Seen {
-            event,
-            data,
-            metadata,
-            record: Arc::clone(&record),
+            event: record.event,
+            data: Value::Object((*record.data).clone()),
+            metadata: Value::Object(record.metadata.clone()),
+            record,
         });
-        record
     }
 
-    fn asr_keywords(&self) -> Vec<String> {
-        self.host.asr_keywords()
+    fn recent(&self, _: Option<&str>, _: usize) -> Vec<Arc<DispatchRecord>> {
+        Vec::new()
     }
 }
 
@@ -100,9 +92,11 @@ impl Fixture {
             .unwrap();
         std::fs::write(dir.path().join("plugins.yml"), PLUGINS_YML).unwrap();
         let control = Arc::new(SessionControl::default());
+        let recorder = Arc::new(Recorder::default());
         let backends = Backends {
             conversations: Arc::clone(&control) as _,
             documents: Arc::new(store.clone()),
+            event_log: Arc::clone(&recorder) as _,
             ..Backends::in_memory()
         };
         let config = HostConfig::new(
@@ -112,17 +106,16 @@ impl Fixture {
         let loaded = PluginHost::load(&config, chronicle_plugins::REGISTRY, backends)
             .unwrap_or_else(|errors| panic!("{errors}"));
         loaded.host.initialize().await;
-        let recorder = Arc::new(Recorder {
-            host: loaded.host,
-            seen: Mutex::new(Vec::new()),
-        });
-        let pipeline = Arc::new(Pipeline::new(
+        let pipeline = Pipeline::new(
             store.clone(),
-            Arc::clone(&recorder) as _,
+            Arc::new(loaded.host),
             transcriber,
             llm,
             settings,
-        ));
+            Default::default(),
+        )
+        .await
+        .unwrap();
         control.pipeline.set(Arc::downgrade(&pipeline)).ok();
         Self {
             _dir: dir,

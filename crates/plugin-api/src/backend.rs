@@ -3,6 +3,9 @@
 //! The host implements [`crate::Services`] on top of these traits; the store and server provide
 //! the real implementations and the host ships in-memory ones for the CLI and tests. The pure
 //! document matching rules live here too, so every store filters and updates alike.
+//! [`delivery`] is the durable queue of terminal events the host's dispatcher works through.
+
+pub mod delivery;
 
 use serde_json::Value;
 

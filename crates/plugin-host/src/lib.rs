@@ -7,6 +7,8 @@
 //! - [`condition`] decides per plugin whether an event reaches it.
 //! - [`PluginHost`] builds, initializes and shuts down plugins and routes events
 //!   ([`PluginHost::dispatch`]), guarding every call with a deadline and a panic catcher.
+//! - [`delivery`] works through the durable queue of terminal events: chains resumed after a
+//!   crash, failed deliveries retried with backoff, dead letters replayed.
 //! - [`process`] runs plugins in child processes (Python under the SDK's runner, or any
 //!   executable with a `plugin.toml`) behind the same `Plugin` trait, supervised.
 //! - The host's [`chronicle_plugin_api::Services`] check every call against the plugin's
@@ -19,12 +21,15 @@ mod backends;
 pub mod catalog;
 pub mod condition;
 pub mod config;
+pub mod delivery;
 pub mod diagnostic;
 pub mod env;
 mod host;
 pub mod process;
 mod record;
 mod recovery;
+#[cfg(test)]
+mod robustness;
 mod router;
 mod services;
 pub mod yaml;

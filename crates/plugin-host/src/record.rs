@@ -23,6 +23,9 @@ pub struct DispatchRecord {
     /// Identifies the event in logs and idempotency keys.
     #[serde(skip)]
     pub event_id: Arc<str>,
+    /// The data the chain was given (without what conditions added).
+    #[serde(skip)]
+    pub data: Arc<JsonMap>,
     /// When dispatch started.
     #[serde(skip)]
     pub started_at: SystemTime,
@@ -60,6 +63,26 @@ pub struct PluginOutcome {
     pub result: Option<PluginResult>,
     /// Time spent in the plugin's handler.
     pub duration_ms: f64,
+}
+
+impl PluginOutcome {
+    /// A plugin that was not called, and why.
+    pub(crate) fn skipped(plugin_id: &Arc<str>, reason: String) -> Self {
+        Self {
+            plugin_id: Arc::clone(plugin_id),
+            status: Status::Skipped,
+            reason: Some(reason),
+            result: None,
+            duration_ms: 0.0,
+        }
+    }
+
+    /// Whether the plugin asked the chain to stop (`should_continue: false`).
+    pub fn stops_chain(&self) -> bool {
+        self.result
+            .as_ref()
+            .is_some_and(|result| !result.should_continue)
+    }
 }
 
 /// The fate of an event at one plugin.

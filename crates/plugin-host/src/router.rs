@@ -102,7 +102,7 @@ fn millis(since: Instant) -> f64 {
 }
 
 /// Why a slot cannot take events now, if it cannot.
-fn unavailable_reason(slot: &Slot) -> Option<String> {
+pub(crate) fn unavailable_reason(slot: &Slot) -> Option<String> {
     let error = || slot.error().unwrap_or_default();
     match slot.health() {
         Health::Initialized if slot.instance.is_some() => None,
@@ -111,6 +111,28 @@ fn unavailable_reason(slot: &Slot) -> Option<String> {
         Health::Failed => Some(format!("not initialized (failed): {}", error())),
         Health::Registered | Health::Initialized => Some("not initialized".to_owned()),
     }
+}
+
+/// Whether a slot takes an event now.
+pub(crate) enum Admission {
+    /// Call it, with what its condition adds to the data.
+    Run(JsonMap),
+    /// Not this time: disabled, condition not met, or the chain stopped.
+    Skip(String),
+    /// It would (with these extras), but it is not initialized (degraded, failed,
+    /// restarting), for this reason.
+    Unavailable(JsonMap, String),
+}
+
+/// One call of one plugin's handler.
+pub(crate) struct SlotCall<'a> {
+    pub event: Event,
+    pub user_id: &'a Arc<str>,
+    pub data: Arc<JsonMap>,
+    pub metadata: JsonMap,
+    pub event_id: &'a Arc<str>,
+    pub attempt: u32,
+    pub recorder: &'a CallRecorder,
 }
 
 impl PluginHost {
@@ -133,100 +155,28 @@ impl PluginHost {
 
         for &index in chain {
             let slot = &inner.slots[index];
-            let skipped = |reason: String| PluginOutcome {
-                plugin_id: Arc::clone(&slot.id),
-                status: Status::Skipped,
-                reason: Some(reason),
-                result: None,
-                duration_ms: 0.0,
-            };
-            if let Some(reason) =
-                unavailable_reason(slot).filter(|_| slot.health() == Health::Disabled)
-            {
-                outcomes.push(skipped(reason));
-                continue;
-            }
-            if let Some(by) = &stopped_by {
-                outcomes.push(skipped(format!("chain stopped by `{by}`")));
-                continue;
-            }
-            if let Some(reason) = unavailable_reason(slot) {
-                outcomes.push(skipped(reason));
-                continue;
-            }
-            let Some(plugin) = &slot.instance else {
-                continue; // unreachable: unavailable_reason covers it
-            };
-            let extras = match slot.spec.condition.evaluate(event, &mut transcript) {
-                Verdict::Run(extras) => extras,
-                Verdict::Skip => {
-                    outcomes.push(skipped(format!(
-                        "condition `{}` not met",
-                        slot.spec.condition.type_name()
-                    )));
+            let extras = match inner.admit(index, event, &mut transcript, stopped_by.as_deref()) {
+                Admission::Run(extras) => extras,
+                Admission::Skip(reason) | Admission::Unavailable(_, reason) => {
+                    outcomes.push(PluginOutcome::skipped(&slot.id, reason));
                     continue;
                 }
             };
-            let plugin_data = if extras.is_empty() {
-                Arc::clone(&data)
-            } else {
-                let mut copy = (*data).clone();
-                copy.extend(extras);
-                Arc::new(copy)
-            };
-            let timeout = slot.timeout_for(event);
-            let mut ctx = PluginContext {
-                user_id: Arc::clone(&user_id),
+            let call = SlotCall {
                 event,
-                data: plugin_data,
+                user_id: &user_id,
+                data: with_extras(&data, extras),
                 metadata: std::mem::take(&mut metadata),
-                services: Arc::new(HostServices {
-                    host: Arc::downgrade(&self.inner),
-                    plugin_id: Arc::clone(&slot.id),
-                    user_id: Arc::clone(&user_id),
-                    grants: slot.grants,
-                    depth: 0,
-                    recorder: recorder.clone(),
-                }),
-                delivery: Delivery {
-                    event_id: Arc::clone(&event_id),
-                    plugin_id: Arc::clone(&slot.id),
-                    attempt: 1,
-                    deadline: started_at + clock.elapsed() + timeout,
-                },
+                event_id: &event_id,
+                attempt: 1,
+                recorder: &recorder,
             };
-            let call_started = Instant::now();
-            let invocation = guard(timeout, handler(plugin.as_ref(), &mut ctx)).await;
-            let duration_ms = millis(call_started);
-            metadata = std::mem::take(&mut ctx.metadata);
-            let (status, reason, result) = match invocation {
-                Invocation::Returned(Ok(Some(result))) => {
-                    if !result.should_continue {
-                        stopped_by = Some(Arc::clone(&slot.id));
-                    }
-                    (Status::Executed, None, Some(result))
-                }
-                Invocation::Returned(Ok(None)) => (Status::Declined, None, None),
-                Invocation::Returned(Err(error)) => (Status::Failed, Some(error.message), None),
-                Invocation::Panicked(message) => {
-                    (Status::Failed, Some(format!("panicked: {message}")), None)
-                }
-                Invocation::TimedOut(after) => (
-                    Status::TimedOut,
-                    Some(format!("no answer within {:.1} s", after.as_secs_f64())),
-                    None,
-                ),
-            };
-            if let Some(reason) = &reason {
-                tracing::warn!(plugin = %slot.id, %event, ?status, error = %reason, "Plugin call failed.");
+            let outcome;
+            (outcome, metadata) = self.call_slot(index, call).await;
+            if outcome.stops_chain() {
+                stopped_by = Some(Arc::clone(&slot.id));
             }
-            outcomes.push(PluginOutcome {
-                plugin_id: Arc::clone(&slot.id),
-                status,
-                reason,
-                result,
-                duration_ms,
-            });
+            outcomes.push(outcome);
         }
 
         let record = Arc::new(DispatchRecord {
@@ -236,15 +186,119 @@ impl PluginHost {
             metadata,
             services: recorder.take(),
             event_id,
+            data,
             started_at,
             duration_ms: millis(clock),
         });
         inner.backends.event_log.record(Arc::clone(&record));
         record
     }
+
+    /// Calls slot `index`'s handler for `call`, guarded, and returns its outcome and the
+    /// metadata as the plugin left it.
+    pub(crate) async fn call_slot(
+        &self,
+        index: usize,
+        call: SlotCall<'_>,
+    ) -> (PluginOutcome, JsonMap) {
+        let slot = &self.inner.slots[index];
+        let Some(plugin) = &slot.instance else {
+            let reason = unavailable_reason(slot).unwrap_or_else(|| "not initialized".into());
+            return (PluginOutcome::skipped(&slot.id, reason), call.metadata);
+        };
+        let timeout = slot.timeout_for(call.event);
+        let mut ctx = PluginContext {
+            user_id: Arc::clone(call.user_id),
+            event: call.event,
+            data: call.data,
+            metadata: call.metadata,
+            services: Arc::new(HostServices {
+                host: Arc::downgrade(&self.inner),
+                plugin_id: Arc::clone(&slot.id),
+                user_id: Arc::clone(call.user_id),
+                grants: slot.grants,
+                depth: 0,
+                recorder: call.recorder.clone(),
+            }),
+            delivery: Delivery {
+                event_id: Arc::clone(call.event_id),
+                plugin_id: Arc::clone(&slot.id),
+                attempt: call.attempt,
+                deadline: SystemTime::now() + timeout,
+            },
+        };
+        let call_started = Instant::now();
+        let invocation = guard(timeout, handler(plugin.as_ref(), &mut ctx)).await;
+        let duration_ms = millis(call_started);
+        let (status, reason, result) = match invocation {
+            Invocation::Returned(Ok(Some(result))) => (Status::Executed, None, Some(result)),
+            Invocation::Returned(Ok(None)) => (Status::Declined, None, None),
+            Invocation::Returned(Err(error)) => (Status::Failed, Some(error.message), None),
+            Invocation::Panicked(message) => {
+                (Status::Failed, Some(format!("panicked: {message}")), None)
+            }
+            Invocation::TimedOut(after) => (
+                Status::TimedOut,
+                Some(format!("no answer within {:.1} s", after.as_secs_f64())),
+                None,
+            ),
+        };
+        if let Some(reason) = &reason {
+            tracing::warn!(plugin = %slot.id, event = %call.event, ?status, error = %reason, "Plugin call failed.");
+        }
+        let outcome = PluginOutcome {
+            plugin_id: Arc::clone(&slot.id),
+            status,
+            reason,
+            result,
+            duration_ms,
+        };
+        (outcome, std::mem::take(&mut ctx.metadata))
+    }
+}
+
+/// `data` with `extras` added, shared when there are none.
+pub(crate) fn with_extras(data: &Arc<JsonMap>, extras: JsonMap) -> Arc<JsonMap> {
+    if extras.is_empty() {
+        Arc::clone(data)
+    } else {
+        let mut copy = (**data).clone();
+        copy.extend(extras);
+        Arc::new(copy)
+    }
 }
 
 impl HostInner {
+    /// Whether slot `index` takes `event` now, given who stopped the chain, if anyone.
+    pub(crate) fn admit(
+        &self,
+        index: usize,
+        event: Event,
+        transcript: &mut TranscriptView,
+        stopped_by: Option<&str>,
+    ) -> Admission {
+        let slot = &self.slots[index];
+        if slot.health() == Health::Disabled {
+            return Admission::Skip("disabled in plugins.yml".to_owned());
+        }
+        if let Some(by) = stopped_by {
+            return Admission::Skip(format!("chain stopped by `{by}`"));
+        }
+        match slot.spec.condition.evaluate(event, transcript) {
+            Verdict::Skip => Admission::Skip(format!(
+                "condition `{}` not met",
+                slot.spec.condition.type_name()
+            )),
+            Verdict::Run(extras) => {
+                let extras = extras.into_iter().collect();
+                match unavailable_reason(slot) {
+                    Some(reason) => Admission::Unavailable(extras, reason),
+                    None => Admission::Run(extras),
+                }
+            }
+        }
+    }
+
     /// Calls `target`'s `on_plugin_action` directly: no condition, no event log. Every way the
     /// call can go wrong becomes a failed result that says why.
     pub(crate) async fn call_action(

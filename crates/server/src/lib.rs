@@ -90,14 +90,21 @@ pub async fn serve(
     }
     loaded.host.initialize().await;
     let host = Arc::new(ArcSwap::from_pointee(loaded.host));
-    let pipeline = Arc::new(Pipeline::new(
+    let pipeline = Pipeline::new(
         store.clone(),
         Arc::clone(&host) as _,
         transcriber,
         llm,
         config.pipeline.conversations.clone(),
-    ));
+        config.delivery.clone(),
+    )
+    .await
+    .context("cannot start the delivery queue")?;
     let _ = control.pipeline.set(Arc::downgrade(&pipeline));
+    pipeline
+        .resume_unannounced()
+        .await
+        .context("cannot read the conversations the last run left unannounced")?;
     let core = Arc::new(Core {
         config: config.clone(),
         store: store.clone(),
@@ -157,6 +164,11 @@ pub async fn serve(
     {
         tracing::warn!("Shutting down with conversations still being finished.");
     }
+    // What is not delivered now stays queued and resumes at the next start.
+    core.pipeline
+        .deliveries
+        .shutdown(std::time::Duration::from_secs(5))
+        .await;
     core.host().shutdown().await;
     Ok(())
 }

@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub hot_reload: bool,
     /// Transcription, the language model and how conversations are cut.
     pub pipeline: PipelineConfig,
+    /// How the delivery queue paces itself and its retries.
+    pub delivery: chronicle_plugin_host::delivery::DeliverySettings,
 }
 
 /// Shared by all handlers. Cheap to clone.

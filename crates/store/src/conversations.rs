@@ -7,7 +7,10 @@ use rusqlite::{OptionalExtension, Row, ffi, params};
 use serde::Serialize;
 use serde_json::Value;
 
+use chronicle_plugin_api::backend::delivery::{Enqueued, NewEvent};
+
 use crate::db::{DbError, json_column, sql_count, violates};
+use crate::delivery;
 use crate::users::{found, unknown_user};
 use crate::{Owner, Store, StoreError, new_id, time};
 
@@ -246,14 +249,16 @@ impl Store {
         .await
     }
 
-    /// Replaces the transcript and the segments (a batch transcription of the whole audio);
-    /// `NotFound` if there is no such conversation.
+    /// Replaces the transcript and the segments (a batch transcription of the whole audio),
+    /// and enqueues `announce` (its `transcript.batch`) in the same transaction. `NotFound` if
+    /// there is no such conversation.
     pub async fn set_transcript(
         &self,
         id: &str,
         text: &str,
         segments: Vec<Value>,
-    ) -> Result<(), StoreError> {
+        announce: Option<NewEvent>,
+    ) -> Result<Option<Enqueued>, StoreError> {
         let (id, text) = (id.to_owned(), text.trim().to_owned());
         let segments = Value::Array(segments).to_string();
         self.write(move |tx| {
@@ -264,7 +269,11 @@ impl Store {
                      WHERE conversation_id = ?1",
                 )?
                 .execute(params![id, text, segments])?;
-            found(changed)
+            found(changed)?;
+            announce
+                .as_ref()
+                .map(|event| delivery::enqueue(tx, event))
+                .transpose()
         })
         .await
     }
@@ -333,26 +342,39 @@ impl Store {
         .await
     }
 
-    /// Stars the conversation or takes its star away; the new state and when it was starred.
-    /// `None` if the owner may not see it.
+    /// Stars the conversation or takes its star away, and enqueues the event `announce` makes
+    /// of the change (its `conversation.starred`) in the same transaction. `None` if the owner
+    /// may not see it.
     pub async fn toggle_star(
         &self,
         owner: &Owner,
         id: &str,
-    ) -> Result<Option<(bool, Option<String>)>, StoreError> {
+        announce: impl Fn(&Starred) -> NewEvent + Send + 'static,
+    ) -> Result<Option<(Starred, Enqueued)>, StoreError> {
         let (user, id) = (owner.user_id().map(str::to_owned), id.to_owned());
         self.write(move |tx| {
-            Ok(tx
+            let starred = tx
                 .prepare_cached(
                     "UPDATE conversations SET starred = 1 - starred, \
                          starred_at = CASE WHEN starred = 0 THEN ?3 ELSE NULL END \
                      WHERE conversation_id = ?1 AND (?2 IS NULL OR user_id = ?2) \
-                     RETURNING starred, starred_at",
+                     RETURNING conversation_id, user_id, title, starred, starred_at",
                 )?
                 .query_row(params![id, user, time::now()], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
+                    Ok(Starred {
+                        conversation_id: row.get(0)?,
+                        user_id: row.get(1)?,
+                        title: row.get(2)?,
+                        starred: row.get(3)?,
+                        starred_at: row.get(4)?,
+                    })
                 })
-                .optional()?)
+                .optional()?;
+            let Some(starred) = starred else {
+                return Ok(None);
+            };
+            let enqueued = delivery::enqueue(tx, &announce(&starred))?;
+            Ok(Some((starred, enqueued)))
         })
         .await
     }
@@ -400,16 +422,79 @@ impl Store {
         summary: &str,
     ) -> Result<(), StoreError> {
         let (id, title, summary) = (id.to_owned(), title.to_owned(), summary.to_owned());
+        self.write(move |tx| set_title_summary(tx, &id, &title, &summary))
+            .await
+    }
+
+    /// Enqueues the conversation's `conversation.complete` (`announce`) and records that it
+    /// was, with its new title and summary if there are, in one transaction; `NotFound` if
+    /// there is no such conversation.
+    pub async fn announce_completion(
+        &self,
+        id: &str,
+        title_summary: Option<(String, String)>,
+        announce: NewEvent,
+    ) -> Result<Enqueued, StoreError> {
+        let id = id.to_owned();
         self.write(move |tx| {
+            if let Some((title, summary)) = &title_summary {
+                set_title_summary(tx, &id, title, summary)?;
+            }
             let changed = tx
                 .prepare_cached(
-                    "UPDATE conversations SET title = ?2, summary = ?3 WHERE conversation_id = ?1",
+                    "UPDATE conversations SET announced_ms = ?2 WHERE conversation_id = ?1",
                 )?
-                .execute(params![id, title, summary])?;
-            found(changed)
+                .execute(params![id, delivery::now_ms()])?;
+            found(changed)?;
+            delivery::enqueue(tx, &announce)
         })
         .await
     }
+
+    /// Completed conversations whose `conversation.complete` was never enqueued: the process
+    /// stopped between their close and their announcement. Oldest first.
+    pub async fn unannounced_conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM conversations \
+                 WHERE completed_at IS NOT NULL AND announced_ms IS NULL ORDER BY completed_at"
+            ))?;
+            let rows = statement
+                .query_map([], from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+}
+
+fn set_title_summary(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    title: &str,
+    summary: &str,
+) -> Result<(), DbError> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE conversations SET title = ?2, summary = ?3 WHERE conversation_id = ?1",
+        )?
+        .execute(params![id, title, summary])?;
+    found(changed)
+}
+
+/// A conversation's star after a toggle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Starred {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Its owner.
+    pub user_id: String,
+    /// Its title.
+    pub title: String,
+    /// Whether it is starred now.
+    pub starred: bool,
+    /// When it was starred (RFC 3339), if it is.
+    pub starred_at: Option<String>,
 }
 
 #[cfg(test)]
@@ -433,6 +518,24 @@ mod tests {
 
     fn ana(user: &User) -> Owner {
         Owner::User(user.id.clone())
+    }
+
+    /// Toggles the star, queueing an event that carries the new state.
+    async fn star(store: &Store, owner: &Owner, id: &str) -> Option<(bool, Option<String>)> {
+        let toggled = store
+            .toggle_star(owner, id, |starred| NewEvent {
+                event: chronicle_plugin_api::Event::ConversationStarred,
+                user_id: starred.user_id.clone(),
+                conversation_id: Some(starred.conversation_id.clone()),
+                data: json!({"starred": starred.starred})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                metadata: Default::default(),
+            })
+            .await
+            .unwrap();
+        toggled.map(|(starred, _)| (starred.starred, starred.starred_at))
     }
 
     #[tokio::test]
@@ -681,7 +784,7 @@ mod tests {
         let bob = Owner::User(bob_user.id.clone());
 
         assert_eq!(store.conversation(&bob, &id).await.unwrap(), None);
-        assert_eq!(store.toggle_star(&bob, &id).await.unwrap(), None);
+        assert_eq!(star(&store, &bob, &id).await, None);
         assert!(!store.delete_conversation(&bob, &id).await.unwrap());
         assert_eq!(store.list_conversations(&bob, 10, 0).await.unwrap().1, 0);
         let untouched = store
@@ -691,11 +794,7 @@ mod tests {
             .unwrap();
         assert!(!untouched.starred);
 
-        let (starred, starred_at) = store
-            .toggle_star(&ana(&ana_user), &id)
-            .await
-            .unwrap()
-            .unwrap();
+        let (starred, starred_at) = star(&store, &ana(&ana_user), &id).await.unwrap();
         assert!(starred);
         let starred_at = starred_at.unwrap();
         let stored = store
@@ -705,14 +804,15 @@ mod tests {
             .unwrap();
         assert!(stored.starred);
         assert_eq!(stored.starred_at.as_deref(), Some(starred_at.as_str()));
-        assert_eq!(
-            store.toggle_star(&Owner::Admin, &id).await.unwrap(),
-            Some((false, None))
-        );
-        assert_eq!(
-            store.toggle_star(&Owner::Admin, "missing").await.unwrap(),
-            None
-        );
+        assert_eq!(star(&store, &Owner::Admin, &id).await, Some((false, None)));
+        assert_eq!(star(&store, &Owner::Admin, "missing").await, None);
+        // One `conversation.starred` queued per toggle that happened, none for refused ones.
+        use chronicle_plugin_api::backend::delivery::DeliveryQueue;
+        let queued = store.unfinished_events(0, 10).await.unwrap();
+        assert_eq!(queued.len(), 2);
+        assert_eq!(queued[0].data["starred"], json!(true));
+        assert_eq!(queued[1].data["starred"], json!(false));
+        assert_eq!(queued[0].lane, format!("conversation:{id}"));
 
         assert!(store.delete_conversation(&Owner::Admin, &id).await.unwrap());
         assert_eq!(store.conversation(&Owner::Admin, &id).await.unwrap(), None);
@@ -798,7 +898,12 @@ mod tests {
             Some("the server is down")
         );
         store
-            .set_transcript(&id, " Hello there. ", vec![json!({"text": "Hello there."})])
+            .set_transcript(
+                &id,
+                " Hello there. ",
+                vec![json!({"text": "Hello there."})],
+                None,
+            )
             .await
             .unwrap();
         let done = store
@@ -812,7 +917,7 @@ mod tests {
         );
         assert_eq!(done.transcription_error, None);
         assert!(matches!(
-            store.set_transcript("nope", "x", vec![]).await,
+            store.set_transcript("nope", "x", vec![], None).await,
             Err(StoreError::NotFound)
         ));
     }

@@ -47,6 +47,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_transcription",
         sql: include_str!("../migrations/0003_transcription.sql"),
     },
+    Migration {
+        name: "0004_delivery",
+        sql: include_str!("../migrations/0004_delivery.sql"),
+    },
 ];
 
 /// A failure inside a storage operation: SQLite's (which may be worth a retry) or ours.
@@ -71,6 +75,14 @@ impl From<StoreError> for DbError {
 impl From<serde_json::Error> for DbError {
     fn from(error: serde_json::Error) -> Self {
         Self::Store(StoreError::Database(format!("invalid JSON: {error}")))
+    }
+}
+
+/// `error` as the caller sees it.
+pub(crate) fn store_error(error: DbError) -> StoreError {
+    match error {
+        DbError::Store(error) => error,
+        DbError::Sqlite(error) => StoreError::Database(error.to_string()),
     }
 }
 

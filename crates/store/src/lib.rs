@@ -1,5 +1,5 @@
 //! SQLite storage for Chronicle: users, devices, conversations, memories, the event log, plugin
-//! documents and (schema only, for now) the durable delivery queue.
+//! documents and the durable delivery queue of terminal events ([`delivery`]).
 //!
 //! Everything lives in one file, `<data dir>/chronicle.db`, in WAL mode. [`Store`] is a cheap
 //! clone around one writer connection and a few reader connections; every method is `async` and
@@ -23,6 +23,7 @@
 
 mod conversations;
 mod db;
+pub mod delivery;
 mod documents;
 mod events;
 mod memories;
@@ -38,7 +39,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction};
 
-pub use conversations::{Conversation, NewConversation};
+pub use conversations::{Conversation, NewConversation, Starred};
 pub use events::EventLogRow;
 pub use memories::Memory;
 pub use sessions::Session;
@@ -109,6 +110,8 @@ impl Default for StoreOptions {
 pub struct Store {
     db: Arc<Db>,
     options: Arc<StoreOptions>,
+    /// The delivery queue's step writer, started on first use.
+    steps: Arc<std::sync::OnceLock<delivery::StepSender>>,
 }
 
 impl fmt::Debug for Store {
@@ -145,6 +148,7 @@ impl Store {
         Ok(Self {
             db: Arc::new(db),
             options: Arc::new(options),
+            steps: Arc::default(),
         })
     }
 
@@ -161,6 +165,12 @@ impl Store {
     /// How many migrations opening this store applied (0 when the schema was current).
     pub fn migrations_applied(&self) -> usize {
         self.db.migrations_applied
+    }
+
+    /// Where delivery steps go to be written together.
+    fn steps(&self) -> &delivery::StepSender {
+        self.steps
+            .get_or_init(|| delivery::spawn_step_writer(Arc::clone(&self.db)))
     }
 
     /// Runs `f` in one write transaction on a blocking thread.

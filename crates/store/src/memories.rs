@@ -8,7 +8,11 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use serde::Serialize;
 
-use crate::db::sql_count;
+use chronicle_plugin_api::backend::delivery::{Enqueued, NewEvent};
+use rusqlite::Transaction;
+
+use crate::db::{DbError, sql_count};
+use crate::delivery;
 use crate::users::unknown_user;
 use crate::{Owner, Store, StoreError, new_id, time};
 
@@ -48,56 +52,37 @@ impl Store {
         conversation_id: Option<&str>,
         content: &str,
     ) -> Result<Memory, StoreError> {
-        if content.trim().is_empty() {
-            return Err(StoreError::Invalid("a memory needs some content".into()));
-        }
-        let memory = Memory {
-            memory_id: new_id(),
-            user_id: user_id.to_owned(),
-            conversation_id: conversation_id.map(str::to_owned),
-            content: content.to_owned(),
-            created_at: time::now(),
-        };
+        let memory = new_memory(user_id, conversation_id, content)?;
         let row = memory.clone();
-        let search_text = content.to_lowercase();
-        self.write(move |tx| {
-            let user_exists = tx
-                .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
-                .exists([&row.user_id])?;
-            if !user_exists {
-                return Err(unknown_user(&row.user_id).into());
-            }
-            if let Some(conversation_id) = &row.conversation_id {
-                let owner: Option<String> = tx
-                    .prepare_cached("SELECT user_id FROM conversations WHERE conversation_id = ?1")?
-                    .query_row([conversation_id], |r| r.get(0))
-                    .optional()?;
-                if owner.as_deref() != Some(row.user_id.as_str()) {
-                    return Err(StoreError::Invalid(format!(
-                        "conversation `{conversation_id}` is not one of user `{}`'s \
-                         conversations; give one of theirs or none",
-                        row.user_id
-                    ))
-                    .into());
-                }
-            }
-            tx.prepare_cached(
-                "INSERT INTO memories \
-                 (memory_id, user_id, conversation_id, content, search_text, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                row.memory_id,
-                row.user_id,
-                row.conversation_id,
-                row.content,
-                search_text,
-                row.created_at
-            ])?;
-            Ok(())
-        })
-        .await?;
+        self.write(move |tx| insert(tx, &row)).await?;
         Ok(memory)
+    }
+
+    /// Remembers every fact of `contents` drawn from `conversation_id`, and enqueues the event
+    /// `announce` makes of their ids (its `memory.processed`), in one transaction: either all
+    /// are kept and announced, or none. Checked as [`Store::add_memory`].
+    pub async fn add_memories(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        contents: &[String],
+        announce: impl Fn(&[String]) -> NewEvent + Send + 'static,
+    ) -> Result<(Vec<Memory>, Enqueued), StoreError> {
+        let memories = contents
+            .iter()
+            .map(|content| new_memory(user_id, Some(conversation_id), content))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = memories.clone();
+        let enqueued = self
+            .write(move |tx| {
+                for row in &rows {
+                    insert(tx, row)?;
+                }
+                let ids: Vec<String> = rows.iter().map(|m| m.memory_id.clone()).collect();
+                delivery::enqueue(tx, &announce(&ids))
+            })
+            .await?;
+        Ok((memories, enqueued))
     }
 
     /// The newest `limit` memories the owner may see, newest first.
@@ -183,6 +168,60 @@ impl Store {
         })
         .await
     }
+}
+
+fn new_memory(
+    user_id: &str,
+    conversation_id: Option<&str>,
+    content: &str,
+) -> Result<Memory, StoreError> {
+    if content.trim().is_empty() {
+        return Err(StoreError::Invalid("a memory needs some content".into()));
+    }
+    Ok(Memory {
+        memory_id: new_id(),
+        user_id: user_id.to_owned(),
+        conversation_id: conversation_id.map(str::to_owned),
+        content: content.to_owned(),
+        created_at: time::now(),
+    })
+}
+
+fn insert(tx: &Transaction<'_>, row: &Memory) -> Result<(), DbError> {
+    let user_exists = tx
+        .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
+        .exists([&row.user_id])?;
+    if !user_exists {
+        return Err(unknown_user(&row.user_id).into());
+    }
+    if let Some(conversation_id) = &row.conversation_id {
+        let owner: Option<String> = tx
+            .prepare_cached("SELECT user_id FROM conversations WHERE conversation_id = ?1")?
+            .query_row([conversation_id], |r| r.get(0))
+            .optional()?;
+        if owner.as_deref() != Some(row.user_id.as_str()) {
+            return Err(StoreError::Invalid(format!(
+                "conversation `{conversation_id}` is not one of user `{}`'s conversations; \
+                 give one of theirs or none",
+                row.user_id
+            ))
+            .into());
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO memories \
+         (memory_id, user_id, conversation_id, content, search_text, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        row.memory_id,
+        row.user_id,
+        row.conversation_id,
+        row.content,
+        row.content.to_lowercase(),
+        row.created_at
+    ])?;
+    Ok(())
 }
 
 #[cfg(test)]

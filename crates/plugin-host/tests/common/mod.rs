@@ -42,6 +42,14 @@ pub struct Behaviour {
     pub echo: Option<Value>,
     /// Calls `call_plugin` to this plugin on every event.
     pub call: Option<String>,
+    /// Appends one JSON line per call here: plugin, event, key, attempt, data, metadata.
+    pub journal: Option<std::path::PathBuf>,
+    /// Events whose data has `"flaky": true` fail until this attempt.
+    pub fail_until_attempt: u32,
+    /// Every call fails while this file exists.
+    pub fail_while_exists: Option<std::path::PathBuf>,
+    /// Events whose data has `"slow": true` take `sleep_ms` first.
+    pub slow_sleep: bool,
 }
 
 impl Scripted {
@@ -54,6 +62,38 @@ impl Scripted {
 
     async fn handle(&self, ctx: &mut PluginContext) -> HandlerOutcome {
         let id = ctx.delivery.plugin_id.to_string();
+        if let Some(journal) = &self.settings.journal {
+            use std::io::Write;
+            let line = serde_json::json!({
+                "plugin": id,
+                "event": ctx.event.as_str(),
+                "key": ctx.delivery.idempotency_key(),
+                "attempt": ctx.delivery.attempt,
+                "data": Value::Object((*ctx.data).clone()),
+                "metadata": Value::Object(ctx.metadata.clone()),
+            });
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(journal)
+                .expect("journal");
+            writeln!(file, "{line}").expect("journal write");
+        }
+        let flag = |key: &str| ctx.data.get(key) == Some(&Value::Bool(true));
+        if self.settings.slow_sleep && flag("slow") {
+            tokio::time::sleep(Duration::from_millis(self.settings.sleep_ms)).await;
+        }
+        if flag("flaky") && ctx.delivery.attempt < self.settings.fail_until_attempt {
+            return Err(PluginError::broken(format!(
+                "{id} flaked on attempt {}",
+                ctx.delivery.attempt
+            )));
+        }
+        if let Some(marker) = &self.settings.fail_while_exists
+            && marker.exists()
+        {
+            return Err(PluginError::broken(format!("{id} is broken")));
+        }
         if self.settings.record_in_metadata {
             let seen = ctx
                 .metadata

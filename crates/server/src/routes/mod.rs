@@ -7,6 +7,7 @@
 mod admin;
 mod audio;
 mod conversations;
+pub mod deliveries;
 mod events;
 mod memories;
 mod system;
@@ -63,6 +64,15 @@ pub fn app(state: AppState) -> Router {
             post(admin::validate_config),
         )
         .route("/api/admin/plugins/reload", post(admin::reload))
+        .route("/api/admin/deliveries", get(deliveries::list))
+        .route(
+            "/api/admin/deliveries/replay-dead",
+            post(deliveries::replay_dead),
+        )
+        .route(
+            "/api/admin/deliveries/{id}/replay",
+            post(deliveries::replay_one),
+        )
         .merge(uploads)
         .with_state(state)
 }

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use chronicle_plugin_api::backend::delivery::DeliveryQueue as _;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
@@ -21,6 +22,15 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("chronicle_live_sessions").set(state.core.pipeline.sessions.count() as f64);
+    if let Ok(counts) = state.store.status_counts().await {
+        for status in chronicle_plugin_api::backend::delivery::DeliveryStatus::ALL {
+            let count = counts
+                .iter()
+                .find(|(counted, _)| *counted == status)
+                .map_or(0, |(_, count)| *count);
+            metrics::gauge!("chronicle_deliveries", "status" => status.as_str()).set(count as f64);
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.core.metrics.render(),
