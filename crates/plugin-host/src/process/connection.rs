@@ -345,8 +345,9 @@ async fn forward_log(
             Ok(0) => return,
             Ok(_) => String::from_utf8_lossy(&line).trim_end().to_owned(),
             Err(_) => {
-                // Too long: keep the start, drop the rest of the line.
-                let text = String::from_utf8_lossy(&line[..MAX_LOG_LINE]).into_owned() + " [cut]";
+                // Too long (or a read error mid-line): keep the start, drop the rest.
+                let kept = &line[..line.len().min(MAX_LOG_LINE)];
+                let text = String::from_utf8_lossy(kept).into_owned() + " [cut]";
                 if skip_rest_of_line(&mut reader).await.is_err() {
                     return;
                 }
