@@ -139,6 +139,8 @@ struct State {
     busy: usize,
     /// Reading stopped at [`BACKLOG`]: read again once lanes have drained some.
     capped: bool,
+    /// Plugins that deliveries wait for (not initialized when their turn came).
+    awaited: HashSet<String>,
 }
 
 impl State {
@@ -571,6 +573,7 @@ impl Inner {
                 }
                 Some(Reached::Waiting { .. }) => {
                     left_for_later = true;
+                    lock(&self.state).awaited.insert(slot.id.to_string());
                     let reason = match admission_reason(inner, index) {
                         Some(reason) => format!("{reason}; the delivery waits for it"),
                         None => "the delivery waits for the plugin".into(),
@@ -608,6 +611,7 @@ impl Inner {
             if self.stopping() {
                 return;
             }
+            self.release_awaited().await;
             // A read first: claiming takes the write lock, which the chains need.
             let pause = match self.queue.next_due_ms().await {
                 Ok(Some(due)) if due <= now_ms() => {
@@ -630,6 +634,28 @@ impl Inner {
                 () = self.retry.notified() => {}
                 () = tokio::time::sleep(pause.max(Duration::from_millis(5))) => {}
                 _ = stopping.changed() => {}
+            }
+        }
+    }
+
+    /// Deliveries waiting for a plugin that is back fall due now, rather than at their
+    /// next look (up to [`DeliverySettings::unavailable_wait`] away): a plugin process that
+    /// restarts in a second gets its events a second later.
+    async fn release_awaited(&self) {
+        let awaited: Vec<String> = lock(&self.state).awaited.iter().cloned().collect();
+        if awaited.is_empty() {
+            return;
+        }
+        let host = (self.hosts)();
+        for plugin_id in awaited {
+            let back = host
+                .inner
+                .slots
+                .iter()
+                .position(|slot| *slot.id == *plugin_id)
+                .is_some_and(|index| admission_reason(&host.inner, index).is_none());
+            if back && self.queue.due_now(&plugin_id, now_ms()).await.is_ok() {
+                lock(&self.state).awaited.remove(&plugin_id);
             }
         }
     }
@@ -714,6 +740,7 @@ impl Inner {
             ));
         }
         if let Some(reason) = admission_reason(inner, index) {
+            lock(&self.state).awaited.insert(row.plugin_id.clone());
             return AttemptEnd {
                 delivery_id: row.id,
                 status: DeliveryStatus::Pending,

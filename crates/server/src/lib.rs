@@ -118,6 +118,7 @@ pub async fn serve(
         registry,
     });
     core.host().spawn_recovery(Default::default());
+    spawn_delivery_pruning(store.clone());
     let _watcher = if config.hot_reload {
         Some(reload::watch(&core).context("cannot watch the plugin configuration")?)
     } else {
@@ -171,6 +172,27 @@ pub async fn serve(
         .await;
     core.host().shutdown().await;
     Ok(())
+}
+
+/// How long finished, fully delivered events stay in the queue (for `deliveries list`).
+const DELIVERED_KEPT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Drops fully delivered events older than [`DELIVERED_KEPT`] every hour, so the queue does
+/// not grow with the server's age. Dead letters and anything unfinished stay.
+fn spawn_delivery_pruning(store: Store) {
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            hourly.tick().await;
+            let kept_ms = i64::try_from(DELIVERED_KEPT.as_millis()).unwrap_or(i64::MAX);
+            let before = chronicle_store::delivery::now_ms().saturating_sub(kept_ms);
+            match store.prune_deliveries(before).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "Pruned delivered events older than 7 days."),
+                Err(error) => tracing::warn!(%error, "Could not prune the delivery queue."),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

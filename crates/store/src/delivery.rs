@@ -432,6 +432,21 @@ impl DeliveryQueue for Store {
             .map_err(backend)
     }
 
+    async fn due_now(&self, plugin_id: &str, now: i64) -> Result<u64, BackendError> {
+        let plugin_id = plugin_id.to_owned();
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE deliveries SET next_attempt_ms = ?2 \
+                     WHERE plugin_id = ?1 AND status = 'pending' AND next_attempt_ms > ?2",
+                )?
+                .execute(params![plugin_id, now])?;
+            Ok(changed as u64)
+        })
+        .await
+        .map_err(backend)
+    }
+
     async fn next_due_ms(&self) -> Result<Option<i64>, BackendError> {
         self.read(|connection| {
             Ok(connection
@@ -531,5 +546,92 @@ impl DeliveryQueue for Store {
         })
         .await
         .map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chronicle_plugin_api::backend::delivery::DeliveryFilter;
+    use serde_json::json;
+
+    use super::*;
+    use crate::NewConversation;
+    use crate::testing::store_with_two_users;
+
+    /// Queues a conversation.complete for a new conversation of `user`, runs its chain to
+    /// one plugin whose delivery ends with `status`, and returns the event's seq.
+    async fn delivered(store: &Store, user: &str, status: DeliveryStatus) -> i64 {
+        let id = store
+            .create_conversation(NewConversation {
+                user_id: user.into(),
+                client_id: "c".into(),
+                session_id: None,
+                title: "t".into(),
+                audio_path: None,
+            })
+            .await
+            .unwrap()
+            .conversation_id;
+        let event = NewEvent {
+            event: Event::ConversationComplete,
+            user_id: user.into(),
+            conversation_id: Some(id.clone()),
+            data: json!({"conversation_id": id}).as_object().unwrap().clone(),
+            metadata: JsonMap::new(),
+        };
+        let seq = store
+            .announce_completion(&id, None, event)
+            .await
+            .unwrap()
+            .seq;
+        let reach = Reach {
+            plugin_id: "p".into(),
+            metadata: JsonMap::new(),
+            extras: JsonMap::new(),
+            wait: None,
+        };
+        let progress = ChainProgress::default();
+        let Some(Reached::Call { delivery_id, .. }) = store
+            .advance(seq, &progress, None, Some(reach), false)
+            .await
+            .unwrap()
+        else {
+            panic!("the first plugin is called");
+        };
+        let end = AttemptEnd {
+            delivery_id,
+            status,
+            error: None,
+            next_attempt_ms: None,
+            called: true,
+        };
+        store
+            .advance(seq, &progress, Some(end), None, true)
+            .await
+            .unwrap();
+        seq
+    }
+
+    #[tokio::test]
+    async fn pruning_drops_old_delivered_events_and_keeps_dead_letters() {
+        let (_dir, store, ana, _) = store_with_two_users().await;
+        delivered(&store, &ana.id, DeliveryStatus::Succeeded).await;
+        let dead = delivered(&store, &ana.id, DeliveryStatus::Dead).await;
+        assert_eq!(
+            store.prune_deliveries(0).await.unwrap(),
+            0,
+            "none is old yet"
+        );
+        assert_eq!(store.prune_deliveries(now_ms() + 1).await.unwrap(), 1);
+        let left = store
+            .list(&DeliveryFilter {
+                limit: 10,
+                ..DeliveryFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0].seq, left[0].status), (dead, DeliveryStatus::Dead));
+        assert!(store.unfinished_events(0, 10).await.unwrap().is_empty());
     }
 }

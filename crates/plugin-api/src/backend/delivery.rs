@@ -314,6 +314,10 @@ pub trait DeliveryQueue: Send + Sync {
     /// Records how an attempt made outside the chain ended.
     async fn end_attempt(&self, end: AttemptEnd) -> Result<(), BackendError>;
 
+    /// Makes the pending deliveries to `plugin_id` that wait for a later time due at `now_ms`
+    /// (the plugin they waited for is back); returns how many.
+    async fn due_now(&self, plugin_id: &str, now_ms: i64) -> Result<u64, BackendError>;
+
     /// When the earliest pending or failed delivery falls due, if any.
     async fn next_due_ms(&self) -> Result<Option<i64>, BackendError>;
 
