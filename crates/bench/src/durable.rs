@@ -2,8 +2,9 @@
 //! three no-op native plugins, as the server runs it (SQLite in WAL mode in a temporary data
 //! folder, the dispatcher with its default settings, a two-thread runtime).
 //!
-//! Two phases: **saturated** enqueues every event as fast as the store takes them, each in
-//! its own transaction with a conversation's completion as the pipeline does, and reports
+//! Two phases: **saturated** enqueues every event as fast as the store takes them, from eight
+//! tasks at once, each event in its own transaction with a conversation's completion as the
+//! pipeline does, and reports
 //! events per second from the first enqueue to the last delivery; **paced** enqueues at half
 //! that rate and reports the latency from enqueue to delivered (the third plugin's call) when
 //! the queue is not the bottleneck.
@@ -79,6 +80,9 @@ const REGISTRY: &[PluginDescriptor] = &[
     no_op("noop_3", true),
 ];
 
+/// Tasks enqueueing at once in the saturated phase.
+const PRODUCERS: usize = 8;
+
 const PLUGINS_YML: &str = r#"plugins:
   noop_1: {enabled: true, events: [conversation.complete], priority: 1}
   noop_2: {enabled: true, events: [conversation.complete], priority: 2}
@@ -128,8 +132,10 @@ pub async fn durable(events: usize) -> anyhow::Result<Value> {
     )
     .await?;
 
-    let enqueue = |n: usize| {
-        let store = store.clone();
+    let conversations = Arc::new(conversations);
+    let queue = store.clone();
+    let enqueue = move |n: usize| {
+        let store = queue.clone();
         let conversation = conversations[n].clone();
         let user = user.clone();
         async move {
@@ -150,13 +156,28 @@ pub async fn durable(events: usize) -> anyhow::Result<Value> {
         }
     };
 
-    // Saturated: as fast as the store takes them.
+    // Saturated: as fast as the store takes them, from PRODUCERS conversations finishing at
+    // once (as many devices would).
     let mut enqueued_at = vec![0u64; total];
     let started = deliveries.start.elapsed();
-    for (n, at) in enqueued_at.iter_mut().enumerate().take(saturated) {
-        *at = deliveries.start.elapsed().as_nanos() as u64;
-        enqueue(n).await?;
-        dispatcher.wake();
+    let mut producers = Vec::new();
+    for producer in 0..PRODUCERS {
+        let (enqueue, deliveries, dispatcher) =
+            (enqueue.clone(), Arc::clone(&deliveries), dispatcher.clone());
+        producers.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            for n in (producer..saturated).step_by(PRODUCERS) {
+                times.push((n, deliveries.start.elapsed().as_nanos() as u64));
+                enqueue(n).await?;
+                dispatcher.wake();
+            }
+            anyhow::Ok(times)
+        }));
+    }
+    for producer in producers {
+        for (n, at) in producer.await?? {
+            enqueued_at[n] = at;
+        }
     }
     wait_for(&deliveries, saturated as u64).await?;
     let last = (0..saturated)

@@ -86,20 +86,9 @@ async fn replay(
     let store = Store::open(data_dir).await?;
     let target = match (id, all_dead) {
         (Some(id), false) => {
-            match store.delivery(id).await? {
-                None => {
-                    eprintln!(
-                        "chronicle: no delivery {id}; `chronicle deliveries list` shows them"
-                    );
-                    return Ok(ExitCode::from(crate::EXIT_USAGE));
-                }
-                Some(row) if row.status == DeliveryStatus::Running => {
-                    eprintln!(
-                        "chronicle: delivery {id} is running now; replay it once it has ended"
-                    );
-                    return Ok(ExitCode::from(crate::EXIT_USAGE));
-                }
-                Some(_) => {}
+            if store.delivery(id).await?.is_none() {
+                eprintln!("chronicle: no delivery {id}; `chronicle deliveries list` shows them");
+                return Ok(ExitCode::from(crate::EXIT_USAGE));
             }
             ReplayTarget::One(id)
         }
@@ -111,6 +100,15 @@ async fn replay(
         Ok(started) => started,
         Err(code) => return Ok(code),
     };
+    // Checked after the start, whose recovery puts back what a crashed server left running.
+    if let ReplayTarget::One(id) = target
+        && let Some(row) = store.delivery(id).await?
+        && row.status == DeliveryStatus::Running
+    {
+        eprintln!("chronicle: delivery {id} is running now; replay it once it has ended");
+        offline::deliver_and_stop(&pipeline, &host).await;
+        return Ok(ExitCode::from(crate::EXIT_USAGE));
+    }
     let marked_ms = chronicle_store::delivery::now_ms();
     let ids = store.replay(target, marked_ms).await?;
     if ids.is_empty() {

@@ -94,10 +94,9 @@ pub struct Pipeline {
     pub llm: Option<ChatModel>,
     pub settings: ConversationSettings,
     pub sessions: Sessions,
-    /// Delivers the terminal events the store queues.
+    /// Delivers the terminal events the store queues, if this process holds the data
+    /// folder's delivery lock (one process per data folder delivers).
     pub deliveries: Dispatcher,
-    /// Held while this process delivers the queue: one process per data folder does.
-    _delivery_lock: Option<std::fs::File>,
     /// Conversations between their close and their `conversation.complete`.
     finishing: std::sync::atomic::AtomicUsize,
     /// Batch transcriptions allowed at once.
@@ -117,16 +116,9 @@ impl Pipeline {
     ) -> anyhow::Result<Arc<Self>> {
         let hosts = Arc::clone(&plugins);
         let hosts: HostSource = Arc::new(move || hosts.host());
-        let queue = Arc::new(store.clone());
-        let delivery_lock = delivery_lock(&store)?;
-        let deliveries = if delivery_lock.is_some() {
-            Dispatcher::start(queue, hosts, delivery).await?
-        } else {
-            tracing::info!(
-                "Another Chronicle process delivers this data folder's events; they wait for it."
-            );
-            Dispatcher::standby(queue, hosts)
-        };
+        let lock_path = store.path().with_extension("delivery.lock");
+        let deliveries =
+            Dispatcher::start_locked(Arc::new(store.clone()), hosts, delivery, lock_path).await?;
         Ok(Arc::new(Self {
             store,
             plugins,
@@ -135,7 +127,6 @@ impl Pipeline {
             settings,
             sessions: Sessions::default(),
             deliveries,
-            _delivery_lock: delivery_lock,
             finishing: Default::default(),
             batch_turns: tokio::sync::Semaphore::new(BATCH_TRANSCRIPTIONS),
         }))
@@ -227,26 +218,6 @@ impl Pipeline {
             "starred": starred.starred,
             "starred_at": starred.starred_at,
         })))
-    }
-}
-
-/// Takes the lock that makes this process the one that delivers the queue of `store`'s data
-/// folder, or `None` when another process (the server, beside a CLI command) holds it. The
-/// operating system releases it when the process ends, however it ends.
-fn delivery_lock(store: &Store) -> anyhow::Result<Option<std::fs::File>> {
-    let path = store.path().with_extension("delivery.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|error| anyhow::anyhow!("cannot open {}: {error}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(error)) => {
-            anyhow::bail!("cannot lock {}: {error}", path.display())
-        }
     }
 }
 

@@ -104,7 +104,11 @@ pub struct Dispatcher {
 
 struct Inner {
     /// `false` on standby: another process delivers this queue.
-    active: bool,
+    active: std::sync::atomic::AtomicBool,
+    /// The file whose lock makes this process the one that delivers, if one does.
+    lock_path: Option<std::path::PathBuf>,
+    /// The locked file while this process holds it (the OS releases it when we end).
+    lock: Mutex<Option<std::fs::File>>,
     queue: Arc<dyn DeliveryQueue>,
     hosts: HostSource,
     settings: DeliverySettings,
@@ -161,35 +165,45 @@ impl Dispatcher {
         hosts: HostSource,
         settings: DeliverySettings,
     ) -> Result<Self, BackendError> {
-        let recovered = queue.recover(now_ms()).await?;
-        if recovered > 0 {
-            tracing::info!(
-                recovered,
-                "Deliveries interrupted by a restart will be retried."
-            );
-        }
-        let dispatcher = Self::new(true, queue, hosts, settings);
-        tokio::spawn(Arc::clone(&dispatcher.inner).feed_loop());
-        tokio::spawn(Arc::clone(&dispatcher.inner).retry_loop());
+        let dispatcher = Self::new(queue, hosts, settings, None);
+        Arc::clone(&dispatcher.inner).begin().await?;
         Ok(dispatcher)
     }
 
-    /// A dispatcher that delivers nothing, for a process beside the one that delivers this
-    /// queue (a CLI command beside the server): what it enqueues waits for that one.
-    pub fn standby(queue: Arc<dyn DeliveryQueue>, hosts: HostSource) -> Self {
-        Self::new(false, queue, hosts, DeliverySettings::default())
-    }
-
-    fn new(
-        active: bool,
+    /// Like [`Dispatcher::start`], but only while this process holds the lock on `lock_path`:
+    /// one process delivers a queue. Without it (a CLI command beside the server), the
+    /// dispatcher stands by, what this process enqueues waits for the holder, and it takes
+    /// over if the holder ends.
+    pub async fn start_locked(
         queue: Arc<dyn DeliveryQueue>,
         hosts: HostSource,
         settings: DeliverySettings,
+        lock_path: std::path::PathBuf,
+    ) -> Result<Self, BackendError> {
+        let dispatcher = Self::new(queue, hosts, settings, Some(lock_path));
+        if dispatcher.inner.try_lock()? {
+            Arc::clone(&dispatcher.inner).begin().await?;
+        } else {
+            tracing::info!(
+                "Another Chronicle process delivers this data folder's events; standing by."
+            );
+            tokio::spawn(Arc::clone(&dispatcher.inner).stand_by());
+        }
+        Ok(dispatcher)
+    }
+
+    fn new(
+        queue: Arc<dyn DeliveryQueue>,
+        hosts: HostSource,
+        settings: DeliverySettings,
+        lock_path: Option<std::path::PathBuf>,
     ) -> Self {
         let (stopping, _) = tokio::sync::watch::channel(false);
         Self {
             inner: Arc::new(Inner {
-                active,
+                active: std::sync::atomic::AtomicBool::new(false),
+                lock_path,
+                lock: Mutex::new(None),
                 queue,
                 hosts,
                 settings,
@@ -203,7 +217,7 @@ impl Dispatcher {
 
     /// Whether this dispatcher delivers (rather than standing by).
     pub fn is_active(&self) -> bool {
-        self.inner.active
+        self.inner.is_active()
     }
 
     /// The queue this dispatcher works through.
@@ -220,7 +234,7 @@ impl Dispatcher {
     /// Waits (up to `limit`) until every enqueued chain has finished and no retry is running
     /// (retries due later do not count); whether it got there.
     pub async fn settle(&self, limit: Duration) -> bool {
-        if !self.inner.active {
+        if !self.inner.is_active() {
             return true;
         }
         let deadline = tokio::time::Instant::now() + limit;
@@ -336,6 +350,77 @@ impl Inner {
         *self.stopping.borrow()
     }
 
+    fn is_active(&self) -> bool {
+        self.active.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Takes the lock if it is free; whether this process holds it now.
+    fn try_lock(&self) -> Result<bool, BackendError> {
+        let Some(path) = &self.lock_path else {
+            return Ok(true);
+        };
+        let failed = |error: std::io::Error| {
+            BackendError::Failed(format!("cannot lock {}: {error}", path.display()))
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(failed)?;
+        match file.try_lock() {
+            Ok(()) => {
+                *self.lock.lock().unwrap_or_else(PoisonError::into_inner) = Some(file);
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(error)) => Err(failed(error)),
+        }
+    }
+
+    /// Recovers what a stopped process left running and starts the loops.
+    async fn begin(self: Arc<Self>) -> Result<(), BackendError> {
+        let recovered = self.queue.recover(now_ms()).await?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                "Deliveries interrupted by a restart will be retried."
+            );
+        }
+        self.active
+            .store(true, std::sync::atomic::Ordering::Release);
+        tokio::spawn(Arc::clone(&self).feed_loop());
+        tokio::spawn(self.retry_loop());
+        Ok(())
+    }
+
+    /// Tries the lock every poll until it is free, then delivers.
+    async fn stand_by(self: Arc<Self>) {
+        let mut stopping = self.stopping.subscribe();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.poll) => {}
+                _ = stopping.changed() => return,
+            }
+            if self.stopping() {
+                return;
+            }
+            match self.try_lock() {
+                Ok(true) => {
+                    tracing::info!(
+                        "The process that delivered this data folder's events has ended; delivering them here."
+                    );
+                    if let Err(error) = Arc::clone(&self).begin().await {
+                        tracing::error!(%error, "Could not start delivering.");
+                    }
+                    return;
+                }
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "Could not try the delivery lock."),
+            }
+        }
+    }
+
     /// Reads new events into their lanes whenever woken, and at every poll.
     async fn feed_loop(self: Arc<Self>) {
         let mut stopping = self.stopping.subscribe();
@@ -369,6 +454,10 @@ impl Inner {
                 return Ok(());
             };
             let mut state = lock(&self.state);
+            if state.read_up_to < after {
+                // A lane rewound the reading while this read was out: read again from there.
+                continue;
+            }
             state.read_up_to = state.read_up_to.max(last);
             for event in events {
                 if !state.known.insert(event.seq) {
@@ -661,26 +750,29 @@ impl Inner {
     }
 
     async fn claim_and_run(self: &Arc<Self>) -> Result<(), BackendError> {
+        // Counted busy from the claim until each claimed delivery has its task.
+        let _busy = Busy::new(&self.state);
         loop {
-            let (free, busy) = {
+            let (free, running) = {
                 let state = lock(&self.state);
                 let free = self
                     .settings
                     .retries
-                    .saturating_sub(state.retries_running())
-                    .min(self.settings.retries_per_plugin);
-                let busy: Vec<String> = state
+                    .saturating_sub(state.retries_running());
+                let running: Vec<(String, usize)> = state
                     .retrying
                     .iter()
-                    .filter(|(_, running)| **running >= self.settings.retries_per_plugin)
-                    .map(|(plugin, _)| plugin.clone())
+                    .map(|(plugin, count)| (plugin.clone(), *count))
                     .collect();
-                (free, busy)
+                (free, running)
             };
             if free == 0 || self.stopping() {
                 return Ok(());
             }
-            let claimed = self.queue.claim_due(now_ms(), free, &busy).await?;
+            let claimed = self
+                .queue
+                .claim_due(now_ms(), free, self.settings.retries_per_plugin, &running)
+                .await?;
             if claimed.is_empty() {
                 return Ok(());
             }
@@ -695,10 +787,25 @@ impl Inner {
     /// One delivery outside its chain: a retry, a held delivery or a replay.
     async fn run_retry(self: Arc<Self>, due: DueDelivery) {
         let plugin_id = due.row.plugin_id.clone();
+        let _busy = Busy::new(&self.state);
         let end = self.attempt(due).await;
-        if let Err(error) = self.queue.end_attempt(end).await {
-            // Left running: recovery at the next start puts it back.
-            tracing::error!(%error, plugin = %plugin_id, "Could not record a delivery attempt.");
+        // A row left running would hold the plugin's later events of this conversation, so
+        // the end is written even if the database refuses for a while.
+        let mut pause = Duration::from_millis(100);
+        for tries in 1.. {
+            match self.queue.end_attempt(end.clone()).await {
+                Ok(()) => break,
+                Err(error) if tries < 10 => {
+                    tracing::warn!(%error, plugin = %plugin_id, "Could not record a delivery attempt; trying again.");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
+                Err(error) => {
+                    // Left running: recovery at the next start puts it back.
+                    tracing::error!(%error, plugin = %plugin_id, "Could not record a delivery attempt.");
+                    break;
+                }
+            }
         }
         let mut state = lock(&self.state);
         if let Some(count) = state.retrying.get_mut(&plugin_id) {
@@ -751,7 +858,6 @@ impl Inner {
                 called: false,
             };
         }
-        let _busy = Busy::new(&self.state);
         let started_at = SystemTime::now();
         let clock = std::time::Instant::now();
         let user_id: Arc<str> = Arc::from(row.user_id.as_str());

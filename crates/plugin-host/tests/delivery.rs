@@ -494,10 +494,11 @@ async fn one_users_slow_plugin_does_not_starve_another_user() {
         .iter()
         .filter(|c| c["data"]["slow"] == true)
         .count();
-    // With four lanes, the slow user holds at most two while the other waits: the quick
-    // user is done while most of the slow user's events are still to come.
+    // The journal is written as a call starts. Before the quick user's events were read the
+    // slow user could take all four lanes; from then on it holds at most two, so the quick
+    // user is done while the slow user still has events that have not started.
     assert!(
-        slow_before <= 4,
+        slow_before <= 6,
         "the quick user waited behind {slow_before} slow events"
     );
 }

@@ -146,8 +146,17 @@ fn reach(tx: &Transaction<'_>, seq: i64, reach: &Reach, now: i64) -> Result<Reac
         })
         .optional()?;
     if let Some((delivery_id, status, in_chain)) = existing {
-        // The chain was calling this plugin when the process stopped: call it again.
+        // The chain was calling this plugin when the process stopped: call it again, or,
+        // if it cannot take events now, let the delivery wait for it.
         if status == "running" && in_chain == 1 {
+            if let Some((due, why)) = &reach.wait {
+                tx.prepare_cached(
+                    "UPDATE deliveries SET status = 'pending', in_chain = 0, \
+                         next_attempt_ms = ?2, last_error = ?3, updated_ms = ?4 WHERE id = ?1",
+                )?
+                .execute(params![delivery_id, due, why, now])?;
+                return Ok(Reached::Waiting { delivery_id });
+            }
             let attempt = tx
                 .prepare_cached(
                     "UPDATE deliveries SET attempt = attempt + 1, updated_ms = ?2 \
@@ -244,6 +253,16 @@ fn write_step(tx: &Transaction<'_>, step: &Step, now: i64) -> Result<Option<Reac
     .execute(params![step.seq, step.progress, i64::from(step.done), now])?;
     if let Some(end) = &step.end {
         end_attempt(tx, end, now)?;
+    }
+    if step.done {
+        // A call cut off by a crash whose plugin the resumed chain no longer reaches (left
+        // the configuration, or the chain now stops before it): the retry loop decides.
+        tx.prepare_cached(
+            "UPDATE deliveries SET status = 'pending', in_chain = 0, next_attempt_ms = ?2, \
+                 updated_ms = ?2 \
+             WHERE seq = ?1 AND status = 'running' AND in_chain = 1",
+        )?
+        .execute(params![step.seq, now])?;
     }
     step.reach
         .as_ref()
@@ -375,21 +394,35 @@ impl DeliveryQueue for Store {
         &self,
         now: i64,
         limit: usize,
-        busy: &[String],
+        per_plugin: usize,
+        running: &[(String, usize)],
     ) -> Result<Vec<DueDelivery>, BackendError> {
-        let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".into());
+        let running: serde_json::Map<String, serde_json::Value> = running
+            .iter()
+            .map(|(plugin, count)| (plugin.clone(), (*count).into()))
+            .collect();
+        let running = serde_json::Value::Object(running).to_string();
         self.write(move |tx| {
+            // Per plugin, the oldest due ones, as many as its room (per_plugin minus running).
             let ids: Vec<i64> = tx
                 .prepare_cached(
-                    "SELECT d.id FROM deliveries d \
-                     WHERE d.status IN ('pending', 'failed') AND d.next_attempt_ms <= ?1 \
-                       AND d.plugin_id NOT IN (SELECT value FROM json_each(?3)) \
-                       AND NOT EXISTS (SELECT 1 FROM deliveries p \
-                           WHERE p.lane = d.lane AND p.plugin_id = d.plugin_id AND p.seq < d.seq \
-                             AND p.status IN ('pending', 'running', 'failed')) \
-                     ORDER BY d.next_attempt_ms, d.seq LIMIT ?2",
+                    "SELECT id FROM ( \
+                         SELECT d.id, d.plugin_id, d.next_attempt_ms, d.seq, \
+                             ROW_NUMBER() OVER (PARTITION BY d.plugin_id \
+                                 ORDER BY d.next_attempt_ms, d.seq) AS n \
+                         FROM deliveries d \
+                         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_ms <= ?1 \
+                           AND NOT EXISTS (SELECT 1 FROM deliveries p \
+                               WHERE p.lane = d.lane AND p.plugin_id = d.plugin_id \
+                                 AND p.seq < d.seq \
+                                 AND p.status IN ('pending', 'running', 'failed'))) \
+                     WHERE n <= ?4 - COALESCE(json_extract(?3, '$.\"' || plugin_id || '\"'), 0) \
+                     ORDER BY next_attempt_ms, seq LIMIT ?2",
                 )?
-                .query_map(params![now, sql_count(limit), busy], |row| row.get(0))?
+                .query_map(
+                    params![now, sql_count(limit), running, sql_count(per_plugin)],
+                    |row| row.get(0),
+                )?
                 .collect::<Result<_, _>>()?;
             let mut claimed = Vec::with_capacity(ids.len());
             for id in ids {

@@ -302,13 +302,14 @@ pub trait DeliveryQueue: Send + Sync {
     ) -> Result<Option<Reached>, BackendError>;
 
     /// Claims (marks running, counting an attempt) up to `limit` deliveries due at `now_ms`
-    /// whose earlier deliveries in the lane to the same plugin have settled, skipping the
-    /// plugins in `busy`; oldest first.
+    /// whose earlier deliveries in the lane to the same plugin have settled, oldest first, at
+    /// most `per_plugin` per plugin counting the ones `running` already lists.
     async fn claim_due(
         &self,
         now_ms: i64,
         limit: usize,
-        busy: &[String],
+        per_plugin: usize,
+        running: &[(String, usize)],
     ) -> Result<Vec<DueDelivery>, BackendError>;
 
     /// Records how an attempt made outside the chain ended.
