@@ -68,34 +68,12 @@ impl Setup {
     }
 
     async fn conversation(&self, user: &str) -> String {
-        self.store
-            .create_conversation(NewConversation {
-                user_id: user.into(),
-                client_id: "abc123-pendant".into(),
-                session_id: None,
-                title: "t".into(),
-                audio_path: None,
-            })
-            .await
-            .unwrap()
-            .conversation_id
+        new_conversation(&self.store, user).await
     }
 
     /// Queues a `conversation.complete` for `conversation` with `data` (and its id).
     async fn announce(&self, user: &str, conversation: &str, data: Value) {
-        let mut data = object(data);
-        data.insert("conversation_id".into(), json!(conversation));
-        let event = NewEvent {
-            event: Event::ConversationComplete,
-            user_id: user.into(),
-            conversation_id: Some(conversation.into()),
-            data,
-            metadata: object(json!({"end_reason": "user_stopped"})),
-        };
-        self.store
-            .announce_completion(conversation, None, event)
-            .await
-            .unwrap();
+        announce(&self.store, user, conversation, data).await;
     }
 
     fn journal(&self) -> Vec<Value> {
@@ -161,6 +139,38 @@ fn plugins_yml_each(plugins: &[(&str, &str)], journal: &Path) -> String {
         ));
     }
     yml
+}
+
+async fn new_conversation(store: &Store, user: &str) -> String {
+    store
+        .create_conversation(NewConversation {
+            user_id: user.into(),
+            client_id: "abc123-pendant".into(),
+            session_id: None,
+            title: "t".into(),
+            audio_path: None,
+        })
+        .await
+        .unwrap()
+        .conversation_id
+}
+
+/// Queues a `conversation.complete` for `conversation` with `data` (and its id), as the
+/// pipeline does when it announces one.
+async fn announce(store: &Store, user: &str, conversation: &str, data: Value) {
+    let mut data = object(data);
+    data.insert("conversation_id".into(), json!(conversation));
+    let event = NewEvent {
+        event: Event::ConversationComplete,
+        user_id: user.into(),
+        conversation_id: Some(conversation.into()),
+        data,
+        metadata: object(json!({"end_reason": "user_stopped"})),
+    };
+    store
+        .announce_completion(conversation, None, event)
+        .await
+        .unwrap();
 }
 
 fn read_journal(path: &Path) -> Vec<Value> {
@@ -395,28 +405,8 @@ fn a_chain_cut_off_mid_call_resumes_at_the_plugin_in_flight() {
             .await
             .unwrap()
             .id;
-        let setup_conversation = store
-            .create_conversation(NewConversation {
-                user_id: user.clone(),
-                client_id: "abc123-pendant".into(),
-                session_id: None,
-                title: "t".into(),
-                audio_path: None,
-            })
-            .await
-            .unwrap()
-            .conversation_id;
-        let event = NewEvent {
-            event: Event::ConversationComplete,
-            user_id: user,
-            conversation_id: Some(setup_conversation.clone()),
-            data: object(json!({"slow": true, "conversation_id": setup_conversation})),
-            metadata: Default::default(),
-        };
-        store
-            .announce_completion(&setup_conversation, None, event)
-            .await
-            .unwrap();
+        let conversation = new_conversation(&store, &user).await;
+        announce(&store, &user, &conversation, json!({"slow": true})).await;
         _dispatcher.wake();
         for _ in 0..1000 {
             if read_journal(&journal).iter().any(|c| c["plugin"] == "b") {
