@@ -135,6 +135,15 @@ pub enum PluginCommand {
     Test(TestArgs),
     /// Scaffold a plugin: a bundled Rust plugin, or a Python plugin in the guide's layout.
     New(NewArgs),
+    /// Run a plugin's connection test against its service as configured: prints each step
+    /// and, for a failed one, how to fix it (exit 3 if it failed).
+    Check {
+        /// The plugin id, as in plugins.yml.
+        plugin_id: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

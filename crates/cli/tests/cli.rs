@@ -394,6 +394,50 @@ fn a_failing_plugin_exits_3_and_bad_input_exits_2() {
 }
 
 #[test]
+fn check_runs_a_plugins_connection_test_and_says_how_to_fix_what_failed() {
+    let workspace = Workspace::with_plugins_yml(
+        "plugins:\n  test_event:\n    enabled: true\n    events: [memory.processed]\n  \
+         todo_extractor:\n    enabled: false\n    events: [conversation.complete]\n",
+    );
+    // A plugin without a service of its own: its health check is the one step.
+    let run = workspace.run(&["plugin", "check", "test_event"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout().starts_with("test_event: ok\n"),
+        "{}",
+        run.stdout()
+    );
+    let report = workspace
+        .run(&["plugin", "check", "test_event", "--json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["checks"][0]["name"], "health check");
+
+    let run = workspace.run(&["plugin", "check", "todo_extractor"]);
+    run.expect_code(3);
+    assert!(
+        run.stdout().contains("`todo_extractor` is disabled"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout()
+            .contains("fix: set `enabled: true` for it in plugins.yml"),
+        "{}",
+        run.stdout()
+    );
+
+    let run = workspace.run(&["plugin", "check", "nope"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("no plugin `nope`"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
 fn config_locations_come_from_flags_or_the_environment() {
     let workspace = Workspace::shipped();
     std::fs::rename(

@@ -734,6 +734,7 @@ async fn every_route_enforces_who_may_call_it() {
         "/api/admin/plugins/health",
         "/api/admin/plugins/metadata",
         "/api/admin/plugins/config",
+        "/api/admin/deliveries",
     ] {
         assert_eq!(server.get(None, route).await.0, 401, "{route}");
         assert_eq!(server.get(Some(&alice), route).await.0, 403, "{route}");
@@ -741,6 +742,9 @@ async fn every_route_enforces_who_may_call_it() {
     }
     for route in [
         "/api/admin/plugins/reload",
+        "/api/admin/plugins/test_event/test-connection",
+        "/api/admin/deliveries/replay-dead",
+        "/api/admin/deliveries/1/replay",
         "/api/admin/plugins/config/validate",
         "/api/audio/upload",
         "/api/process-audio-files",
@@ -786,6 +790,29 @@ async fn every_route_enforces_who_may_call_it() {
             .0,
         200
     );
+    // A connection test, as `chronicle plugin check` prints it.
+    let (status, report) = server
+        .send(
+            reqwest::Method::POST,
+            Some(&admin),
+            "/api/admin/plugins/test_event/test-connection",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, report["ok"].clone()),
+        (200, json!(true)),
+        "{report}"
+    );
+    let (status, _) = server
+        .send(
+            reqwest::Method::POST,
+            Some(&admin),
+            "/api/admin/plugins/nope/test-connection",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
     assert_eq!(server.get(None, "/health").await.0, 200);
 }
 

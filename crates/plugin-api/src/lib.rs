@@ -58,7 +58,9 @@ pub use async_trait::async_trait;
 pub use context::{Delivery, PluginContext};
 pub use error::{PluginError, PluginErrorKind};
 pub use event::{AccessLevel, Event, UnknownAccessLevel, UnknownEvent};
-pub use plugin::{HandlerOutcome, HealthReport, Plugin, PluginDescriptor};
+pub use plugin::{
+    ConnectionCheck, ConnectionReport, HandlerOutcome, HealthReport, Plugin, PluginDescriptor,
+};
 pub use result::PluginResult;
 pub use services::{CloseReason, Permission, ServiceError, Services, UnknownPermission};
 pub use settings::{Settings, SettingsError, parse_settings};

@@ -31,6 +31,13 @@ pub trait Plugin: Send + Sync + 'static {
         HealthReport::ok("No external service to check")
     }
 
+    /// Checks, step by step, that the plugin can reach its service as configured (for
+    /// `chronicle plugin check` and `POST /api/admin/plugins/{id}/test-connection`), saying
+    /// how to fix what fails. Defaults to the health check as one step.
+    async fn test_connection(&self) -> ConnectionReport {
+        ConnectionReport::from_health(self.health_check().await)
+    }
+
     /// `transcript.streaming` and `transcript.batch`.
     async fn on_transcript(&self, _ctx: &mut PluginContext) -> HandlerOutcome {
         Ok(None)
@@ -118,5 +125,78 @@ impl std::fmt::Debug for PluginDescriptor {
             .field("id", &self.id)
             .field("access_levels", &self.access_levels)
             .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a connection test: every step checked, in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionReport {
+    /// Whether every step passed.
+    pub ok: bool,
+    /// The steps, in the order they ran (a failed step usually ends the test).
+    pub checks: Vec<ConnectionCheck>,
+}
+
+/// One step of a connection test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionCheck {
+    /// What was checked ("DNS", "TLS handshake", "login", "POST https://…").
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What happened.
+    pub detail: String,
+    /// For a failed step, what to change to make it pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl ConnectionCheck {
+    /// A step that passed.
+    pub fn passed(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ok: true,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    /// A step that failed, and how to fix it.
+    pub fn failed(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            ok: false,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+impl ConnectionReport {
+    /// A report of `checks`; ok when every one passed.
+    pub fn new(checks: Vec<ConnectionCheck>) -> Self {
+        Self {
+            ok: checks.iter().all(|check| check.ok),
+            checks,
+        }
+    }
+
+    /// A health report as a one-step connection test.
+    pub fn from_health(health: HealthReport) -> Self {
+        let check = if health.ok {
+            ConnectionCheck::passed("health check", health.message)
+        } else {
+            ConnectionCheck::failed(
+                "health check",
+                health.message,
+                "check the plugin's settings in plugins.yml and that its service is up",
+            )
+        };
+        Self::new(vec![check])
     }
 }

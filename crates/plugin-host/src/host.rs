@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chronicle_plugin_api::protocol::{InitializeParams, Orchestration, PROTOCOL_VERSION};
-use chronicle_plugin_api::{Event, Plugin, PluginDescriptor, PluginErrorKind};
+use chronicle_plugin_api::{
+    ConnectionCheck, ConnectionReport, Event, Plugin, PluginDescriptor, PluginErrorKind,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -22,6 +24,8 @@ use crate::services::HostServices;
 
 /// How long `initialize` may take before the plugin is marked degraded.
 pub const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection test may take.
+pub const CONNECTION_TEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `cleanup` may take on shutdown.
 pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -342,6 +346,50 @@ impl PluginHost {
     }
 
     /// Every plugin the host can run: configured ones in file order, then the others.
+    /// Runs `plugin_id`'s connection test (bounded by [`CONNECTION_TEST_TIMEOUT`]); a plugin
+    /// that is unknown, disabled or not initialized gets a failed report saying so. `None`
+    /// if no such plugin is configured.
+    pub async fn test_connection(&self, plugin_id: &str) -> Option<ConnectionReport> {
+        let slot = self
+            .inner
+            .slots
+            .iter()
+            .find(|slot| *slot.id == *plugin_id)?;
+        let not_ready = |detail: String, fix: &str| {
+            ConnectionReport::new(vec![ConnectionCheck::failed("plugin", detail, fix)])
+        };
+        if !slot.spec.enabled {
+            return Some(not_ready(
+                format!("`{plugin_id}` is disabled"),
+                "set `enabled: true` for it in plugins.yml",
+            ));
+        }
+        let Some(plugin) = &slot.instance else {
+            return Some(not_ready(
+                format!("`{plugin_id}` was not built"),
+                "run `chronicle plugin validate` for why",
+            ));
+        };
+        if let Some(error) = slot.error().filter(|_| slot.health() == Health::Failed) {
+            return Some(not_ready(
+                format!("`{plugin_id}` failed to initialize: {error}"),
+                "fix its settings in plugins.yml or plugins/<id>/config.yml",
+            ));
+        }
+        let report = crate::router::guard(CONNECTION_TEST_TIMEOUT, plugin.test_connection()).await;
+        Some(match report {
+            crate::router::Invocation::Returned(report) => report,
+            crate::router::Invocation::Panicked(message) => not_ready(
+                format!("the test panicked: {message}"),
+                "report this plugin's bug",
+            ),
+            crate::router::Invocation::TimedOut(after) => not_ready(
+                format!("no answer within {} s", after.as_secs()),
+                "check that the service is reachable from this machine",
+            ),
+        })
+    }
+
     pub fn plugins(&self) -> Vec<PluginStatus> {
         let configured = self.inner.slots.iter().map(|slot| {
             let info = slot.process.as_ref().and_then(|process| process.info());

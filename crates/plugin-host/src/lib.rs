@@ -39,7 +39,10 @@ pub use backends::{
 };
 pub use config::HostConfig;
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
-pub use host::{CLEANUP_TIMEOUT, Health, INITIALIZE_TIMEOUT, Loaded, PluginHost, PluginStatus};
+pub use host::{
+    CLEANUP_TIMEOUT, CONNECTION_TEST_TIMEOUT, Health, INITIALIZE_TIMEOUT, Loaded, PluginHost,
+    PluginStatus,
+};
 pub use process::launch::ProcessOptions;
 pub use record::{DispatchRecord, PluginOutcome, ServiceCall, Status};
 pub use recovery::RecoveryPolicy;

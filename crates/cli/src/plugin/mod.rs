@@ -1,5 +1,6 @@
 //! `chronicle plugin …`: the plugin author's tools, each building the real host.
 
+mod check;
 mod list;
 mod new;
 mod test;
@@ -19,6 +20,7 @@ pub async fn run(paths: &Paths, command: PluginCommand) -> anyhow::Result<ExitCo
         PluginCommand::Validate => Ok(validate(paths)),
         PluginCommand::Test(args) => test::run(paths, args).await,
         PluginCommand::New(args) => new::run(paths, args),
+        PluginCommand::Check { plugin_id, json } => check::run(paths, &plugin_id, json).await,
     }
 }
 

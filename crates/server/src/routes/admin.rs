@@ -126,3 +126,20 @@ pub async fn reload(State(state): State<AppState>, _admin: AdminUser) -> Respons
         Err(errors) => (StatusCode::BAD_REQUEST, Json(json!({"success": false, "detail": "the configuration has errors; the running plugins stay", "errors": errors}))).into_response(),
     }
 }
+
+/// `POST /api/admin/plugins/{id}/test-connection`: the plugin's connection test, as
+/// `chronicle plugin check` prints it.
+pub async fn test_connection(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    axum::extract::Path(plugin_id): axum::extract::Path<String>,
+) -> AppResult<Json<Value>> {
+    match state.core.host().test_connection(&plugin_id).await {
+        Some(report) => Ok(Json(
+            json!({"plugin_id": plugin_id, "ok": report.ok, "checks": report.checks}),
+        )),
+        None => Err(AppError::NotFound(format!(
+            "No plugin '{plugin_id}' in plugins.yml"
+        ))),
+    }
+}

@@ -64,6 +64,10 @@ pub fn app(state: AppState) -> Router {
             post(admin::validate_config),
         )
         .route("/api/admin/plugins/reload", post(admin::reload))
+        .route(
+            "/api/admin/plugins/{id}/test-connection",
+            post(admin::test_connection),
+        )
         .route("/api/admin/deliveries", get(deliveries::list))
         .route(
             "/api/admin/deliveries/replay-dead",
