@@ -17,6 +17,8 @@ pub mod test_button_actions;
 pub mod test_event;
 #[cfg(feature = "todo_extractor")]
 pub mod todo_extractor;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 #[cfg(test)]
 mod testing;
@@ -37,6 +39,8 @@ pub const REGISTRY: &[PluginDescriptor] = &[
     todo_extractor::DESCRIPTOR,
     #[cfg(feature = "keyword_alerter")]
     keyword_alerter::DESCRIPTOR,
+    #[cfg(feature = "webhook")]
+    webhook::DESCRIPTOR,
 ];
 
 /// Seconds since the Unix epoch, for timestamps stored with documents.
