@@ -1,6 +1,6 @@
 //! The JSON body a webhook carries, and the selection of its fields per endpoint.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use chronicle_plugin_api::JsonMap;
 use serde_json::Value;
@@ -101,7 +101,7 @@ pub fn rfc3339(time: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use serde_json::json;
 
