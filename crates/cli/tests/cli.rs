@@ -208,6 +208,14 @@ fn list_shows_every_plugin_with_runtime_status_and_condition() {
                 null
             ]),
             json!(["webhook", "native", false, "not_configured", 100, null]),
+            json!([
+                "slack_notifier",
+                "native",
+                false,
+                "not_configured",
+                100,
+                null
+            ]),
         ]
     );
     let table = workspace.run(&["plugin", "list"]);

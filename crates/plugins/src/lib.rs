@@ -11,6 +11,8 @@ use chronicle_plugin_api::PluginDescriptor;
 
 #[cfg(feature = "keyword_alerter")]
 pub mod keyword_alerter;
+#[cfg(feature = "slack_notifier")]
+pub mod slack_notifier;
 #[cfg(feature = "test_button_actions")]
 pub mod test_button_actions;
 #[cfg(feature = "test_event")]
@@ -41,6 +43,8 @@ pub const REGISTRY: &[PluginDescriptor] = &[
     keyword_alerter::DESCRIPTOR,
     #[cfg(feature = "webhook")]
     webhook::DESCRIPTOR,
+    #[cfg(feature = "slack_notifier")]
+    slack_notifier::DESCRIPTOR,
 ];
 
 /// Seconds since the Unix epoch, for timestamps stored with documents.
