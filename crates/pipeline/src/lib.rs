@@ -178,15 +178,6 @@ impl Pipeline {
         self.deliveries.settle(left).await
     }
 
-    /// Dispatches on a task of its own: callers (a device's read loop, an HTTP handler) never
-    /// wait for plugins.
-    pub fn dispatch_in_background(&self, request: DispatchRequest) {
-        let plugins = Arc::clone(&self.plugins);
-        tokio::spawn(async move {
-            plugins.dispatch(request).await;
-        });
-    }
-
     /// Toggles a conversation's star and queues `conversation.starred` with it; the new state
     /// as the API answers it, or `None` if the owner may not see the conversation.
     pub async fn toggle_star(

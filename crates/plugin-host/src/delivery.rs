@@ -24,14 +24,14 @@ use std::time::{Duration, SystemTime};
 
 use chronicle_plugin_api::backend::BackendError;
 use chronicle_plugin_api::backend::delivery::{
-    AttemptEnd, DeliveryQueue, DeliveryStatus, DueDelivery, QueuedEvent, Reach, Reached,
+    AttemptEnd, DeliveryQueue, DeliveryStatus, DueDelivery, QueuedEvent, Reach, Reached, now_ms,
 };
 use tokio::sync::Notify;
 
 use crate::condition::TranscriptView;
 use crate::host::PluginHost;
 use crate::record::{CallRecorder, DispatchRecord, PluginOutcome, Status};
-use crate::router::{Admission, SlotCall, with_extras};
+use crate::router::{Admission, SlotCall, unavailable_reason, with_extras};
 
 /// The plugin host in service now (the server swaps it on reload).
 pub type HostSource = Arc<dyn Fn() -> PluginHost + Send + Sync>;
@@ -81,14 +81,6 @@ pub fn retry_delay(attempt: u32, base: Duration, cap: Duration, random: f64) -> 
     let doublings = attempt.saturating_sub(1).min(32);
     let delay = base.saturating_mul(1u32 << doublings.min(31)).min(cap);
     delay.mul_f64(1.0 + 0.25 * random.clamp(0.0, 1.0)).min(cap)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -338,11 +330,6 @@ fn attempt_end(
         next_attempt_ms: Some(now_ms().saturating_add(millis(delay))),
         called: true,
     }
-}
-
-/// A step of a chain that was not a call, shown in the dispatch record.
-fn not_called(plugin_id: &Arc<str>, reason: String) -> PluginOutcome {
-    PluginOutcome::skipped(plugin_id, reason)
 }
 
 impl Inner {
@@ -602,7 +589,7 @@ impl Inner {
             );
             let (extras, wait) = match admission {
                 Admission::Skip(reason) => {
-                    outcomes.push(not_called(&slot.id, reason));
+                    outcomes.push(PluginOutcome::skipped(&slot.id, reason));
                     progress.passed.push(slot.id.to_string());
                     continue;
                 }
@@ -655,7 +642,7 @@ impl Inner {
                 }
                 Some(Reached::Held { .. }) => {
                     left_for_later = true;
-                    outcomes.push(not_called(
+                    outcomes.push(PluginOutcome::skipped(
                         &slot.id,
                         "held behind an earlier event of this conversation".into(),
                     ));
@@ -663,11 +650,11 @@ impl Inner {
                 Some(Reached::Waiting { .. }) => {
                     left_for_later = true;
                     lock(&self.state).awaited.insert(slot.id.to_string());
-                    let reason = match admission_reason(inner, index) {
+                    let reason = match unavailable_reason(&inner.slots[index]) {
                         Some(reason) => format!("{reason}; the delivery waits for it"),
                         None => "the delivery waits for the plugin".into(),
                     };
-                    outcomes.push(not_called(&slot.id, reason));
+                    outcomes.push(PluginOutcome::skipped(&slot.id, reason));
                 }
                 Some(Reached::Settled) | None => {}
             }
@@ -742,7 +729,7 @@ impl Inner {
                 .slots
                 .iter()
                 .position(|slot| *slot.id == *plugin_id)
-                .is_some_and(|index| admission_reason(&host.inner, index).is_none());
+                .is_some_and(|index| unavailable_reason(&host.inner.slots[index]).is_none());
             if back && self.queue.due_now(&plugin_id, now_ms()).await.is_ok() {
                 lock(&self.state).awaited.remove(&plugin_id);
             }
@@ -846,7 +833,7 @@ impl Inner {
                 row.plugin_id
             ));
         }
-        if let Some(reason) = admission_reason(inner, index) {
+        if let Some(reason) = unavailable_reason(&inner.slots[index]) {
             lock(&self.state).awaited.insert(row.plugin_id.clone());
             return AttemptEnd {
                 delivery_id: row.id,
@@ -894,11 +881,6 @@ impl Inner {
         }));
         end
     }
-}
-
-/// Why slot `index` cannot take events now, if it cannot.
-fn admission_reason(inner: &crate::host::HostInner, index: usize) -> Option<String> {
-    crate::router::unavailable_reason(&inner.slots[index])
 }
 
 /// Counts a step in flight while alive.

@@ -9,6 +9,8 @@
 
 use chronicle_plugin_api::PluginDescriptor;
 
+#[cfg(any(feature = "webhook", feature = "slack_notifier"))]
+mod http;
 #[cfg(feature = "keyword_alerter")]
 pub mod keyword_alerter;
 #[cfg(feature = "slack_notifier")]

@@ -5,8 +5,6 @@
 //! Events enter through [`enqueue`], which the state-changing methods call inside their own
 //! transaction; the dispatcher (in the plugin host) does the rest through the trait.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use chronicle_plugin_api::backend::BackendError;
 use chronicle_plugin_api::backend::delivery::{
     AttemptEnd, ChainProgress, DeliveryFilter, DeliveryQueue, DeliveryRow, DeliveryStatus,
@@ -16,16 +14,10 @@ use chronicle_plugin_api::{Event, JsonMap, async_trait};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use crate::db::{DbError, json_column, sql_count};
+use crate::documents::backend_error;
 use crate::{Store, StoreError};
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
-}
+pub use chronicle_plugin_api::backend::delivery::now_ms;
 
 /// Writes `event` to the queue inside `tx`, the transaction of the change that produced it.
 pub(crate) fn enqueue(tx: &Transaction<'_>, event: &NewEvent) -> Result<Enqueued, DbError> {
@@ -94,10 +86,6 @@ fn delivery_row(row: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
         enqueued_ms: row.get(11)?,
         updated_ms: row.get(12)?,
     })
-}
-
-fn backend(error: StoreError) -> BackendError {
-    BackendError::Failed(error.to_string())
 }
 
 /// Applies `end` to its delivery.
@@ -360,7 +348,7 @@ impl DeliveryQueue for Store {
             Ok(rows)
         })
         .await
-        .map_err(backend)
+        .map_err(backend_error)
     }
 
     async fn advance(
@@ -387,7 +375,7 @@ impl DeliveryQueue for Store {
         answer
             .await
             .map_err(|_| BackendError::Failed("the delivery step writer has stopped".into()))?
-            .map_err(backend)
+            .map_err(backend_error)
     }
 
     async fn claim_due(
@@ -456,13 +444,13 @@ impl DeliveryQueue for Store {
             Ok(claimed)
         })
         .await
-        .map_err(backend)
+        .map_err(backend_error)
     }
 
     async fn end_attempt(&self, end: AttemptEnd) -> Result<(), BackendError> {
         self.write(move |tx| end_attempt(tx, &end, now_ms()))
             .await
-            .map_err(backend)
+            .map_err(backend_error)
     }
 
     async fn due_now(&self, plugin_id: &str, now: i64) -> Result<u64, BackendError> {
@@ -477,7 +465,7 @@ impl DeliveryQueue for Store {
             Ok(changed as u64)
         })
         .await
-        .map_err(backend)
+        .map_err(backend_error)
     }
 
     async fn next_due_ms(&self) -> Result<Option<i64>, BackendError> {
@@ -490,7 +478,7 @@ impl DeliveryQueue for Store {
                 .query_row([], |row| row.get(0))?)
         })
         .await
-        .map_err(backend)
+        .map_err(backend_error)
     }
 
     async fn recover(&self, now: i64) -> Result<u64, BackendError> {
@@ -506,7 +494,7 @@ impl DeliveryQueue for Store {
             Ok(changed as u64)
         })
         .await
-        .map_err(backend)
+        .map_err(backend_error)
     }
 
     async fn list(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRow>, BackendError> {
@@ -526,7 +514,7 @@ impl DeliveryQueue for Store {
             Ok(rows)
         })
         .await
-        .map_err(backend)
+        .map_err(backend_error)
     }
 
     async fn delivery(&self, id: i64) -> Result<Option<DeliveryRow>, BackendError> {
@@ -540,7 +528,7 @@ impl DeliveryQueue for Store {
                 .optional()?)
         })
         .await
-        .map_err(backend)
+        .map_err(backend_error)
     }
 
     async fn replay(&self, target: ReplayTarget, now: i64) -> Result<Vec<i64>, BackendError> {
@@ -562,7 +550,7 @@ impl DeliveryQueue for Store {
             Ok(ids)
         })
         .await
-        .map_err(backend)
+        .map_err(backend_error)
     }
 
     async fn status_counts(&self) -> Result<StatusCounts, BackendError> {
@@ -578,7 +566,7 @@ impl DeliveryQueue for Store {
             Ok(counts)
         })
         .await
-        .map_err(backend)
+        .map_err(backend_error)
     }
 }
 

@@ -19,7 +19,8 @@ use crate::{Store, StoreError};
 const IN_ORDER: &str = "SELECT seq, document FROM plugin_documents \
      WHERE plugin_id = ?1 AND collection = ?2 ORDER BY seq";
 
-fn backend_error(error: StoreError) -> BackendError {
+/// A store error as the contract's backends report it.
+pub(crate) fn backend_error(error: StoreError) -> BackendError {
     match error {
         StoreError::Invalid(message) | StoreError::Conflict(message) => {
             BackendError::InvalidRequest(message)

@@ -14,6 +14,15 @@ use serde::{Deserialize, Serialize};
 use super::BackendError;
 use crate::{Event, JsonMap};
 
+/// Milliseconds since the Unix epoch, now: the queue's unit of time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
 /// A terminal event to enqueue in the same transaction as the change that produced it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {

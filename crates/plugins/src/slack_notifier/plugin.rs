@@ -17,7 +17,7 @@ pub struct SlackNotifierPlugin {
     url: Option<reqwest::Url>,
     transcript_chars: usize,
     timeout: Duration,
-    client: OnceLock<Result<reqwest::Client, String>>,
+    client: crate::http::LazyClient,
 }
 
 impl SlackNotifierPlugin {
@@ -63,19 +63,11 @@ impl SlackNotifierPlugin {
     }
 
     fn client(&self) -> Result<&reqwest::Client, PluginError> {
-        let timeout = self.timeout;
-        self.client
-            .get_or_init(|| {
-                // reqwest's rustls is built without a crypto provider: the process chooses.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::builder()
-                    .timeout(timeout)
-                    .connect_timeout(timeout.min(Duration::from_secs(10)))
-                    .build()
-                    .map_err(|error| error.to_string())
-            })
-            .as_ref()
-            .map_err(|error| PluginError::broken(format!("cannot build the HTTP client: {error}")))
+        crate::http::client(&self.client, |builder| {
+            builder
+                .timeout(self.timeout)
+                .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+        })
     }
 
     /// Posts `body`; Slack's status and answer text, or why nothing came back.

@@ -31,8 +31,7 @@ const EXCERPT_BYTES: usize = 200;
 pub struct WebhookPlugin {
     endpoints: Vec<Endpoint>,
     timeout: Duration,
-    /// Built on first use (or at initialize), not when the settings are read.
-    client: OnceLock<Result<reqwest::Client, String>>,
+    client: crate::http::LazyClient,
 }
 
 /// A checked endpoint.
@@ -144,20 +143,12 @@ impl WebhookPlugin {
     }
 
     fn client(&self) -> Result<&reqwest::Client, PluginError> {
-        let timeout = self.timeout;
-        self.client
-            .get_or_init(|| {
-                // reqwest's rustls is built without a crypto provider: the process chooses.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::builder()
-                    .connect_timeout(timeout.min(Duration::from_secs(10)))
-                    .redirect(reqwest::redirect::Policy::none())
-                    .user_agent(concat!("Chronicle-Webhook/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|error| error.to_string())
-            })
-            .as_ref()
-            .map_err(|error| PluginError::broken(format!("cannot build the HTTP client: {error}")))
+        crate::http::client(&self.client, |builder| {
+            builder
+                .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("Chronicle-Webhook/", env!("CARGO_PKG_VERSION")))
+        })
     }
 
     /// The wait for an answer: the configured timeout, cut short to end before the handler's
