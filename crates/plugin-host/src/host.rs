@@ -370,15 +370,26 @@ impl PluginHost {
                 "run `chronicle plugin validate` for why",
             ));
         };
-        if let Some(error) = slot.error().filter(|_| slot.health() == Health::Failed) {
-            return Some(not_ready(
-                format!("`{plugin_id}` failed to initialize: {error}"),
-                "fix its settings in plugins.yml or plugins/<id>/config.yml",
-            ));
-        }
+        // A plugin that failed to start is still tested: its steps say what to fix.
+        let failed = slot
+            .error()
+            .filter(|_| slot.health() == Health::Failed)
+            .map(|error| {
+                ConnectionCheck::failed(
+                    "initialize",
+                    format!("`{plugin_id}` failed to initialize: {error}"),
+                    "fix what the steps below report in plugins.yml or plugins/<id>/config.yml; \
+                     the server initializes it again by itself",
+                )
+            });
         let report = crate::router::guard(CONNECTION_TEST_TIMEOUT, plugin.test_connection()).await;
         Some(match report {
-            crate::router::Invocation::Returned(report) => report,
+            crate::router::Invocation::Returned(report) => match failed {
+                Some(failed) => {
+                    ConnectionReport::new(std::iter::once(failed).chain(report.checks).collect())
+                }
+                None => report,
+            },
             crate::router::Invocation::Panicked(message) => not_ready(
                 format!("the test panicked: {message}"),
                 "report this plugin's bug",
