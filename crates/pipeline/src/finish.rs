@@ -62,12 +62,15 @@ impl Pipeline {
                 Remembered::default()
             }
         };
+        let user_email = self.user_email(&finished.user_id).await;
         let data = json!({
             "conversation": {
                 "client_id": finished.client_id,
                 "user_id": finished.user_id,
+                "user_email": user_email,
                 "title": remembered.title,
                 "summary": remembered.summary,
+                "created_at": remembered.created_at,
             },
             "transcript": remembered.transcript,
             "duration": finished.duration,
@@ -147,6 +150,7 @@ impl Pipeline {
             .ok_or_else(|| anyhow::anyhow!("conversation {id} vanished"))?;
         let transcript = conversation.transcript.trim().to_owned();
         let mut remembered = Remembered {
+            created_at: Some(conversation.created_at),
             title: Some(conversation.title),
             summary: conversation.summary,
             new_title_summary: None,
@@ -181,6 +185,16 @@ impl Pipeline {
         Ok(remembered)
     }
 
+    /// The account's email address, for plugins that write to the user.
+    async fn user_email(&self, user_id: &str) -> Option<String> {
+        self.store
+            .user(user_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|user| user.email)
+    }
+
     async fn extract_memories(
         &self,
         finished: &Finished,
@@ -212,13 +226,7 @@ impl Pipeline {
                 return Ok(());
             }
         };
-        let email = self
-            .store
-            .user(&finished.user_id)
-            .await
-            .ok()
-            .flatten()
-            .map(|user| user.email);
+        let email = self.user_email(&finished.user_id).await;
         let metadata = json!({
             "processing_time": started.elapsed().as_secs_f64(),
             "memory_provider": "chronicle",
@@ -264,6 +272,8 @@ impl Pipeline {
 /// What steps 2 and 3 leave for `conversation.complete`.
 #[derive(Default)]
 struct Remembered {
+    /// When the conversation began (RFC 3339).
+    created_at: Option<String>,
     transcript: String,
     title: Option<String>,
     summary: Option<String>,

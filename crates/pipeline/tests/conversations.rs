@@ -357,6 +357,10 @@ async fn a_streamed_conversation_fires_each_event_once_with_its_data_and_in_orde
         fixture.user_id.as_str()
     );
     assert_eq!(complete.data["conversation"]["title"], "Lights and milk");
+    assert_eq!(
+        complete.data["conversation"]["user_email"],
+        "ana@example.com"
+    );
     // Real seconds: from the first word (about 1 s in) to the stop at 5 s.
     let duration = complete.data["duration"].as_f64().unwrap();
     assert!((3.0..=5.0).contains(&duration), "{duration}");
@@ -368,6 +372,11 @@ async fn a_streamed_conversation_fires_each_event_once_with_its_data_and_in_orde
         .unwrap()
         .unwrap();
     assert_eq!(stored.end_reason.as_deref(), Some("user_stopped"));
+    assert_eq!(
+        complete.data["conversation"]["created_at"],
+        stored.created_at.as_str(),
+        "when it began, for plugins that date it"
+    );
     assert_eq!(
         stored.summary.as_deref(),
         Some("Ana turned off the lights and planned to buy milk.")
