@@ -345,10 +345,10 @@ impl PluginHost {
         futures_util::future::join_all(pending).await;
     }
 
-    /// Every plugin the host can run: configured ones in file order, then the others.
-    /// Runs `plugin_id`'s connection test (bounded by [`CONNECTION_TEST_TIMEOUT`]); a plugin
-    /// that is unknown, disabled or not initialized gets a failed report saying so. `None`
-    /// if no such plugin is configured.
+    /// Runs `plugin_id`'s connection test (bounded by [`CONNECTION_TEST_TIMEOUT`]). A plugin
+    /// that is disabled or was not built gets a failed report saying so; one that failed to
+    /// start gets its start error as a first failed step, then its own steps. `None` if no
+    /// such plugin is configured.
     pub async fn test_connection(&self, plugin_id: &str) -> Option<ConnectionReport> {
         let slot = self
             .inner
@@ -401,6 +401,7 @@ impl PluginHost {
         })
     }
 
+    /// Every plugin the host can run: configured ones in file order, then the others.
     pub fn plugins(&self) -> Vec<PluginStatus> {
         let configured = self.inner.slots.iter().map(|slot| {
             let info = slot.process.as_ref().and_then(|process| process.info());
