@@ -216,6 +216,14 @@ fn list_shows_every_plugin_with_runtime_status_and_condition() {
                 100,
                 null
             ]),
+            json!([
+                "email_summarizer",
+                "native",
+                false,
+                "not_configured",
+                100,
+                null
+            ]),
         ]
     );
     let table = workspace.run(&["plugin", "list"]);
@@ -435,6 +443,26 @@ fn check_runs_a_plugins_connection_test_and_says_how_to_fix_what_failed() {
             .contains("fix: set `enabled: true` for it in plugins.yml"),
         "{}",
         run.stdout()
+    );
+
+    // A service that is down: the failing step, what came back, and the fix.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let workspace = Workspace::with_plugins_yml(&format!(
+        "plugins:\n  email_summarizer:\n    enabled: true\n    events: [conversation.complete]\n    \
+         smtp_host: 127.0.0.1\n    smtp_port: {closed}\n    smtp_use_tls: false\n    \
+         from_email: chronicle@example.com\n"
+    ));
+    let run = workspace.run(&["plugin", "check", "email_summarizer"]);
+    run.expect_code(3);
+    let out = run.stdout();
+    assert!(
+        out.contains(&format!("connect to 127.0.0.1:{closed} (plain text)"))
+            && out.contains("Connection refused")
+            && out.contains("fix: cannot reach 127.0.0.1"),
+        "{out}"
     );
 
     let run = workspace.run(&["plugin", "check", "nope"]);

@@ -14,12 +14,45 @@ pub(crate) fn client(
     configure: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
 ) -> Result<&reqwest::Client, PluginError> {
     cell.get_or_init(|| {
-        // reqwest's rustls is built without a crypto provider: the process chooses.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto_provider();
         configure(reqwest::Client::builder())
             .build()
             .map_err(|error| error.to_string())
     })
     .as_ref()
     .map_err(|error| PluginError::broken(format!("cannot build the HTTP client: {error}")))
+}
+
+/// A transport failure in words, with its cause (`cannot connect: invalid peer certificate:
+/// UnknownIssuer`), since the cause is what tells how to fix it.
+pub(crate) fn describe(error: &reqwest::Error) -> String {
+    let what = if error.is_timeout() {
+        "no answer in time"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        return error.to_string();
+    };
+    match root_cause(error) {
+        Some(cause) => format!("{what}: {cause}"),
+        None => what.to_owned(),
+    }
+}
+
+/// The innermost error under `error`, when there is one.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = error.source()?;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    Some(cause.to_string())
+}
+
+/// Whether `error` is a failed TLS handshake or certificate check: something the settings
+/// must fix, not an outage.
+pub(crate) fn is_tls_failure(error: &reqwest::Error) -> bool {
+    let described = describe(error);
+    ["certificate", "Certificate", "TLS", "handshake"]
+        .iter()
+        .any(|word| described.contains(word))
 }

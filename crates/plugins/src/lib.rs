@@ -9,7 +9,15 @@
 
 use chronicle_plugin_api::PluginDescriptor;
 
-#[cfg(any(feature = "webhook", feature = "slack_notifier"))]
+#[cfg(feature = "email_summarizer")]
+pub mod email_summarizer;
+#[cfg(feature = "homeassistant")]
+pub mod homeassistant;
+#[cfg(any(
+    feature = "webhook",
+    feature = "slack_notifier",
+    feature = "homeassistant"
+))]
 mod http;
 #[cfg(feature = "keyword_alerter")]
 pub mod keyword_alerter;
@@ -26,6 +34,12 @@ pub mod webhook;
 
 #[cfg(test)]
 mod testing;
+#[cfg(any(
+    feature = "slack_notifier",
+    feature = "homeassistant",
+    feature = "email_summarizer"
+))]
+mod text;
 
 /// The template `chronicle plugin new` renders, compiled and tested here so every scaffold is
 /// known to build.
@@ -47,7 +61,27 @@ pub const REGISTRY: &[PluginDescriptor] = &[
     webhook::DESCRIPTOR,
     #[cfg(feature = "slack_notifier")]
     slack_notifier::DESCRIPTOR,
+    #[cfg(feature = "email_summarizer")]
+    email_summarizer::DESCRIPTOR,
+    #[cfg(feature = "homeassistant")]
+    homeassistant::DESCRIPTOR,
 ];
+
+/// Makes ring the process's TLS crypto provider, once: reqwest's and lettre's rustls are built
+/// without one, so the process chooses.
+#[cfg(any(
+    feature = "webhook",
+    feature = "slack_notifier",
+    feature = "homeassistant",
+    feature = "email_summarizer"
+))]
+pub(crate) fn install_crypto_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // Another part of the process may have chosen first; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
 
 /// Seconds since the Unix epoch, for timestamps stored with documents.
 pub(crate) fn unix_now() -> f64 {

@@ -10,6 +10,7 @@ use chronicle_plugin_api::{
 use serde_json::{Value, json};
 
 use super::config::SlackConfig;
+use crate::text::{cut, text_of};
 
 /// The plugin.
 pub struct SlackNotifierPlugin {
@@ -78,21 +79,10 @@ impl SlackNotifierPlugin {
             .json(body)
             .send()
             .await
-            .map_err(|error| describe(&error))?;
+            .map_err(|error| crate::http::describe(&error))?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         Ok((status, text.chars().take(200).collect()))
-    }
-}
-
-/// A transport failure in words.
-fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "no answer in time".into()
-    } else if error.is_connect() {
-        "cannot connect".into()
-    } else {
-        error.to_string()
     }
 }
 
@@ -119,14 +109,6 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// A non-blank string value, trimmed.
-fn text_of(value: Option<&Value>) -> Option<&str> {
-    value
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
-}
-
 /// The message for a `conversation.complete` with `data`, showing at most `transcript_chars`
 /// characters of the transcript.
 pub fn message(data: &JsonMap, transcript_chars: usize) -> Value {
@@ -135,10 +117,7 @@ pub fn message(data: &JsonMap, transcript_chars: usize) -> Value {
     let conversation = data.get("conversation");
     let title = text_of(conversation.and_then(|c| c.get("title")));
     let summary = text_of(conversation.and_then(|c| c.get("summary")));
-    let mut shown: String = transcript.chars().take(transcript_chars).collect();
-    if transcript.chars().count() > transcript_chars {
-        shown.push('…');
-    }
+    let shown = cut(transcript, transcript_chars);
     let mut blocks = Vec::new();
     if let Some(title) = title {
         blocks.push(json!({"type": "header", "text": {"type": "plain_text", "text": title.chars().take(150).collect::<String>()}}));

@@ -2,10 +2,8 @@
 //! library (Python `standardwebhooks`, in a virtualenv under `target/test-python`) verifying
 //! what we sign, scripted Rust servers for 410 and 500, and the durable queue's retries.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chronicle_plugin_api::backend::DocumentStore;
@@ -18,10 +16,11 @@ use chronicle_plugin_host::{Backends, HostConfig, MemoryDocuments, PluginHost, S
 use serde_json::{Value, json};
 
 use super::{DESCRIPTOR, DISABLED_COLLECTION, PARTIAL_COLLECTION};
-use crate::testing::{Harness, assert_plugin_compliance, result_of, shipped_plugins_dir};
+use crate::testing::{
+    Harness, PythonServer, assert_plugin_compliance, closed_port, read_journal, result_of,
+    shipped_plugins_dir,
+};
 
-/// The reference library, pinned.
-const STANDARDWEBHOOKS: &str = "1.1.0";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// Another valid secret (base64 of "a different secret").
 const OTHER_SECRET: &str = "whsec_YSBkaWZmZXJlbnQgc2VjcmV0";
@@ -349,10 +348,7 @@ async fn a_failed_endpoint_is_retried_by_the_durable_queue_without_resending_to_
 #[tokio::test]
 async fn the_connection_test_reports_each_endpoint_with_a_fix() {
     let receiver = Receiver::start(&[("/hook", SECRET), ("/strict", SECRET)]);
-    let refused_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let refused_port = closed_port();
     let settings = crate::into_object(json!({
         "endpoints": [
             {"name": "receiver", "url": receiver.url("/hook"), "secret": SECRET},
@@ -579,11 +575,9 @@ impl Drop for Scripted {
 }
 
 /// `receiver.py` under the reference library: verifies each request with the secret of its
-/// path and journals it. Killed when dropped (and exits by itself when our end of its stdin
-/// closes, should this process die first).
+/// path and journals it.
 struct Receiver {
-    child: Child,
-    port: u16,
+    server: PythonServer,
     journal: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -596,127 +590,26 @@ impl Receiver {
             .iter()
             .map(|(path, secret)| ((*path).to_owned(), Value::from(*secret)))
             .collect();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/webhook/receiver.py");
-        let mut child = Command::new(python())
-            .arg(&script)
-            .arg(&journal)
-            .arg(Value::Object(secrets).to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start receiver.py");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let Ok(port) = line.trim().parse() else {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("wait");
-            panic!(
-                "receiver.py did not print its port ({line:?}): {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        };
+        let server = PythonServer::start(
+            "src/webhook/receiver.py",
+            &[
+                journal.as_os_str(),
+                Value::Object(secrets).to_string().as_ref(),
+            ],
+        );
         Self {
-            child,
-            port,
+            server,
             journal,
             _dir: dir,
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://127.0.0.1:{}{path}", self.server.port)
     }
 
     /// Every request received so far, as journalled.
     fn requests(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.journal)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a journal line"))
-            .collect()
+        read_journal(&self.journal)
     }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        if let Some(mut stdin) = self.child.stdin.take() {
-            let _ = stdin.flush();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A Python with `standardwebhooks` at the pinned version: the virtualenv
-/// `target/test-python`, created and filled from PyPI the first time (one process at a time,
-/// under a lock file). Fails, never skips, when that cannot be done.
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(prepare_python)
-}
-
-fn prepare_python() -> PathBuf {
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
-    let venv = target.join("test-python");
-    let python = venv.join("bin").join("python");
-    let ready = || {
-        Command::new(&python)
-            .args([
-                "-c",
-                &format!(
-                    "import sys, importlib.metadata as m; import standardwebhooks.webhooks; sys.exit(m.version('standardwebhooks') != '{STANDARDWEBHOOKS}')"
-                ),
-            ])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if ready() {
-        return python;
-    }
-    std::fs::create_dir_all(&target).expect("create target/");
-    let lock = std::fs::File::create(target.join("test-python.lock")).expect("create lock file");
-    lock.lock().expect("lock target/test-python.lock");
-    if !ready() {
-        if !python.exists() {
-            run(
-                Command::new("python3").arg("-m").arg("venv").arg(&venv),
-                "create the virtualenv target/test-python (python3 and its venv module are needed: on Debian/Ubuntu `apt-get install python3-venv`)",
-            );
-        }
-        run(
-            Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--quiet",
-                &format!("standardwebhooks=={STANDARDWEBHOOKS}"),
-            ]),
-            &format!(
-                "install standardwebhooks=={STANDARDWEBHOOKS} from PyPI into target/test-python (the webhook tests check our signatures with this reference library; they need access to PyPI)"
-            ),
-        );
-        assert!(
-            ready(),
-            "standardwebhooks=={STANDARDWEBHOOKS} was installed into target/test-python but does not import"
-        );
-    }
-    python
-}
-
-#[track_caller]
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|error| panic!("could not {what}: {error}"));
-    assert!(
-        output.status.success(),
-        "could not {what}: {}\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
