@@ -224,6 +224,14 @@ fn list_shows_every_plugin_with_runtime_status_and_condition() {
                 100,
                 null
             ]),
+            json!([
+                "homeassistant",
+                "native",
+                false,
+                "not_configured",
+                100,
+                null
+            ]),
         ]
     );
     let table = workspace.run(&["plugin", "list"]);
