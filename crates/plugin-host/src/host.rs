@@ -383,22 +383,22 @@ impl PluginHost {
                 )
             });
         let report = crate::router::guard(CONNECTION_TEST_TIMEOUT, plugin.test_connection()).await;
-        Some(match report {
-            crate::router::Invocation::Returned(report) => match failed {
-                Some(failed) => {
-                    ConnectionReport::new(std::iter::once(failed).chain(report.checks).collect())
-                }
-                None => report,
-            },
-            crate::router::Invocation::Panicked(message) => not_ready(
+        let checks = match report {
+            crate::router::Invocation::Returned(report) => report.checks,
+            crate::router::Invocation::Panicked(message) => vec![ConnectionCheck::failed(
+                "plugin",
                 format!("the test panicked: {message}"),
                 "report this plugin's bug",
-            ),
-            crate::router::Invocation::TimedOut(after) => not_ready(
+            )],
+            crate::router::Invocation::TimedOut(after) => vec![ConnectionCheck::failed(
+                "plugin",
                 format!("no answer within {} s", after.as_secs()),
                 "check that the service is reachable from this machine",
-            ),
-        })
+            )],
+        };
+        Some(ConnectionReport::new(
+            failed.into_iter().chain(checks).collect(),
+        ))
     }
 
     /// Every plugin the host can run: configured ones in file order, then the others.
