@@ -23,19 +23,20 @@ pub(crate) fn client(
     .map_err(|error| PluginError::broken(format!("cannot build the HTTP client: {error}")))
 }
 
-/// A transport failure in words, with its cause (`cannot connect: invalid peer certificate:
-/// UnknownIssuer`), since the cause is what tells how to fix it.
+/// A transport failure in words, with its innermost cause (`cannot connect: invalid peer
+/// certificate: UnknownIssuer`, `error sending request: connection reset by peer`), since
+/// the cause is what tells how to fix it.
 pub(crate) fn describe(error: &reqwest::Error) -> String {
     let what = if error.is_timeout() {
-        "no answer in time"
+        "no answer in time".to_owned()
     } else if error.is_connect() {
-        "cannot connect"
+        "cannot connect".to_owned()
     } else {
-        return error.to_string();
+        error.to_string()
     };
     match root_cause(error) {
-        Some(cause) => format!("{what}: {cause}"),
-        None => what.to_owned(),
+        Some(cause) if !what.contains(&cause) => format!("{what}: {cause}"),
+        _ => what,
     }
 }
 
@@ -48,10 +49,9 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     Some(cause.to_string())
 }
 
-/// Whether `error` is a failed TLS handshake or certificate check: something the settings
-/// must fix, not an outage.
-pub(crate) fn is_tls_failure(error: &reqwest::Error) -> bool {
-    let described = describe(error);
+/// Whether `described` (a failure as [`describe`] puts it) is a failed TLS handshake or
+/// certificate check: something the settings must fix, not an outage.
+pub(crate) fn is_tls_failure_text(described: &str) -> bool {
     ["certificate", "Certificate", "TLS", "handshake"]
         .iter()
         .any(|word| described.contains(word))

@@ -83,6 +83,41 @@ pub(crate) fn install_crypto_provider() {
     });
 }
 
+/// Time kept back from a handler's deadline to record or report what happened.
+#[cfg(any(
+    feature = "webhook",
+    feature = "homeassistant",
+    feature = "email_summarizer"
+))]
+const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The shortest wait for an answer, however close the deadline.
+#[cfg(any(feature = "webhook", feature = "homeassistant"))]
+pub(crate) const MIN_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The handler's time left before `deadline`, less the margin kept to report; zero once past.
+#[cfg(any(
+    feature = "webhook",
+    feature = "homeassistant",
+    feature = "email_summarizer"
+))]
+pub(crate) fn time_left(deadline: std::time::SystemTime) -> std::time::Duration {
+    deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(DEADLINE_MARGIN)
+}
+
+/// The wait for an answer: the `configured` timeout, cut short to end before the handler's
+/// deadline (less the margin), but never below [`MIN_REQUEST_TIMEOUT`].
+#[cfg(any(feature = "webhook", feature = "homeassistant"))]
+pub(crate) fn request_timeout(
+    configured: std::time::Duration,
+    deadline: std::time::SystemTime,
+) -> std::time::Duration {
+    configured.min(time_left(deadline)).max(MIN_REQUEST_TIMEOUT)
+}
+
 /// Seconds since the Unix epoch, for timestamps stored with documents.
 pub(crate) fn unix_now() -> f64 {
     std::time::SystemTime::now()

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 
 use chronicle_plugin_api::backend::LanguageModel;
-use chronicle_plugin_api::{Event, JsonMap, PluginDescriptor};
+use chronicle_plugin_api::{ConnectionReport, Event, JsonMap, PluginDescriptor};
 use chronicle_plugin_host::{
     Backends, DispatchRecord, DispatchRequest, HostConfig, OfflineConversations, PluginHost,
 };
@@ -92,6 +92,14 @@ impl Harness {
         (status.status, status.error)
     }
 
+    /// `plugin_id`'s connection test; panics when it is not configured.
+    pub async fn connection_report(&self, plugin_id: &str) -> ConnectionReport {
+        self.host
+            .test_connection(plugin_id)
+            .await
+            .expect("configured")
+    }
+
     /// The documents `plugin_id` stored in `collection`.
     pub async fn documents(&self, plugin_id: &str, collection: &str) -> Vec<JsonMap> {
         self.host
@@ -141,16 +149,10 @@ pub async fn assert_plugin_compliance(descriptor: &PluginDescriptor, permissions
         supported.join(", ")
     );
     let harness = Harness::new(&yml, None).await;
-    let status = harness
-        .host
-        .plugins()
-        .into_iter()
-        .find(|p| p.plugin_id == id)
-        .expect("listed");
+    let (status, error) = harness.status(id);
     assert_eq!(
-        status.status, "initialized",
-        "{id} initializes with its shipped config: {:?}",
-        status.error
+        status, "initialized",
+        "{id} initializes with its shipped config: {error:?}"
     );
 
     if let Some(unsupported) = Event::ALL.iter().find(|event| {

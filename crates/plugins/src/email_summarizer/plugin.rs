@@ -21,9 +21,6 @@ use super::message::{self, BodyOptions, Conversation};
 /// How long the login check at start and in health checks may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What a send leaves of the handler's deadline, to report a silent server itself.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
-
 /// How the connection is secured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Security {
@@ -234,35 +231,31 @@ fn mailbox(text: &str) -> Result<Mailbox, String> {
 impl EmailSummarizerPlugin {
     /// Checks the settings: TLS choices, addresses, the time zone and the CA file.
     pub fn new(config: EmailSummarizerConfig) -> Result<Self, SettingsError> {
-        let invalid = |key: &str, message: String| SettingsError {
-            key: Some(key.to_owned()),
-            message,
-        };
         let zone = match config.timezone.trim() {
             "" => TimeZone::system(),
             name => TimeZone::get(name).map_err(|error| {
-                invalid(
+                SettingsError::at(
                     "timezone",
                     format!("`{name}` is not a known time zone ({error}); use an IANA name such as Europe/Berlin, or leave it empty for the server's"),
                 )
             })?,
         };
         if !(config.timeout_seconds > 0.0 && config.timeout_seconds <= 300.0) {
-            return Err(invalid(
+            return Err(SettingsError::at(
                 "timeout_seconds",
-                "must be above 0 and at most 300".into(),
+                "must be above 0 and at most 300",
             ));
         }
         if config.summary_max_sentences == 0 {
-            return Err(invalid(
+            return Err(SettingsError::at(
                 "summary_max_sentences",
-                "must be at least 1 (the mail always shows a summary)".into(),
+                "must be at least 1 (the mail always shows a summary)",
             ));
         }
         let recipients = config
             .recipients
             .iter()
-            .map(|text| mailbox(text).map_err(|message| invalid("recipients", message)))
+            .map(|text| mailbox(text).map_err(|message| SettingsError::at("recipients", message)))
             .collect::<Result<Vec<_>, _>>()?;
         let host = config.smtp_host.trim();
         let smtp = if host.is_empty() {
@@ -270,9 +263,9 @@ impl EmailSummarizerPlugin {
         } else {
             let security = match (config.smtp_use_tls, config.smtp_use_ssl) {
                 (true, true) => {
-                    return Err(invalid(
+                    return Err(SettingsError::at(
                         "smtp_use_ssl",
-                        "smtp_use_tls (STARTTLS, port 587) and smtp_use_ssl (implicit TLS, port 465) exclude each other: set one of them to false".into(),
+                        "smtp_use_tls (STARTTLS, port 587) and smtp_use_ssl (implicit TLS, port 465) exclude each other: set one of them to false",
                     ));
                 }
                 (true, false) => Security::StartTls,
@@ -291,7 +284,10 @@ impl EmailSummarizerPlugin {
                 let ca_file = config.smtp_ca_file.trim();
                 if !ca_file.is_empty() {
                     let pem = std::fs::read(ca_file).map_err(|error| {
-                        invalid("smtp_ca_file", format!("cannot read `{ca_file}`: {error}"))
+                        SettingsError::at(
+                            "smtp_ca_file",
+                            format!("cannot read `{ca_file}`: {error}"),
+                        )
                     })?;
                     // lettre accepts a file without any certificate (a DER file, a key):
                     // count them first, so a wrong file is named now, not at the handshake.
@@ -302,7 +298,7 @@ impl EmailSummarizerPlugin {
                         .ok()
                         .filter(|_| certificates > 0)
                         .ok_or_else(|| {
-                            invalid(
+                            SettingsError::at(
                                 "smtp_ca_file",
                                 format!(
                                     "`{ca_file}` holds no PEM certificate (-----BEGIN \
@@ -315,7 +311,7 @@ impl EmailSummarizerPlugin {
                 }
                 crate::install_crypto_provider();
                 Some(parameters.build().map_err(|error| {
-                    invalid(
+                    SettingsError::at(
                         "smtp_host",
                         format!("cannot prepare TLS for `{host}`: {error}"),
                     )
@@ -326,13 +322,13 @@ impl EmailSummarizerPlugin {
                 text => text,
             };
             if from_text.is_empty() {
-                return Err(invalid(
+                return Err(SettingsError::at(
                     "from_email",
-                    "is not set: set the sender's address (e.g. ${FROM_EMAIL})".into(),
+                    "is not set: set the sender's address (e.g. ${FROM_EMAIL})",
                 ));
             }
             // `Ann <ann@example.com>` names the sender itself; a bare address takes from_name.
-            let from = mailbox(from_text).map_err(|why| invalid("from_email", why))?;
+            let from = mailbox(from_text).map_err(|why| SettingsError::at("from_email", why))?;
             let name = config.from_name.trim();
             let from = match from.name {
                 None if !name.is_empty() => Mailbox::new(Some(name.to_owned()), from.email),
@@ -509,13 +505,7 @@ impl Plugin for EmailSummarizerPlugin {
             .map_err(|why| PluginError::broken(format!("Cannot build the email: {why}")))?;
         let recipients = join(&to);
         // Within the handler's deadline too, so a silent server is explained, not cut off.
-        let left = ctx
-            .delivery
-            .deadline
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or_default()
-            .saturating_sub(DEADLINE_MARGIN);
-        let timeout = smtp.timeout.min(left);
+        let timeout = smtp.timeout.min(crate::time_left(ctx.delivery.deadline));
         let transport = smtp.transport(true, timeout);
         let sending = transport.send(mail);
         let sent = match tokio::time::timeout(timeout, sending).await {

@@ -35,12 +35,8 @@ async fn starttls_with_a_login_delivers_both_parts_to_the_account_address() {
         None,
     )
     .await;
-    assert_eq!(
-        harness.status("email_summarizer").0,
-        "initialized",
-        "{:?}",
-        harness.status("email_summarizer")
-    );
+    let (status, error) = harness.status("email_summarizer");
+    assert_eq!(status, "initialized", "{:?}", (&status, &error));
 
     let record = harness
         .dispatch(Event::ConversationComplete, conversation())
@@ -178,11 +174,7 @@ async fn plain_text_without_a_login_reaches_a_local_relay() {
     assert_eq!(mails[0]["tls"], false);
     assert_eq!(mails[0]["login"], Value::Null);
 
-    let report = harness
-        .host
-        .test_connection("email_summarizer")
-        .await
-        .expect("configured");
+    let report = harness.connection_report("email_summarizer").await;
     assert!(report.ok, "{report:?}");
     let names: Vec<&str> = report
         .checks
@@ -212,17 +204,14 @@ async fn a_refused_login_fails_the_plugin_and_the_check_names_the_password() {
         None,
     )
     .await;
+    let (status, error) = harness.status("email_summarizer");
     assert_eq!(
-        harness.status("email_summarizer").0,
+        status,
         "failed",
         "misconfigured, not merely down: {:?}",
-        harness.status("email_summarizer")
+        (&status, &error)
     );
-    let report = harness
-        .host
-        .test_connection("email_summarizer")
-        .await
-        .expect("configured");
+    let report = harness.connection_report("email_summarizer").await;
     assert!(!report.ok);
     assert_eq!(report.checks[0].name, "initialize", "failed at start");
     assert!(report.checks[2].ok, "the server answered: {report:?}");
@@ -350,11 +339,7 @@ async fn without_a_server_it_declines_and_its_health_says_what_to_set() {
             .status,
         Status::Declined
     );
-    let report = harness
-        .host
-        .test_connection("email_summarizer")
-        .await
-        .expect("configured");
+    let report = harness.connection_report("email_summarizer").await;
     assert!(!report.ok);
     assert!(
         report.checks[0]
@@ -426,11 +411,7 @@ async fn failed_at_start(port: u16) -> String {
     .await;
     let status = harness.status("email_summarizer");
     assert_eq!(status.0, "failed", "{status:?}");
-    let report = harness
-        .host
-        .test_connection("email_summarizer")
-        .await
-        .expect("configured");
+    let report = harness.connection_report("email_summarizer").await;
     assert_eq!(report.checks[0].name, "initialize", "failed at start");
     assert!(
         report.checks[2].name.starts_with("connect to"),

@@ -239,7 +239,7 @@ impl HaClient {
 /// A request that got no answer: a TLS failure lasts, anything else may pass.
 fn transport_error(error: &reqwest::Error) -> HaError {
     let why = crate::http::describe(error);
-    if crate::http::is_tls_failure(error) {
+    if crate::http::is_tls_failure_text(&why) {
         HaError::Untrusted(why)
     } else {
         HaError::Unreachable(why)

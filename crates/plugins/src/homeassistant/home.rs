@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::client::{HaClient, HaError};
+use super::client::{EntityState, HaClient, HaError};
 use super::config::TargetType;
 
 /// Every area with its name and entities, in one request: a JSON list of
@@ -110,11 +110,46 @@ impl Snapshot {
     /// and the states. Each request waits up to `timeout`.
     pub async fn fetch(client: &HaClient, timeout: Duration) -> Result<Self, HaError> {
         let (areas, labels, states) = tokio::join!(
-            client.render_json::<Vec<AreaRow>>(AREAS_TEMPLATE, timeout),
+            Self::fetch_areas(client, timeout),
             Self::fetch_labels(client, timeout),
             client.states(timeout),
         );
-        let areas = areas?
+        Ok(Self::assemble(areas?, labels?, states?))
+    }
+
+    /// As [`Snapshot::fetch`], with the `states` already read: the areas and labels in two
+    /// requests made together.
+    pub async fn fetch_with_states(
+        client: &HaClient,
+        timeout: Duration,
+        states: Vec<EntityState>,
+    ) -> Result<Self, HaError> {
+        let (areas, labels) = tokio::join!(
+            Self::fetch_areas(client, timeout),
+            Self::fetch_labels(client, timeout),
+        );
+        Ok(Self::assemble(areas?, labels?, states))
+    }
+
+    fn assemble(areas: Vec<Area>, labels: Vec<Label>, states: Vec<EntityState>) -> Self {
+        let entities = states
+            .into_iter()
+            .map(|state| (state.entity_id, state.attributes.friendly_name))
+            .collect();
+        Self {
+            areas,
+            labels,
+            entities,
+            fetched_at: Instant::now(),
+        }
+    }
+
+    /// The areas with their names and entities.
+    async fn fetch_areas(client: &HaClient, timeout: Duration) -> Result<Vec<Area>, HaError> {
+        let rows = client
+            .render_json::<Vec<AreaRow>>(AREAS_TEMPLATE, timeout)
+            .await?;
+        Ok(rows
             .into_iter()
             .map(|row| Area {
                 id: row.id,
@@ -124,18 +159,7 @@ impl Snapshot {
                     .filter(|name| !name.is_empty()),
                 entity_ids: row.entities,
             })
-            .collect();
-        let labels = labels?;
-        let entities = states?
-            .into_iter()
-            .map(|state| (state.entity_id, state.attributes.friendly_name))
-            .collect();
-        Ok(Self {
-            areas,
-            labels,
-            entities,
-            fetched_at: Instant::now(),
-        })
+            .collect())
     }
 
     /// The labels and their areas; none when Home Assistant cannot list them (before 2024.4).

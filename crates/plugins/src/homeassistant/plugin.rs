@@ -17,10 +17,6 @@ use super::parser::{Command, LlmVerdict, Parser, llm_prompt, parse_keywords, par
 
 /// The template whose answer proves the URL and the token.
 pub const PING_TEMPLATE: &str = "{{ 1 + 1 }}";
-/// Time kept back from the handler's deadline to report what happened.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
-/// The shortest wait for an answer, however close the deadline.
-const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(100);
 /// Time kept for Home Assistant after the language model has answered.
 const HOME_ASSISTANT_RESERVE: Duration = Duration::from_secs(1);
 /// Below this, the model is not asked: the keyword parser answers at once.
@@ -187,9 +183,7 @@ impl HomeAssistantPlugin {
     /// handler's own `unreachable` error rather than the host's timeout. The areas and
     /// entities are read apart, by [`Cache`], which the handler waits for only until then.
     fn request_timeout(&self, deadline: SystemTime) -> Duration {
-        self.timeout
-            .min(time_left(deadline))
-            .max(MIN_REQUEST_TIMEOUT)
+        crate::request_timeout(self.timeout, deadline)
     }
 
     /// `{{ 1 + 1 }}` must render as `2`.
@@ -229,7 +223,7 @@ impl HomeAssistantPlugin {
     ) -> Option<Command> {
         let budget = self
             .llm_timeout
-            .min(time_left(ctx.delivery.deadline).saturating_sub(HOME_ASSISTANT_RESERVE));
+            .min(crate::time_left(ctx.delivery.deadline).saturating_sub(HOME_ASSISTANT_RESERVE));
         if budget < MIN_LLM_TIMEOUT {
             tracing::debug!("No time left to ask the language model; parsing with keywords.");
             return None;
@@ -275,7 +269,12 @@ impl HomeAssistantPlugin {
         deadline: SystemTime,
     ) -> Result<Option<Arc<Snapshot>>, HaError> {
         self.cache
-            .get(client, self.cache_ttl, self.timeout, time_left(deadline))
+            .get(
+                client,
+                self.cache_ttl,
+                self.timeout,
+                crate::time_left(deadline),
+            )
             .await
     }
 
@@ -293,7 +292,7 @@ impl HomeAssistantPlugin {
             Err(_) if snapshot.age() >= self.refresh_on_miss => {
                 let fresh = self
                     .cache
-                    .refresh_after(client, snapshot, self.timeout, time_left(deadline))
+                    .refresh_after(client, snapshot, self.timeout, crate::time_left(deadline))
                     .await?;
                 Ok(match fresh {
                     Some(fresh) => pick(&fresh).map_err(Refusal::Reply),
@@ -477,14 +476,6 @@ impl HomeAssistantPlugin {
             .stop_chain(),
         ))
     }
-}
-
-/// The handler's time left, less the margin kept to report.
-fn time_left(deadline: SystemTime) -> Duration {
-    deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or_default()
-        .saturating_sub(DEADLINE_MARGIN)
 }
 
 /// The service a domain has for `service`: covers open and close rather than turn on and off.
@@ -759,9 +750,9 @@ impl Plugin for HomeAssistantPlugin {
                 return ConnectionReport::new(checks);
             }
         }
-        match client.states(self.timeout).await {
+        let states = match client.states(self.timeout).await {
             Ok(states) => {
-                let ids: Vec<String> = states.into_iter().map(|state| state.entity_id).collect();
+                let ids: Vec<String> = states.iter().map(|state| state.entity_id.clone()).collect();
                 let kinds: Vec<String> = by_domain(&ids)
                     .into_iter()
                     .filter(|(domain, _)| super::home::SWITCHABLE.contains(domain))
@@ -771,6 +762,7 @@ impl Plugin for HomeAssistantPlugin {
                     "GET /api/states",
                     format!("{} entities ({})", ids.len(), kinds.join(", ")),
                 ));
+                states
             }
             Err(error) => {
                 let fix = fix_for(&error);
@@ -781,8 +773,8 @@ impl Plugin for HomeAssistantPlugin {
                 ));
                 return ConnectionReport::new(checks);
             }
-        }
-        match Snapshot::fetch(client, self.timeout).await {
+        };
+        match Snapshot::fetch_with_states(client, self.timeout, states).await {
             Ok(snapshot) if snapshot.areas.is_empty() => checks.push(ConnectionCheck::passed(
                 "areas",
                 "no areas: commands can name devices only (add areas in Home Assistant to say \

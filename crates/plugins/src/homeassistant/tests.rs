@@ -698,11 +698,7 @@ async fn home_assistant_going_down_fails_the_call_as_unreachable() {
         Status::Executed,
         "the chain goes on"
     );
-    let report = harness
-        .host
-        .test_connection("homeassistant")
-        .await
-        .expect("configured");
+    let report = harness.connection_report("homeassistant").await;
     assert!(!report.ok);
 }
 
@@ -753,11 +749,7 @@ async fn home_assistant_down_leaves_the_plugin_degraded() {
         error.unwrap_or_default().contains("cannot connect"),
         "says why"
     );
-    let report = harness
-        .host
-        .test_connection("homeassistant")
-        .await
-        .expect("configured");
+    let report = harness.connection_report("homeassistant").await;
     assert!(!report.ok);
     let failed = &report.checks[1];
     assert_eq!(failed.name, "POST /api/template (token)");
@@ -780,11 +772,7 @@ async fn home_assistant_down_leaves_the_plugin_degraded() {
 async fn the_connection_test_counts_entities_and_areas() {
     let (url, _home) = fake_home_assistant().await;
     let harness = Harness::new(&plugins_yml(&url, ""), None).await;
-    let report = harness
-        .host
-        .test_connection("homeassistant")
-        .await
-        .expect("configured");
+    let report = harness.connection_report("homeassistant").await;
     assert!(report.ok, "{report:?}");
     let steps: Vec<(&str, &str)> = report
         .checks
@@ -822,11 +810,7 @@ async fn without_a_token_it_declines_and_says_what_to_set() {
         record.outcome("homeassistant").expect("subscribed").status,
         Status::Declined
     );
-    let report = harness
-        .host
-        .test_connection("homeassistant")
-        .await
-        .expect("configured");
+    let report = harness.connection_report("homeassistant").await;
     assert!(!report.ok);
     assert_eq!(report.checks[0].detail, "ha_token is not set");
     assert!(

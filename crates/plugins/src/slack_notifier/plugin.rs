@@ -24,15 +24,11 @@ pub struct SlackNotifierPlugin {
 impl SlackNotifierPlugin {
     /// Checks the settings: the URL must be http(s), the timeout above 0.
     pub fn new(config: SlackConfig) -> Result<Self, SettingsError> {
-        let invalid = |key: &str, message: String| SettingsError {
-            key: Some(key.to_owned()),
-            message,
-        };
         let url = match config.slack_webhook_url.trim() {
             "" => None,
             text => {
                 let url = reqwest::Url::parse(text).map_err(|error| {
-                    invalid(
+                    SettingsError::at(
                         "slack_webhook_url",
                         format!(
                             "`{text}` is not a URL ({error}); copy the channel's incoming \
@@ -41,7 +37,7 @@ impl SlackNotifierPlugin {
                     )
                 })?;
                 if !matches!(url.scheme(), "http" | "https") {
-                    return Err(invalid(
+                    return Err(SettingsError::at(
                         "slack_webhook_url",
                         format!("`{text}` is not an http(s) URL"),
                     ));
@@ -50,9 +46,9 @@ impl SlackNotifierPlugin {
             }
         };
         if !(config.timeout_seconds > 0.0 && config.timeout_seconds <= 300.0) {
-            return Err(invalid(
+            return Err(SettingsError::at(
                 "timeout_seconds",
-                "must be above 0 and at most 300".into(),
+                "must be above 0 and at most 300",
             ));
         }
         Ok(Self {

@@ -111,20 +111,12 @@ async fn a_removed_webhook_fails_the_delivery_and_says_how_to_fix_it() {
 async fn the_connection_test_proves_the_url_without_posting_and_explains_failures() {
     let (base, received) = fake_slack().await;
     let live = Harness::new(&plugins_yml(&format!("{base}/live")), None).await;
-    let report = live
-        .host
-        .test_connection("slack_notifier")
-        .await
-        .expect("configured");
+    let report = live.connection_report("slack_notifier").await;
     assert!(report.ok, "{report:?}");
     assert!(received.lock().expect("lock").is_empty(), "nothing posted");
 
     let removed = Harness::new(&plugins_yml(&format!("{base}/removed")), None).await;
-    let report = removed
-        .host
-        .test_connection("slack_notifier")
-        .await
-        .expect("configured");
+    let report = removed.connection_report("slack_notifier").await;
     assert!(!report.ok);
     assert_eq!(
         report.checks[0].fix.as_deref(),
@@ -137,11 +129,7 @@ async fn the_connection_test_proves_the_url_without_posting_and_explains_failure
         None,
     )
     .await;
-    let report = refused
-        .host
-        .test_connection("slack_notifier")
-        .await
-        .expect("configured");
+    let report = refused.connection_report("slack_notifier").await;
     assert!(!report.ok);
     assert!(
         report.checks[0].detail.starts_with("cannot connect: "),
@@ -163,11 +151,7 @@ async fn without_a_url_it_declines_and_its_health_says_what_to_set() {
         record.outcome("slack_notifier").expect("subscribed").status,
         Status::Declined
     );
-    let report = harness
-        .host
-        .test_connection("slack_notifier")
-        .await
-        .expect("configured");
+    let report = harness.connection_report("slack_notifier").await;
     assert!(!report.ok);
     assert!(
         report.checks[0]

@@ -19,10 +19,6 @@ pub const DISABLED_COLLECTION: &str = "disabled_endpoints";
 /// webhook id: `{webhook_id, event, delivered: [url, …], updated_at}`.
 pub const PARTIAL_COLLECTION: &str = "partial_deliveries";
 
-/// Time kept back from the handler's deadline to record what happened.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
-/// The shortest wait for an answer, however close the deadline.
-const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(100);
 /// Bytes of a failed answer's body quoted in messages.
 const EXCERPT_BYTES: usize = 200;
 
@@ -154,11 +150,7 @@ impl WebhookPlugin {
     /// The wait for an answer: the configured timeout, cut short to end before the handler's
     /// deadline so a slow endpoint is reported by name rather than as a timed-out plugin.
     fn request_timeout(&self, deadline: SystemTime) -> Duration {
-        let left = deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or_default()
-            .saturating_sub(DEADLINE_MARGIN);
-        self.timeout.min(left).max(MIN_REQUEST_TIMEOUT)
+        crate::request_timeout(self.timeout, deadline)
     }
 
     /// One signed POST of `body` with `webhook-id` `id`.
@@ -173,7 +165,7 @@ impl WebhookPlugin {
             Ok(client) => client,
             Err(error) => return Answer::Failed(Failure::Other(error.message)),
         };
-        let timestamp = unix_seconds(SystemTime::now());
+        let timestamp = crate::unix_now() as u64;
         let signature = sign(&endpoint.secret, id, timestamp, &body);
         let started = Instant::now();
         let sent = client
@@ -473,26 +465,17 @@ impl Failure {
         if error.is_timeout() {
             return Failure::TimedOut(timeout);
         }
-        // The top says only "error sending request"; the chain says why.
-        let mut detail = error.to_string();
-        let mut refused = false;
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-                refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
-            }
-            detail = format!("{detail}: {cause}");
-            source = cause.source();
-        }
+        let refused =
+            std::iter::successors(std::error::Error::source(error), |cause| cause.source())
+                .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+                .any(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        let detail = crate::http::describe(error);
         let lower = detail.to_lowercase();
         if refused || lower.contains("connection refused") {
             Failure::Refused(detail)
         } else if lower.contains("dns") || lower.contains("lookup address") {
             Failure::Dns(detail)
-        } else if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
-        {
+        } else if crate::http::is_tls_failure_text(&detail) {
             Failure::Tls(detail)
         } else {
             Failure::Other(detail)
@@ -578,11 +561,6 @@ fn display_url(url: &reqwest::Url) -> String {
     shown.to_string()
 }
 
-fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
-}
-
 fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
@@ -590,6 +568,7 @@ fn plural(count: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MIN_REQUEST_TIMEOUT;
     use crate::webhook::EndpointConfig;
 
     fn endpoint(url: &str, secret: &str, fields: Option<&[&str]>) -> EndpointConfig {
