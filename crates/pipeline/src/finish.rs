@@ -55,14 +55,15 @@ impl Pipeline {
         if let Err(error) = self.transcribe_batch(&finished).await {
             tracing::error!(conversation = %id, %error, "Could not keep the batch transcript.");
         }
-        let remembered = match self.remember(&finished).await {
+        // Read once: memory.processed and conversation.complete both carry it.
+        let user_email = self.user_email(&finished.user_id).await;
+        let remembered = match self.remember(&finished, user_email.as_deref()).await {
             Ok(remembered) => remembered,
             Err(error) => {
                 tracing::error!(conversation = %id, %error, "Could not draw memories and a title.");
                 Remembered::default()
             }
         };
-        let user_email = self.user_email(&finished.user_id).await;
         let data = json!({
             "conversation": {
                 "client_id": finished.client_id,
@@ -124,7 +125,7 @@ impl Pipeline {
                 });
                 let queued = self
                     .store
-                    .set_transcript(id, &transcript.text, segments.clone(), announce)
+                    .set_transcript(id, &transcript.text, segments, announce)
                     .await?;
                 if queued.is_some() {
                     self.deliveries.wake();
@@ -141,7 +142,11 @@ impl Pipeline {
     }
 
     /// Steps 2 and 3: memories and `memory.processed`, then a title and a summary.
-    async fn remember(&self, finished: &Finished) -> anyhow::Result<Remembered> {
+    async fn remember(
+        &self,
+        finished: &Finished,
+        user_email: Option<&str>,
+    ) -> anyhow::Result<Remembered> {
         let id = &finished.conversation_id;
         let conversation = self
             .store
@@ -163,7 +168,9 @@ impl Pipeline {
             }
             Some(model) => {
                 if self.settings.extract_memories
-                    && let Err(error) = self.extract_memories(finished, model, transcript).await
+                    && let Err(error) = self
+                        .extract_memories(finished, model, transcript, user_email)
+                        .await
                 {
                     tracing::error!(conversation = %id, %error, "Could not keep the memories.");
                 }
@@ -200,6 +207,7 @@ impl Pipeline {
         finished: &Finished,
         model: &crate::ChatModel,
         transcript: &str,
+        user_email: Option<&str>,
     ) -> anyhow::Result<()> {
         let started = Instant::now();
         let owner = Owner::User(finished.user_id.clone());
@@ -226,7 +234,7 @@ impl Pipeline {
                 return Ok(());
             }
         };
-        let email = self.user_email(&finished.user_id).await;
+        let email = user_email.map(str::to_owned);
         let metadata = json!({
             "processing_time": started.elapsed().as_secs_f64(),
             "memory_provider": "chronicle",

@@ -116,22 +116,6 @@ pub async fn title_and_summary(
     }
 }
 
-/// A title without a model: the first words of the transcript.
-pub fn fallback_title(transcript: &str) -> Option<String> {
-    let words: Vec<&str> = transcript.split_whitespace().take(8).collect();
-    if words.is_empty() {
-        return None;
-    }
-    let mut title = words.join(" ");
-    title = title
-        .trim_end_matches([',', '.', ';', ':', '!', '?'])
-        .to_owned();
-    if transcript.split_whitespace().count() > 8 {
-        title.push('…');
-    }
-    Some(title)
-}
-
 fn excerpt(text: &str) -> String {
     text.chars().take(80).collect()
 }
@@ -170,18 +154,5 @@ mod tests {
             Some(vec!["b".to_owned()])
         );
         assert_eq!(parse_facts("{\"other\": 1}"), None);
-    }
-
-    #[test]
-    fn the_fallback_title_is_the_first_words() {
-        assert_eq!(
-            fallback_title("Hello there, friend."),
-            Some("Hello there, friend".into())
-        );
-        assert_eq!(
-            fallback_title("one two three four five six seven eight nine").as_deref(),
-            Some("one two three four five six seven eight…")
-        );
-        assert_eq!(fallback_title("  "), None);
     }
 }

@@ -106,7 +106,6 @@ proptest! {
         let _ = crate::memory::parse_facts(&text);
         let _ = crate::memory::parse_facts(&json!({"facts": shaped}).to_string());
         let _ = crate::llm::json_in(&text);
-        let _ = crate::memory::fallback_title(&text);
         let _ = crate::transcription::sentences(&text);
     }
 }

@@ -169,7 +169,7 @@ impl Session {
 
     /// Takes audio (16 kHz mono): the clock advances, the provider hears it, and the
     /// conversation opens or closes as the rules say.
-    pub async fn audio(&self, pipeline: &Arc<Pipeline>, samples: Vec<i16>) -> anyhow::Result<()> {
+    pub async fn audio(&self, pipeline: &Arc<Pipeline>, samples: &[i16]) -> anyhow::Result<()> {
         let seconds = samples.len() as f64 / f64::from(chronicle_audio::TARGET_RATE);
         let stream = lock(&self.transcription)
             .as_ref()
@@ -179,7 +179,11 @@ impl Session {
                 // Never waits: a provider that cannot keep up (its stream holds a backlog)
                 // loses audio for transcription, the device is never slowed. The recording
                 // keeps everything.
-                if stream.try_send(StreamInput::Audio(samples)).is_err() {
+                // Copied only here: without a live provider the chunk is only counted (or kept).
+                if stream
+                    .try_send(StreamInput::Audio(samples.to_vec()))
+                    .is_err()
+                {
                     metrics::counter!("chronicle_transcription_audio_dropped_milliseconds_total")
                         .increment((seconds * 1000.0) as u64);
                 }
@@ -189,7 +193,7 @@ impl Session {
                 let mut state = self.state.lock().await;
                 let stopping = state.stopping;
                 if let Some(kept) = state.batch_audio.as_mut().filter(|_| !stopping) {
-                    kept.extend_from_slice(&samples);
+                    kept.extend_from_slice(samples);
                 }
                 state
             }

@@ -175,7 +175,7 @@ impl Fixture {
                     }
                 })
                 .collect();
-            session.audio(&self.pipeline, chunk).await.unwrap();
+            session.audio(&self.pipeline, &chunk).await.unwrap();
             // Lets the provider's answers arrive while the audio flows, as they would live.
             tokio::time::sleep(Duration::from_millis(2)).await;
         }

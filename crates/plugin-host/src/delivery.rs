@@ -262,6 +262,24 @@ impl Dispatcher {
     }
 }
 
+impl DeliverySettings {
+    /// When a delivery to a plugin that is down looks again, at the latest.
+    fn unavailable_until(&self) -> i64 {
+        now_ms().saturating_add(millis(self.unavailable_wait))
+    }
+}
+
+/// An attempt given back: the plugin was not called, and the delivery waits for it.
+fn waiting(delivery_id: i64, reason: Option<String>, settings: &DeliverySettings) -> AttemptEnd {
+    AttemptEnd {
+        delivery_id,
+        status: DeliveryStatus::Pending,
+        error: reason,
+        next_attempt_ms: Some(settings.unavailable_until()),
+        called: false,
+    }
+}
+
 /// The parts of a finished attempt the queue records.
 fn attempt_end(
     delivery_id: i64,
@@ -284,14 +302,7 @@ fn attempt_end(
         Status::Failed | Status::TimedOut => Some(outcome.reason.clone().unwrap_or_default()),
         Status::Skipped => {
             // The plugin went away between the check and the call: wait for it again.
-            let wait = millis(settings.unavailable_wait);
-            return AttemptEnd {
-                delivery_id,
-                status: DeliveryStatus::Pending,
-                error: outcome.reason.clone(),
-                next_attempt_ms: Some(now_ms().saturating_add(wait)),
-                called: false,
-            };
+            return waiting(delivery_id, outcome.reason.clone(), settings);
         }
     };
     let Some(error) = failure else {
@@ -594,7 +605,7 @@ impl Inner {
                     continue;
                 }
                 Admission::Unavailable(extras, reason) => {
-                    let due = now_ms().saturating_add(millis(self.settings.unavailable_wait));
+                    let due = self.settings.unavailable_until();
                     (extras, Some((due, reason)))
                 }
                 Admission::Run(extras) => (extras, None),
@@ -835,15 +846,11 @@ impl Inner {
         }
         if let Some(reason) = unavailable_reason(&inner.slots[index]) {
             lock(&self.state).awaited.insert(row.plugin_id.clone());
-            return AttemptEnd {
-                delivery_id: row.id,
-                status: DeliveryStatus::Pending,
-                error: Some(format!("{reason}; the delivery waits for it")),
-                next_attempt_ms: Some(
-                    now_ms().saturating_add(millis(self.settings.unavailable_wait)),
-                ),
-                called: false,
-            };
+            return waiting(
+                row.id,
+                Some(format!("{reason}; the delivery waits for it")),
+                &self.settings,
+            );
         }
         let started_at = SystemTime::now();
         let clock = std::time::Instant::now();

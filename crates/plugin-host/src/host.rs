@@ -312,7 +312,20 @@ impl PluginHost {
     /// Initializes every enabled plugin, concurrently, each within [`INITIALIZE_TIMEOUT`].
     /// Failures are recorded per plugin (see [`PluginHost::plugins`]); this never fails.
     pub async fn initialize(&self) {
+        self.initialize_where(|_| true).await;
+    }
+
+    /// Initializes `plugin_id` alone, for a command about one plugin (`plugin check`): the
+    /// others stay unstarted, so their services are not contacted.
+    pub async fn initialize_one(&self, plugin_id: &str) {
+        self.initialize_where(|id| id == plugin_id).await;
+    }
+
+    async fn initialize_where(&self, wanted: impl Fn(&str) -> bool) {
         let pending = self.inner.slots.iter().filter_map(|slot| {
+            if !wanted(&slot.id) {
+                return None;
+            }
             let plugin = slot.instance.clone()?;
             Some(async move {
                 let (health, error) = initialize_slot(plugin).await;

@@ -469,17 +469,14 @@ impl Device {
         };
         let core = Arc::clone(&self.state.core);
         let sample_count = samples.len() as u64;
-        core.recordings
-            .append(&session.session_id, samples.clone())
-            .await;
         metrics::counter!("chronicle_audio_received_milliseconds_total")
             .increment(sample_count * 1000 / u64::from(TARGET_RATE));
         metrics::histogram!("chronicle_audio_chunk_seconds")
             .record(sample_count as f64 / f64::from(TARGET_RATE));
-        session
-            .audio(&core.pipeline, samples)
-            .await
-            .map_err(|e| Closing::new(1011, format!("cannot keep the conversation: {e}")))
+        let heard = session.audio(&core.pipeline, &samples).await;
+        // Recorded whatever the session made of it.
+        core.recordings.append(&session.session_id, samples).await;
+        heard.map_err(|e| Closing::new(1011, format!("cannot keep the conversation: {e}")))
     }
 
     /// Ends the session: its conversation with `end_reason`, its recording, its registration.

@@ -54,7 +54,11 @@ impl Store {
     ) -> Result<Memory, StoreError> {
         let memory = new_memory(user_id, conversation_id, content)?;
         let row = memory.clone();
-        self.write(move |tx| insert(tx, &row)).await?;
+        self.write(move |tx| {
+            check_owner(tx, &row.user_id, row.conversation_id.as_deref())?;
+            insert(tx, &row)
+        })
+        .await?;
         Ok(memory)
     }
 
@@ -75,6 +79,10 @@ impl Store {
         let rows = memories.clone();
         let enqueued = self
             .write(move |tx| {
+                // One owner for every row: checked once.
+                if let Some(first) = rows.first() {
+                    check_owner(tx, &first.user_id, first.conversation_id.as_deref())?;
+                }
                 for row in &rows {
                     insert(tx, row)?;
                 }
@@ -187,27 +195,36 @@ fn new_memory(
     })
 }
 
-fn insert(tx: &Transaction<'_>, row: &Memory) -> Result<(), DbError> {
+/// Refuses a memory of an unknown user, or drawn from a conversation that is not theirs.
+fn check_owner(
+    tx: &Transaction<'_>,
+    user_id: &str,
+    conversation_id: Option<&str>,
+) -> Result<(), DbError> {
     let user_exists = tx
         .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
-        .exists([&row.user_id])?;
+        .exists([user_id])?;
     if !user_exists {
-        return Err(unknown_user(&row.user_id).into());
+        return Err(unknown_user(user_id).into());
     }
-    if let Some(conversation_id) = &row.conversation_id {
+    if let Some(conversation_id) = conversation_id {
         let owner: Option<String> = tx
             .prepare_cached("SELECT user_id FROM conversations WHERE conversation_id = ?1")?
             .query_row([conversation_id], |r| r.get(0))
             .optional()?;
-        if owner.as_deref() != Some(row.user_id.as_str()) {
+        if owner.as_deref() != Some(user_id) {
             return Err(StoreError::Invalid(format!(
-                "conversation `{conversation_id}` is not one of user `{}`'s conversations; \
-                 give one of theirs or none",
-                row.user_id
+                "conversation `{conversation_id}` is not one of user `{user_id}`'s \
+                 conversations; give one of theirs or none"
             ))
             .into());
         }
     }
+    Ok(())
+}
+
+/// Writes a memory whose owner [`check_owner`] accepted.
+fn insert(tx: &Transaction<'_>, row: &Memory) -> Result<(), DbError> {
     tx.prepare_cached(
         "INSERT INTO memories \
          (memory_id, user_id, conversation_id, content, search_text, created_at) \

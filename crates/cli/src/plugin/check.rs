@@ -1,5 +1,5 @@
-//! `plugin check ID`: builds and initializes the host, runs one plugin's connection test and
-//! prints each step, and for a failed one how to fix it.
+//! `plugin check ID`: builds the host, initializes that plugin alone, runs its connection test
+//! and prints each step, and for a failed one how to fix it.
 
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ pub async fn run(paths: &Paths, plugin_id: &str, json: bool) -> anyhow::Result<E
         Err(code) => return Ok(code),
     };
     let host = loaded.host;
-    host.initialize().await;
+    host.initialize_one(plugin_id).await;
     let report = host.test_connection(plugin_id).await;
     host.shutdown().await;
     let Some(report) = report else {

@@ -2,7 +2,7 @@
 //! first of all), and replay one or every dead one. The same as `chronicle deliveries`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chronicle_plugin_api::backend::delivery::{
     DeliveryFilter, DeliveryQueue, DeliveryStatus, ReplayTarget,
 };
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::AdminUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppQuery, AppResult};
 use crate::state::AppState;
 
 /// How many deliveries a listing shows unless asked for another number.
@@ -27,7 +27,7 @@ pub struct ListQuery {
 }
 
 /// Parses `dead,failed` into statuses, or says which names exist.
-pub fn parse_statuses(text: &str) -> Result<Vec<DeliveryStatus>, String> {
+fn parse_statuses(text: &str) -> Result<Vec<DeliveryStatus>, String> {
     text.split(',')
         .map(str::trim)
         .filter(|name| !name.is_empty())
@@ -38,7 +38,7 @@ pub fn parse_statuses(text: &str) -> Result<Vec<DeliveryStatus>, String> {
 pub async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Query(query): Query<ListQuery>,
+    AppQuery(query): AppQuery<ListQuery>,
 ) -> AppResult<Json<Value>> {
     let statuses = match &query.status {
         Some(text) => parse_statuses(text).map_err(AppError::BadRequest)?,
