@@ -18,7 +18,7 @@ from chronicle_plugin import (
     get_database,
 )
 from chronicle_plugin.host import current_context_id
-from chronicle_plugin.protocol import SERVICE_UNAVAILABLE
+from chronicle_plugin.protocol import ErrorCode
 
 
 async def refuse_host_requests(method, params):
@@ -167,5 +167,5 @@ class WithoutHostTest(unittest.IsolatedAsyncioTestCase):
     async def test_service_calls_outside_the_host_say_they_need_it(self):
         with self.assertRaises(ServiceError) as raised:
             await get_database()["todos"].insert_one({})
-        self.assertEqual(raised.exception.code, SERVICE_UNAVAILABLE)
+        self.assertEqual(raised.exception.code, ErrorCode.SERVICE_UNAVAILABLE)
         self.assertIn("Chronicle host", str(raised.exception))

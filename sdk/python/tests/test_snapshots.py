@@ -22,7 +22,7 @@ from chronicle_plugin.messages import (
     initialize_result,
 )
 from chronicle_plugin.protocol import (
-    INCOMPATIBLE_PROTOCOL,
+    ErrorCode,
     RpcError,
     error_response,
     incompatible_version_message,
@@ -87,7 +87,7 @@ class HandshakeSnapshotTest(unittest.TestCase):
     def test_incompatible_version_error_names_plugin_both_versions_and_sdk(self):
         message = incompatible_version_message("todo_extractor_py", "2.0", "chronicle-plugin-python 0.9.0", "1.0")
         self.assertEqual(
-            error_response(1, RpcError(INCOMPATIBLE_PROTOCOL, message)), snapshot("initialize_incompatible")
+            error_response(1, RpcError(ErrorCode.INCOMPATIBLE_PROTOCOL, message)), snapshot("initialize_incompatible")
         )
 
 

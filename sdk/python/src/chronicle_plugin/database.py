@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Dict, List, Optional
 
 from .host import attached_plugin_id, call_host, current_context_id
-from .protocol import to_json_value
+from .protocol import Method, to_json_value
 
 
 @dataclass
@@ -47,13 +47,13 @@ class Collection:
         # Another plugin's collections are addressed as `owner/name`; the host refuses writes.
         self.full_name = f"{owner}/{name}" if owner else name
 
-    async def _call(self, method: str, **params: Any) -> Any:
+    async def _call(self, method: Method, **params: Any) -> Any:
         params = {"collection": self.full_name, **to_json_value(params)}
         return await call_host(method, params, current_context_id.get())
 
     async def insert_one(self, document: Dict[str, Any]) -> InsertOneResult:
         """Stores `document` and, as pymongo does, sets its `_id` to the id the host assigned."""
-        answer = await self._call("db.insert_one", document=document)
+        answer = await self._call(Method.INSERT_ONE, document=document)
         document["_id"] = answer["inserted_id"]
         return InsertOneResult(inserted_id=answer["inserted_id"])
 
@@ -63,22 +63,22 @@ class Collection:
 
     async def find_one(self, filter: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
         """The first matching document, or None."""
-        return await self._call("db.find_one", filter=filter or {})
+        return await self._call(Method.FIND_ONE, filter=filter or {})
 
     async def update_one(self, filter: Dict[str, Any], update: Dict[str, Any]) -> UpdateResult:
         """Updates the first match with `$set`, `$unset`, `$inc`, or a plain object (`$set`)."""
-        answer = await self._call("db.update_one", filter=filter, update=update)
+        answer = await self._call(Method.UPDATE_ONE, filter=filter, update=update)
         matched = answer["matched_count"]
         return UpdateResult(matched_count=matched, modified_count=answer.get("modified_count", matched))
 
     async def delete_one(self, filter: Dict[str, Any]) -> DeleteResult:
         """Deletes the first match."""
-        answer = await self._call("db.delete_one", filter=filter)
+        answer = await self._call(Method.DELETE_ONE, filter=filter)
         return DeleteResult(deleted_count=answer["deleted_count"])
 
     async def count_documents(self, filter: Optional[Dict[str, Any]] = None) -> int:
         """How many documents match."""
-        return int(await self._call("db.count", filter=filter or {}))
+        return int(await self._call(Method.COUNT, filter=filter or {}))
 
 
 class Cursor:
@@ -93,7 +93,7 @@ class Cursor:
 
     async def to_list(self, length: Optional[int] = None) -> List[Dict[str, Any]]:
         """The matches, at most `length` of them."""
-        documents = await self._collection._call("db.find", filter=self._filter)
+        documents = await self._collection._call(Method.FIND, filter=self._filter)
         return documents if length is None else documents[:length]
 
     async def _iterate(self) -> AsyncIterator[Dict[str, Any]]:

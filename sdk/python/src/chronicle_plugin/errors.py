@@ -12,9 +12,10 @@ class PluginConnectivityError(Exception):
 class ServiceError(Exception):
     """The host refused or could not serve a service call (database, LLM, context.services).
 
-    `code` is the host's JSON-RPC error code (-32030 a permission the plugin lacks, -32031 a
-    service that is not available, -32032 a request that cannot be served as asked, -32033 a
-    service that failed); `message` is the host's text, which for a denied permission names
+    `code` is the host's JSON-RPC error code, comparable with `chronicle_plugin.protocol.ErrorCode`
+    (-32030 PERMISSION_DENIED, a permission the plugin lacks; -32031 SERVICE_UNAVAILABLE, a
+    service that is not available; -32032 SERVICE_INVALID_REQUEST, a request that cannot be
+    served as asked; -32033 SERVICE_FAILED, a service that failed); `message` is the host's text, which for a denied permission names
     the permission to add to config/plugins.yml.
     """
 

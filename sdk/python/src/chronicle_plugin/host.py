@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import Any, Optional, Protocol
 
 from .errors import ServiceError
-from .protocol import SERVICE_UNAVAILABLE
+from .protocol import ErrorCode, Method
 
 current_context_id: ContextVar[Optional[str]] = ContextVar(
     "chronicle_plugin_context_id", default=None
@@ -41,11 +41,11 @@ def attached_plugin_id() -> Optional[str]:
     return _plugin_id
 
 
-async def call_host(method: str, params: dict, context_id: Optional[str]) -> Any:
+async def call_host(method: Method, params: dict, context_id: Optional[str]) -> Any:
     """Sends one service request; a JSON-RPC error from the host raises ServiceError."""
     if _connection is None:
         raise ServiceError(
-            SERVICE_UNAVAILABLE,
+            ErrorCode.SERVICE_UNAVAILABLE,
             f"`{method}` needs the Chronicle host: services, get_database() and "
             "async_generate() work only in a plugin the host started",
         )

@@ -17,8 +17,8 @@ from typing import Any, Awaitable, BinaryIO, Callable, Dict, Optional, Set
 
 from .errors import ServiceError
 from .protocol import (
-    INTERNAL_ERROR,
     MAX_LINE_BYTES,
+    ErrorCode,
     RpcError,
     encode_line,
     error_response,
@@ -89,7 +89,7 @@ class Connection:
             logger.error("skipped an answer to no request of ours: %.200r", message)
         elif isinstance(message.get("error"), dict):
             error = message["error"]
-            answer.set_exception(ServiceError(error.get("code", INTERNAL_ERROR), str(error.get("message", ""))))
+            answer.set_exception(ServiceError(error.get("code", ErrorCode.INTERNAL_ERROR), str(error.get("message", ""))))
         else:
             answer.set_result(message.get("result"))
 
@@ -103,7 +103,7 @@ class Connection:
         except Exception as error:
             # A bug in the SDK, not the plugin: answer anyway so the host is not left waiting.
             logger.exception("could not answer %s", message.get("method"))
-            line = encode_line(error_response(request_id, RpcError(INTERNAL_ERROR, exception_summary(error))))
+            line = encode_line(error_response(request_id, RpcError(ErrorCode.INTERNAL_ERROR, exception_summary(error))))
         self._write_line(line)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, Optional
 from .base import BasePlugin, handled_events
 from .context import Delivery, PluginContext
 from .events import PluginEvent
-from .protocol import HANDLER_FAILED, PROTOCOL_VERSION, SDK_VERSION, RpcError, exception_summary, to_json_value
+from .protocol import PROTOCOL_VERSION, SDK_VERSION, ErrorCode, RpcError, exception_summary, to_json_value
 from .result import PluginResult, result_to_wire
 from .services import PluginServices
 
@@ -90,7 +90,7 @@ def handle_event_result(outcome: Any, metadata: Dict[str, Any]) -> Dict[str, Any
 def handler_failure(error: BaseException) -> RpcError:
     """The -32020 answer for a handler that raised, with the traceback from the handler down."""
     trace = "".join(traceback.format_exception(type(error), error, _from_plugin_code(error.__traceback__)))
-    return RpcError(HANDLER_FAILED, exception_summary(error), {"traceback": trace})
+    return RpcError(ErrorCode.HANDLER_FAILED, exception_summary(error), {"traceback": trace})
 
 
 def _from_plugin_code(frames: Optional[TracebackType]) -> Optional[TracebackType]:

@@ -1,7 +1,9 @@
-"""The bytes on the wire: versions, error codes and JSON-RPC 2.0 message shapes.
+"""The bytes on the wire: versions, method names, error codes and JSON-RPC 2.0 message shapes.
 
 `docs/plugin-protocol.md` is the specification; everything that decides what a line on stdout
 looks like lives here, so the snapshot tests can check it without starting a process.
+`Method` and `ErrorCode` mirror the host's `protocol::method` and `protocol::code` in
+crates/plugin-api/src/protocol/mod.rs, which a test compares them with.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from enum import IntEnum, StrEnum
 from typing import Any, Optional
 from uuid import UUID
 
@@ -21,25 +24,62 @@ SDK_VERSION = f"chronicle-plugin-python {SDK_RELEASE}"
 # Lines longer than this are a protocol error (the specification's 16 MiB).
 MAX_LINE_BYTES = 16 * 1024 * 1024
 
-# JSON-RPC's own codes.
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-# Chronicle's codes; the table in the specification says what the host does with each.
-INCOMPATIBLE_PROTOCOL = -32010
-PLUGIN_UNREACHABLE = -32011
-PLUGIN_BROKEN = -32012
-HANDLER_FAILED = -32020
-PERMISSION_DENIED = -32030
-SERVICE_UNAVAILABLE = -32031
-SERVICE_INVALID_REQUEST = -32032
-SERVICE_FAILED = -32033
+
+class Method(StrEnum):
+    """Every JSON-RPC method of the protocol, spelled as the host spells it.
+
+    A `str` enum whose `str()` and f-string form are the value, so a member goes onto the wire,
+    into a log line or into a dict lookup exactly as the plain string would.
+    """
+
+    # Host → plugin, served by the runner.
+    INITIALIZE = "initialize"
+    HANDLE_EVENT = "handle_event"
+    HEALTH_CHECK = "health_check"
+    CLEANUP = "cleanup"
+    # Plugin → host: `context.services`.
+    CLOSE_CONVERSATION = "services.close_conversation"
+    STAR_CONVERSATION = "services.star_conversation"
+    CALL_PLUGIN = "services.call_plugin"
+    # Plugin → host: `get_database()`.
+    INSERT_ONE = "db.insert_one"
+    FIND = "db.find"
+    FIND_ONE = "db.find_one"
+    UPDATE_ONE = "db.update_one"
+    DELETE_ONE = "db.delete_one"
+    COUNT = "db.count"
+    # Plugin → host: `async_generate()`.
+    LLM_GENERATE = "llm.generate"
+
+
+class ErrorCode(IntEnum):
+    """The `code` of an error answer: JSON-RPC's own, then Chronicle's.
+
+    The table in the specification says what the host does with each of Chronicle's.
+    """
+
+    # JSON-RPC's own.
+    INVALID_REQUEST = -32600
+    METHOD_NOT_FOUND = -32601
+    INVALID_PARAMS = -32602
+    INTERNAL_ERROR = -32603
+    # Chronicle's.
+    INCOMPATIBLE_PROTOCOL = -32010
+    PLUGIN_UNREACHABLE = -32011
+    PLUGIN_BROKEN = -32012
+    HANDLER_FAILED = -32020
+    PERMISSION_DENIED = -32030
+    SERVICE_UNAVAILABLE = -32031
+    SERVICE_INVALID_REQUEST = -32032
+    SERVICE_FAILED = -32033
 
 
 @dataclass(eq=False)
 class RpcError(Exception):
-    """An error answer this plugin sends; raised by a method handler to refuse a request."""
+    """An error answer this plugin sends; raised by a method handler to refuse a request.
+
+    `code` is an ErrorCode; it goes onto the wire as a plain number.
+    """
 
     code: int
     message: str
@@ -79,8 +119,8 @@ def exception_summary(error: BaseException) -> str:
 
 
 def request(request_id: int, method: str, params: dict) -> dict:
-    """A request of this plugin's (a service call)."""
-    return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+    """A request of this plugin's (a service call); `method` a Method, sent as its plain text."""
+    return {"jsonrpc": "2.0", "id": request_id, "method": str(method), "params": params}
 
 
 def success_response(request_id: Any, result: Any) -> dict:
@@ -90,7 +130,7 @@ def success_response(request_id: Any, result: Any) -> dict:
 
 def error_response(request_id: Any, error: RpcError) -> dict:
     """An error answer; `data` is left out when there is none, as the host's encoder does."""
-    body: dict = {"code": error.code, "message": error.message}
+    body: dict = {"code": int(error.code), "message": error.message}
     if error.data is not None:
         body["data"] = error.data
     return {"jsonrpc": "2.0", "id": request_id, "error": body}

@@ -21,15 +21,10 @@ from .messages import (
     initialize_result,
 )
 from .protocol import (
-    HANDLER_FAILED,
-    INCOMPATIBLE_PROTOCOL,
-    INVALID_PARAMS,
-    INVALID_REQUEST,
-    METHOD_NOT_FOUND,
-    PLUGIN_BROKEN,
-    PLUGIN_UNREACHABLE,
     PROTOCOL_VERSION,
     SDK_VERSION,
+    ErrorCode,
+    Method,
     RpcError,
     exception_summary,
     incompatible_version_message,
@@ -55,13 +50,13 @@ class PluginRunner:
     async def serve_request(self, method: str, params: Dict[str, Any]) -> Any:
         """Answers one host request; raises RpcError to answer with an error."""
         methods = {
-            "initialize": self.initialize,
-            "handle_event": self.handle_event,
-            "health_check": self.health_check,
-            "cleanup": self.cleanup,
+            Method.INITIALIZE: self.initialize,
+            Method.HANDLE_EVENT: self.handle_event,
+            Method.HEALTH_CHECK: self.health_check,
+            Method.CLEANUP: self.cleanup,
         }
         if method not in methods:
-            raise RpcError(METHOD_NOT_FOUND, f"unknown method `{method}`")
+            raise RpcError(ErrorCode.METHOD_NOT_FOUND, f"unknown method `{method}`")
         return await methods[method](params)
 
     async def initialize(self, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -72,12 +67,12 @@ class PluginRunner:
         host_protocol = str(params.get("protocol_version"))
         if not is_compatible(PROTOCOL_VERSION, host_protocol):
             raise RpcError(
-                INCOMPATIBLE_PROTOCOL,
+                ErrorCode.INCOMPATIBLE_PROTOCOL,
                 incompatible_version_message(self.plugin_id, PROTOCOL_VERSION, SDK_VERSION, host_protocol),
             )
         if params.get("plugin_id", self.plugin_id) != self.plugin_id:
             raise RpcError(
-                PLUGIN_BROKEN,
+                ErrorCode.PLUGIN_BROKEN,
                 f"this process serves plugin `{self.plugin_id}`, not `{params['plugin_id']}`",
             )
         plugin_class = self._load_class()
@@ -86,10 +81,10 @@ class PluginRunner:
             await _settle(plugin.initialize())
         except PluginConnectivityError as error:
             logger.warning("plugin `%s` cannot reach a dependency: %s", self.plugin_id, error)
-            raise RpcError(PLUGIN_UNREACHABLE, exception_summary(error)) from error
+            raise RpcError(ErrorCode.PLUGIN_UNREACHABLE, exception_summary(error)) from error
         except Exception as error:
             logger.exception("plugin `%s` failed to initialize", self.plugin_id)
-            raise RpcError(PLUGIN_BROKEN, exception_summary(error)) from error
+            raise RpcError(ErrorCode.PLUGIN_BROKEN, exception_summary(error)) from error
         self.plugin = plugin
         return initialize_result(plugin, self.plugin_id)
 
@@ -99,11 +94,11 @@ class PluginRunner:
                 self._plugin_class = load_plugin_class(self.plugin_id, self.plugins_dir)
             except PluginLoadError as error:
                 logger.error("cannot load plugin `%s`: %s", self.plugin_id, error)
-                raise RpcError(PLUGIN_BROKEN, str(error)) from error
+                raise RpcError(ErrorCode.PLUGIN_BROKEN, str(error)) from error
             except Exception as error:
                 logger.exception("cannot import plugin `%s` from %s", self.plugin_id, self.plugins_dir)
                 message = f"cannot import plugin `{self.plugin_id}` from {self.plugins_dir}: {exception_summary(error)}"
-                raise RpcError(PLUGIN_BROKEN, message) from error
+                raise RpcError(ErrorCode.PLUGIN_BROKEN, message) from error
         return self._plugin_class
 
     async def handle_event(self, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -113,7 +108,7 @@ class PluginRunner:
         try:
             context = context_from_handle_event(params)
         except (KeyError, TypeError, ValueError) as error:
-            raise RpcError(INVALID_PARAMS, f"handle_event: {exception_summary(error)}") from error
+            raise RpcError(ErrorCode.INVALID_PARAMS, f"{Method.HANDLE_EVENT}: {exception_summary(error)}") from error
         handler = getattr(plugin, HANDLER_FOR_EVENT[context.event])
         token = host.current_context_id.set(context.services.context_id)
         try:
@@ -126,7 +121,7 @@ class PluginRunner:
         try:
             return handle_event_result(outcome, context.metadata)
         except TypeError as error:
-            raise RpcError(HANDLER_FAILED, str(error)) from error
+            raise RpcError(ErrorCode.HANDLER_FAILED, str(error)) from error
 
     async def health_check(self, params: Dict[str, Any]) -> Dict[str, Any]:
         """The plugin's own report; a check that raises reports not ok, with the reason."""
@@ -149,7 +144,7 @@ class PluginRunner:
 
     def _initialized_plugin(self) -> BasePlugin:
         if self.plugin is None:
-            raise RpcError(INVALID_REQUEST, f"plugin `{self.plugin_id}` is not initialized")
+            raise RpcError(ErrorCode.INVALID_REQUEST, f"plugin `{self.plugin_id}` is not initialized")
         return self.plugin
 
 

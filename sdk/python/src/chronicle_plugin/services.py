@@ -6,6 +6,7 @@ from typing import Optional
 
 from .events import ConversationCloseReason
 from .host import call_host
+from .protocol import Method
 from .result import PluginResult, result_from_wire
 
 
@@ -27,12 +28,12 @@ class PluginServices:
     ) -> bool:
         """Asks the host to close the conversation open in `session_id`; False if none was."""
         params = {"session_id": session_id, "reason": str(ConversationCloseReason(reason))}
-        return bool(await call_host("services.close_conversation", params, self.context_id))
+        return bool(await call_host(Method.CLOSE_CONVERSATION, params, self.context_id))
 
     async def star_conversation(self, session_id: str) -> bool:
         """Toggles the star of the conversation open in `session_id`; False if there is none."""
         params = {"session_id": session_id}
-        return bool(await call_host("services.star_conversation", params, self.context_id))
+        return bool(await call_host(Method.STAR_CONVERSATION, params, self.context_id))
 
     async def call_plugin(
         self,
@@ -47,4 +48,4 @@ class PluginServices:
         result with `success=False` saying why, as in the Python original.
         """
         params = {"plugin_id": plugin_id, "action": action, "data": data or {}, "user_id": user_id}
-        return result_from_wire(await call_host("services.call_plugin", params, self.context_id))
+        return result_from_wire(await call_host(Method.CALL_PLUGIN, params, self.context_id))
