@@ -8,7 +8,7 @@
 //!   (`audio-chunk` payloads described by a [`PcmFormat`], chunks of any length) to
 //!   16 kHz mono, keeping resampler state across chunks; 16 kHz s16 mono passes through.
 //! - [`OpusDecoder`]: one Opus packet (the OMI pendant's 20 ms frames) to 16 kHz mono,
-//!   via the system libopus; [`OpusEncoder`] makes real packets for tests and benchmarks.
+//!   in pure Rust (`ropus`); [`OpusEncoder`] makes real packets for tests and benchmarks.
 //! - [`WavRecorder`]: a per-session WAV file that stays readable if the process is killed;
 //!   [`wav_bytes`] builds a WAV in memory.
 //!

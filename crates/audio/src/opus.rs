@@ -1,23 +1,28 @@
 //! Opus packets (the OMI pendant's codec) to and from 16 kHz mono s16.
 //!
-//! Uses libopus through the `opusic-c` binding, linked against the system library
-//! (Debian package `libopus-dev`).
+//! Uses `ropus`, a pure-Rust port of the reference codec (bit-exact against libopus), so
+//! a fresh machine builds Chronicle with no system library and no C toolchain.
 
-use opusic_c::{Application, Channels, Decoder, Encoder, ErrorCode, SampleRate};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use ropus::{Application, Channels, DecodeMode, Decoder, Encoder};
 
 use crate::AudioError;
 
 /// Samples in one 20 ms frame at 16 kHz: what the OMI pendant sends per packet.
 pub const OPUS_FRAME_SAMPLES: usize = 320;
 
+/// The sample rate both ends of a device stream use.
+const SAMPLE_RATE: u32 = 16_000;
+
 /// Longest packet Opus allows is 120 ms: 1920 samples at 16 kHz.
 const MAX_PACKET_SAMPLES: usize = 1920;
 
-/// Largest encoded packet we ask libopus for (its documented recommendation).
+/// Largest encoded packet we ask the encoder for (libopus's documented recommendation).
 const MAX_PACKET_BYTES: usize = 4000;
 
-fn codec_error(what: &str, code: ErrorCode) -> AudioError {
-    AudioError::Codec(format!("{what}: {}", code.message()))
+fn codec_error(what: &str, error: impl std::fmt::Display) -> AudioError {
+    AudioError::Codec(format!("{what}: {error}"))
 }
 
 /// Decodes single Opus packets to 16 kHz mono s16 samples.
@@ -25,7 +30,7 @@ fn codec_error(what: &str, code: ErrorCode) -> AudioError {
 /// One decoder per stream: Opus keeps state between packets.
 pub struct OpusDecoder {
     inner: Decoder,
-    buf: Vec<u16>,
+    buf: Vec<i16>,
 }
 
 impl std::fmt::Debug for OpusDecoder {
@@ -34,13 +39,16 @@ impl std::fmt::Debug for OpusDecoder {
     }
 }
 
+fn new_decoder() -> Result<Decoder, AudioError> {
+    Decoder::new(SAMPLE_RATE, Channels::Mono)
+        .map_err(|e| codec_error("cannot create the Opus decoder", e))
+}
+
 impl OpusDecoder {
     /// A decoder producing 16 kHz mono.
     pub fn new() -> Result<Self, AudioError> {
-        let inner = Decoder::new(Channels::Mono, SampleRate::Hz16000)
-            .map_err(|e| codec_error("cannot create the Opus decoder", e))?;
         Ok(Self {
-            inner,
+            inner: new_decoder()?,
             buf: vec![0; MAX_PACKET_SAMPLES],
         })
     }
@@ -49,17 +57,27 @@ impl OpusDecoder {
     /// error; the decoder stays usable for the next packet.
     pub fn decode(&mut self, packet: &[u8]) -> Result<Vec<i16>, AudioError> {
         if packet.is_empty() {
+            // The codec reads an empty packet as "conceal a lost one"; from a device it
+            // is a framing mistake.
             return Err(AudioError::Codec("empty Opus packet".into()));
         }
-        let n = self
-            .inner
-            .decode_to_slice(packet, &mut self.buf, false)
-            .map_err(|e| codec_error("cannot decode the Opus packet", e))?;
-        // libopus writes opus_int16; the binding exposes the same bits as u16.
-        Ok(self.buf[..n.min(self.buf.len())]
-            .iter()
-            .map(|&s| s as i16)
-            .collect())
+        // Packets come from devices we do not control. Should the codec ever panic on
+        // one, that packet is an error and the stream goes on with a fresh decoder,
+        // since the old one's state may be half-updated.
+        let decoded = catch_unwind(AssertUnwindSafe(|| {
+            self.inner
+                .decode(packet, &mut self.buf, DecodeMode::Normal)
+        }));
+        match decoded {
+            Ok(Ok(n)) => Ok(self.buf[..n.min(self.buf.len())].to_vec()),
+            Ok(Err(e)) => Err(codec_error("cannot decode the Opus packet", e)),
+            Err(_) => {
+                self.inner = new_decoder()?;
+                Err(AudioError::Codec(
+                    "the Opus decoder failed on this packet; it was reset".into(),
+                ))
+            }
+        }
     }
 }
 
@@ -67,7 +85,6 @@ impl OpusDecoder {
 /// tests, benchmarks and device simulators.
 pub struct OpusEncoder {
     inner: Encoder,
-    frame: Vec<u16>,
     out: Vec<u8>,
 }
 
@@ -80,11 +97,11 @@ impl std::fmt::Debug for OpusEncoder {
 impl OpusEncoder {
     /// An encoder for 16 kHz mono voice.
     pub fn new() -> Result<Self, AudioError> {
-        let inner = Encoder::new(Channels::Mono, SampleRate::Hz16000, Application::Voip)
+        let inner = Encoder::builder(SAMPLE_RATE, Channels::Mono, Application::Voip)
+            .build()
             .map_err(|e| codec_error("cannot create the Opus encoder", e))?;
         Ok(Self {
             inner,
-            frame: Vec::with_capacity(OPUS_FRAME_SAMPLES),
             out: vec![0; MAX_PACKET_BYTES],
         })
     }
@@ -97,11 +114,9 @@ impl OpusEncoder {
                 frame.len()
             )));
         }
-        self.frame.clear();
-        self.frame.extend(frame.iter().map(|&s| s as u16));
         let n = self
             .inner
-            .encode_to_slice(&self.frame, &mut self.out)
+            .encode(frame, &mut self.out)
             .map_err(|e| codec_error("cannot encode the Opus frame", e))?;
         Ok(self.out[..n.min(self.out.len())].to_vec())
     }
