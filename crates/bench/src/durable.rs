@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chronicle_plugin_api::backend::delivery::NewEvent;
+use chronicle_host_ports::delivery::NewEvent;
 use chronicle_plugin_api::{
     AccessLevel, Event, HandlerOutcome, Plugin, PluginContext, PluginDescriptor, PluginResult,
     async_trait,

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chronicle_plugin_api::backend::delivery::{
+use chronicle_host_ports::delivery::{
     DeliveryFilter, DeliveryQueue, DeliveryRow, DeliveryStatus, ReplayTarget,
 };
 use chronicle_store::Store;

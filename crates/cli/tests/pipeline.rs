@@ -151,7 +151,7 @@ async fn process_transcribes_each_file_prints_its_conversation_and_reports_bad_f
         .await
         .expect("memories");
     assert_eq!(memories[0].content, "Sam expects the slides by Friday.");
-    use chronicle_plugin_api::backend::DocumentStore;
+    use chronicle_host_ports::DocumentStore;
     let seen: Vec<String> = store
         .find("test_event", "events", &Default::default(), None)
         .await

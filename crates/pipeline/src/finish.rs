@@ -20,7 +20,7 @@ use chronicle_plugin_api::Event;
 use chronicle_store::Owner;
 use serde_json::{Value, json};
 
-use chronicle_plugin_api::backend::delivery::NewEvent;
+use chronicle_host_ports::delivery::NewEvent;
 
 use crate::{Pipeline, memory, object};
 

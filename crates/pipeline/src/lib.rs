@@ -29,7 +29,7 @@ pub mod transcription;
 
 use std::sync::Arc;
 
-use chronicle_plugin_api::backend::delivery::NewEvent;
+use chronicle_host_ports::delivery::NewEvent;
 use chronicle_plugin_api::{Event, JsonMap, async_trait};
 use chronicle_plugin_host::delivery::{DeliverySettings, Dispatcher, HostSource};
 use chronicle_plugin_host::{DispatchRecord, DispatchRequest, PluginHost};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chronicle_plugin_api::async_trait;
-use chronicle_plugin_api::backend::{BackendError, LanguageModel};
+use chronicle_host_ports::{BackendError, LanguageModel};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

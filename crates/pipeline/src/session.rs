@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use chronicle_plugin_api::backend::{BackendError, ConversationControl};
+use chronicle_host_ports::{BackendError, ConversationControl};
 use chronicle_plugin_api::{CloseReason, Event, async_trait};
 use chronicle_plugin_host::DispatchRequest;
 use chronicle_store::{NewConversation, Owner};
@@ -712,7 +712,7 @@ pub fn plugin_backends(
         conversations: Arc::clone(&control) as _,
         documents: Arc::new(store.clone()),
         llm: llm.map(|model| {
-            Arc::new(model.clone()) as Arc<dyn chronicle_plugin_api::backend::LanguageModel>
+            Arc::new(model.clone()) as Arc<dyn chronicle_host_ports::LanguageModel>
         }),
         event_log,
     };

@@ -15,7 +15,7 @@ use chronicle_pipeline::transcription::openai::OpenAiTranscriber;
 use chronicle_pipeline::transcription::wyoming::WyomingTranscriber;
 use chronicle_pipeline::transcription::{RetryPolicy, Transcriber};
 use chronicle_pipeline::{ChatModel, Pipeline, Session, Speech};
-use chronicle_plugin_api::backend::ConversationControl;
+use chronicle_host_ports::ConversationControl;
 use chronicle_plugin_api::{CloseReason, Event, JsonMap};
 use chronicle_plugin_host::{Backends, DispatchRecord, EventLog, HostConfig, PluginHost};
 use chronicle_store::{Owner, Store};
@@ -182,7 +182,7 @@ impl Fixture {
     }
 
     async fn wake_word_documents(&self) -> Vec<JsonMap> {
-        use chronicle_plugin_api::backend::DocumentStore;
+        use chronicle_host_ports::DocumentStore;
         self.store
             .find("test_event", "events", &JsonMap::new(), None)
             .await

@@ -18,7 +18,7 @@ use chronicle_pipeline::transcription::{
     BatchTranscriber, RetryPolicy, Segment, StreamInput, StreamingTranscriber, Transcriber,
     TranscriptionError, Update,
 };
-use chronicle_plugin_api::backend::{BackendError, LanguageModel};
+use chronicle_host_ports::{BackendError, LanguageModel};
 use chronicle_test_servers::{
     Chat, ChatReply, Deepgram, DeepgramBehaviour, TranscriptionReply, Transcriptions, Utterance,
     Wyoming, WyomingReply, last_user_message, system_message,

@@ -8,8 +8,8 @@
 //!
 //! This crate is an **API boundary**: it holds types and traits only. It performs no I/O, starts
 //! no runtime and knows nothing of configuration files, HTTP or storage. The host
-//! (`chronicle-plugin-host`) implements [`Services`]; the store and server implement the
-//! [`backend`] traits.
+//! (`chronicle-plugin-host`) implements [`Services`]; the interfaces the host needs from storage
+//! are in `chronicle-host-ports`, not here.
 //!
 //! # Example
 //!
@@ -44,7 +44,6 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod backend;
 mod context;
 mod error;
 mod event;

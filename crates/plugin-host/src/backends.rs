@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chronicle_plugin_api::backend::{
+use chronicle_host_ports::{
     BackendError, ConversationControl, DocumentStore, LanguageModel, apply_update, ensure_id,
     matches_filter,
 };

@@ -22,8 +22,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use chronicle_plugin_api::backend::BackendError;
-use chronicle_plugin_api::backend::delivery::{
+use chronicle_host_ports::BackendError;
+use chronicle_host_ports::delivery::{
     AttemptEnd, DeliveryQueue, DeliveryStatus, DueDelivery, QueuedEvent, Reach, Reached, now_ms,
 };
 use tokio::sync::Notify;

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::{Arc, Weak};
 
-use chronicle_plugin_api::backend::{BackendError, DocumentStore};
+use chronicle_host_ports::{BackendError, DocumentStore};
 use chronicle_plugin_api::{
     CloseReason, JsonMap, Permission, PluginResult, ServiceError, Services, async_trait,
 };

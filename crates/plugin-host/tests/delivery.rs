@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chronicle_plugin_api::Event;
-use chronicle_plugin_api::backend::delivery::{
+use chronicle_host_ports::delivery::{
     DeliveryFilter, DeliveryQueue, DeliveryRow, DeliveryStatus, NewEvent, ReplayTarget,
 };
 use chronicle_plugin_host::PluginHost;

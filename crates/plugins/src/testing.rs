@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 
-use chronicle_plugin_api::backend::LanguageModel;
+use chronicle_host_ports::LanguageModel;
 use chronicle_plugin_api::{ConnectionReport, Event, JsonMap, PluginDescriptor};
 use chronicle_plugin_host::{
     Backends, DispatchRecord, DispatchRequest, HostConfig, OfflineConversations, PluginHost,

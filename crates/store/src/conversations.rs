@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, ffi, params};
 use serde::Serialize;
 use serde_json::Value;
 
-use chronicle_plugin_api::backend::delivery::{Enqueued, NewEvent};
+use chronicle_host_ports::delivery::{Enqueued, NewEvent};
 
 use crate::db::{DbError, json_column, sql_count, violates};
 use crate::delivery;
@@ -807,7 +807,7 @@ mod tests {
         assert_eq!(star(&store, &Owner::Admin, &id).await, Some((false, None)));
         assert_eq!(star(&store, &Owner::Admin, "missing").await, None);
         // One `conversation.starred` queued per toggle that happened, none for refused ones.
-        use chronicle_plugin_api::backend::delivery::DeliveryQueue;
+        use chronicle_host_ports::delivery::DeliveryQueue;
         let queued = store.unfinished_events(0, 10).await.unwrap();
         assert_eq!(queued.len(), 2);
         assert_eq!(queued[0].data["starred"], json!(true));

@@ -1,12 +1,12 @@
 //! The durable delivery queue: terminal events and their per-plugin deliveries
 //! (`migrations/0004_delivery.sql`), behind the contract's
-//! [`DeliveryQueue`](chronicle_plugin_api::backend::delivery::DeliveryQueue).
+//! [`DeliveryQueue`](chronicle_host_ports::delivery::DeliveryQueue).
 //!
 //! Events enter through [`enqueue`], which the state-changing methods call inside their own
 //! transaction; the dispatcher (in the plugin host) does the rest through the trait.
 
-use chronicle_plugin_api::backend::BackendError;
-use chronicle_plugin_api::backend::delivery::{
+use chronicle_host_ports::BackendError;
+use chronicle_host_ports::delivery::{
     AttemptEnd, ChainProgress, DeliveryFilter, DeliveryQueue, DeliveryRow, DeliveryStatus,
     DueDelivery, Enqueued, NewEvent, QueuedEvent, Reach, Reached, ReplayTarget, StatusCounts,
 };
@@ -17,7 +17,7 @@ use crate::db::{DbError, json_column, sql_count};
 use crate::documents::backend_error;
 use crate::{Store, StoreError};
 
-pub use chronicle_plugin_api::backend::delivery::now_ms;
+pub use chronicle_host_ports::delivery::now_ms;
 
 /// Writes `event` to the queue inside `tx`, the transaction of the change that produced it.
 pub(crate) fn enqueue(tx: &Transaction<'_>, event: &NewEvent) -> Result<Enqueued, DbError> {
@@ -572,7 +572,7 @@ impl DeliveryQueue for Store {
 
 #[cfg(test)]
 mod tests {
-    use chronicle_plugin_api::backend::delivery::DeliveryFilter;
+    use chronicle_host_ports::delivery::DeliveryFilter;
     use serde_json::json;
 
     use super::*;

@@ -15,7 +15,7 @@
 //! Schema: `migrations/NNNN_name.sql`, embedded with `include_str!`, applied in order in one
 //! transaction and tracked with `PRAGMA user_version`. Timestamps are RFC 3339 UTC strings with
 //! milliseconds ([`time`]). Deleting a conversation deletes its row; its memories stay, unlinked.
-//! Plugin documents implement [`chronicle_plugin_api::backend::DocumentStore`] with the shared
+//! Plugin documents implement [`chronicle_host_ports::DocumentStore`] with the shared
 //! matching rules of `chronicle_plugin_api::backend`.
 //!
 //! This crate must never know HTTP (no axum, no request or response types), run plugins, or

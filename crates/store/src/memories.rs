@@ -8,7 +8,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use serde::Serialize;
 
-use chronicle_plugin_api::backend::delivery::{Enqueued, NewEvent};
+use chronicle_host_ports::delivery::{Enqueued, NewEvent};
 use rusqlite::Transaction;
 
 use crate::db::{DbError, sql_count};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use chronicle_plugin_api::backend::{BackendError, LanguageModel};
+use chronicle_host_ports::{BackendError, LanguageModel};
 use chronicle_plugin_api::{
     CloseReason, Delivery, Event, JsonMap, Plugin, PluginContext, PluginResult, ServiceError,
     Services, Settings, async_trait, parse_settings,

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chronicle_plugin_api::backend::DocumentStore;
-use chronicle_plugin_api::backend::delivery::{
+use chronicle_host_ports::DocumentStore;
+use chronicle_host_ports::delivery::{
     DeliveryFilter, DeliveryQueue, DeliveryStatus, NewEvent,
 };
 use chronicle_plugin_api::{Event, JsonMap};

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chronicle_plugin_api::backend::delivery::{
+use chronicle_host_ports::delivery::{
     DeliveryFilter, DeliveryQueue, DeliveryStatus, ReplayTarget,
 };
 use serde::Deserialize;
@@ -91,6 +91,6 @@ async fn replay(state: &AppState, target: ReplayTarget) -> AppResult<Json<Value>
     Ok(Json(json!({"replayed": replayed})))
 }
 
-fn internal(error: chronicle_plugin_api::backend::BackendError) -> AppError {
+fn internal(error: chronicle_host_ports::BackendError) -> AppError {
     AppError::Internal(anyhow::anyhow!(error.to_string()))
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use chronicle_plugin_api::backend::delivery::DeliveryQueue as _;
+use chronicle_host_ports::delivery::DeliveryQueue as _;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
@@ -23,7 +23,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("chronicle_live_sessions").set(state.core.pipeline.sessions.count() as f64);
     if let Ok(counts) = state.store.status_counts().await {
-        for status in chronicle_plugin_api::backend::delivery::DeliveryStatus::ALL {
+        for status in chronicle_host_ports::delivery::DeliveryStatus::ALL {
             let count = counts
                 .iter()
                 .find(|(counted, _)| *counted == status)

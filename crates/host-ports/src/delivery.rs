@@ -11,8 +11,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::BackendError;
-use crate::{Event, JsonMap};
+use chronicle_plugin_api::{Event, JsonMap};
+
+use crate::BackendError;
 
 /// Milliseconds since the Unix epoch, now: the queue's unit of time.
 pub fn now_ms() -> i64 {
@@ -289,7 +290,7 @@ pub type StatusCounts = Vec<(DeliveryStatus, u64)>;
 
 /// The durable queue of terminal events. Events are put in by the state changes that produce
 /// them (the store's own methods); this is what the dispatcher does with them.
-#[crate::async_trait]
+#[async_trait::async_trait]
 pub trait DeliveryQueue: Send + Sync {
     /// Events whose chains have not finished, with `seq` over `after_seq`, oldest first.
     async fn unfinished_events(

@@ -1,15 +1,20 @@
-//! What the plugin host needs from the rest of Chronicle to serve a plugin's service calls.
+//! The ports between the plugin host and the rest of Chronicle: what the host needs to serve
+//! a plugin's service calls and to deliver terminal events durably.
 //!
-//! The host implements [`crate::Services`] on top of these traits; the store and server provide
-//! the real implementations and the host ships in-memory ones for the CLI and tests. The pure
-//! document matching rules live here too, so every store filters and updates alike.
-//! [`delivery`] is the durable queue of terminal events the host's dispatcher works through.
+//! The host (`chronicle-plugin-host`) implements the plugin contract's `Services` on top of
+//! these traits; the store and pipeline provide the real implementations and the host ships
+//! in-memory ones for the CLI and tests. The pure document matching rules live here too, so
+//! every store filters and updates alike. [`delivery`] is the durable queue of terminal events
+//! the host's dispatcher works through, and the row types the admin API and CLI show.
+//!
+//! Not for plugin authors: a plugin sees only `chronicle-plugin-api`. This crate holds types
+//! and traits and pure functions only, no I/O.
 
 pub mod delivery;
 
 use serde_json::Value;
 
-use crate::{CloseReason, JsonMap};
+use chronicle_plugin_api::{CloseReason, JsonMap};
 
 /// A failure in a backend, reported to the plugin as a service error.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +31,7 @@ pub enum BackendError {
 }
 
 /// Live sessions and stored conversations, as far as plugins may act on them.
-#[crate::async_trait]
+#[async_trait::async_trait]
 pub trait ConversationControl: Send + Sync {
     /// Closes the conversation open in `session_id` of `user_id`; `Ok(false)` when there is
     /// none.
@@ -47,7 +52,7 @@ pub trait ConversationControl: Send + Sync {
 }
 
 /// Documents stored by plugins, kept apart per plugin and per collection.
-#[crate::async_trait]
+#[async_trait::async_trait]
 pub trait DocumentStore: Send + Sync {
     /// Stores `document` and returns the `_id` it was given (or kept, if it had a string one).
     async fn insert_one(
@@ -93,7 +98,7 @@ pub trait DocumentStore: Send + Sync {
 }
 
 /// A text generator (the server's LLM provider).
-#[crate::async_trait]
+#[async_trait::async_trait]
 pub trait LanguageModel: Send + Sync {
     /// Completes `prompt`.
     async fn generate(&self, prompt: &str) -> Result<String, BackendError>;
