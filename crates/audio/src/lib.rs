@@ -20,6 +20,7 @@
 //! or call out to the network. It is synchronous and CPU-bound: async callers should run
 //! [`decode_file`] on a blocking thread.
 
+mod codec;
 mod decode;
 mod error;
 mod opus;
@@ -31,6 +32,7 @@ mod stream;
 mod test_util;
 mod wav;
 
+pub use codec::{Codec, StreamDecoder, UnsupportedCodec};
 pub use decode::{DecodedAudio, decode_file};
 pub use error::AudioError;
 pub use opus::{OPUS_FRAME_SAMPLES, OpusDecoder, OpusEncoder};

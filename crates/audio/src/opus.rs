@@ -65,8 +65,7 @@ impl OpusDecoder {
         // one, that packet is an error and the stream goes on with a fresh decoder,
         // since the old one's state may be half-updated.
         let decoded = catch_unwind(AssertUnwindSafe(|| {
-            self.inner
-                .decode(packet, &mut self.buf, DecodeMode::Normal)
+            self.inner.decode(packet, &mut self.buf, DecodeMode::Normal)
         }));
         match decoded {
             Ok(Ok(n)) => Ok(self.buf[..n.min(self.buf.len())].to_vec()),

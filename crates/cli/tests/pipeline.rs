@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use chronicle_plugin_api::EndReason;
 use chronicle_test_servers::{Chat, ChatReply, TranscriptionReply, Transcriptions};
 use serde_json::Value;
 
@@ -145,7 +146,7 @@ async fn process_transcribes_each_file_prints_its_conversation_and_reports_bad_f
         "I promised to send Sam the slides by Friday."
     );
     assert_eq!(conversation.title, "Slides for Sam");
-    assert_eq!(conversation.end_reason.as_deref(), Some("file_upload"));
+    assert_eq!(conversation.end_reason, Some(EndReason::FileUpload));
     let memories = store
         .conversation_memories(&owner, ids[0])
         .await
@@ -213,7 +214,7 @@ async fn replay_plays_a_recorded_session_through_the_plugins_in_order() {
         .collect();
     assert_eq!(
         reasons,
-        ["close_requested", "inactivity_timeout", "user_stopped"]
+        ["button_close", "inactivity_timeout", "user_stopped"]
     );
     assert_eq!(
         events[3]["data"]["transcript"],

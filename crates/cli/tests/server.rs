@@ -282,7 +282,7 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
             conversations(&server, &alice)
                 .await
                 .iter()
-                .any(|c| c["end_reason"] == "close_requested")
+                .any(|c| c["end_reason"] == "button_close")
         })
         .await;
     // A double press stars the session's conversation, here the one just closed (stored).
@@ -298,7 +298,7 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
                 conversations(&server, &alice)
                     .await
                     .iter()
-                    .any(|c| c["end_reason"] == "close_requested" && c["starred"] == true)
+                    .any(|c| c["end_reason"] == "button_close" && c["starred"] == true)
             },
         )
         .await;
@@ -318,7 +318,7 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
     let all = conversations(&server, &alice).await;
     let first = all
         .iter()
-        .find(|c| c["end_reason"] == "close_requested")
+        .find(|c| c["end_reason"] == "button_close")
         .expect("first");
     assert!(
         (first["duration_seconds"].as_f64().unwrap_or(0.0) - 2.0).abs() < 0.05,
@@ -363,7 +363,7 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
         .iter()
         .map(|e| &e["metadata"]["end_reason"])
         .collect();
-    assert_eq!(reasons, [&json!("user_stopped"), &json!("close_requested")]);
+    assert_eq!(reasons, [&json!("user_stopped"), &json!("button_close")]);
 
     let (_, metrics) = server.get(None, "/metrics").await;
     let metrics = metrics.as_str().unwrap_or_default().to_owned();

@@ -12,6 +12,8 @@
 
 pub mod delivery;
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use chronicle_plugin_api::{CloseReason, JsonMap};
@@ -30,23 +32,52 @@ pub enum BackendError {
     Failed(String),
 }
 
+/// Who a plugin's service call acts for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// The user whose event (or `call_plugin` request) the plugin is handling: reaches that
+    /// user's sessions and conversations only.
+    User(Arc<str>),
+    /// The host itself, for what a process plugin asks outside any handler: reaches every
+    /// user's. No user id, whatever it is spelled, grants this.
+    System,
+}
+
+impl Actor {
+    /// Whether this actor may act on what `owner_user_id` owns.
+    pub fn may_reach(&self, owner_user_id: &str) -> bool {
+        match self {
+            Actor::User(user_id) => **user_id == *owner_user_id,
+            Actor::System => true,
+        }
+    }
+
+    /// The user id plugins and dispatch records see: the user's, or `system`.
+    pub fn user_id(&self) -> Arc<str> {
+        match self {
+            Actor::User(user_id) => Arc::clone(user_id),
+            Actor::System => Arc::from("system"),
+        }
+    }
+}
+
 /// Live sessions and stored conversations, as far as plugins may act on them.
 #[async_trait::async_trait]
 pub trait ConversationControl: Send + Sync {
-    /// Closes the conversation open in `session_id` of `user_id`; `Ok(false)` when there is
-    /// none.
+    /// Closes the conversation open in `session_id`, if `actor` may reach it, ending it with
+    /// `reason`; `Ok(false)` when there is none.
     async fn close_conversation(
         &self,
-        user_id: &str,
+        actor: &Actor,
         session_id: &str,
         reason: CloseReason,
     ) -> Result<bool, BackendError>;
 
-    /// Toggles the star of the conversation open in `session_id` of `user_id`; `Ok(false)` when
-    /// there is none.
+    /// Toggles the star of the conversation open in (or last stored from) `session_id`, if
+    /// `actor` may reach it; `Ok(false)` when there is none.
     async fn star_conversation(
         &self,
-        user_id: &str,
+        actor: &Actor,
         session_id: &str,
     ) -> Result<bool, BackendError>;
 }

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chronicle_plugin_api::Event;
+use chronicle_plugin_api::{EndReason, Event};
 use chronicle_store::Owner;
 use serde_json::{Value, json};
 
@@ -33,7 +33,7 @@ pub struct Finished {
     pub conversation_id: String,
     pub user_id: String,
     pub client_id: String,
-    pub end_reason: String,
+    pub end_reason: EndReason,
     /// Seconds of audio.
     pub duration: f64,
     /// The audio to transcribe whole (16 kHz mono), for batch mode and uploads.

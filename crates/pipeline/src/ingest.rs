@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use chronicle_plugin_api::EndReason;
 use chronicle_store::NewConversation;
 
 use crate::Pipeline;
@@ -84,7 +85,7 @@ impl Pipeline {
         self.store
             .complete_conversation(
                 &conversation.conversation_id,
-                "file_upload",
+                EndReason::FileUpload,
                 Some(decoded.duration_seconds),
             )
             .await
@@ -99,7 +100,7 @@ impl Pipeline {
                 conversation_id: conversation.conversation_id,
                 user_id: file.user_id.to_owned(),
                 client_id: file.client_id.to_owned(),
-                end_reason: "file_upload".into(),
+                end_reason: EndReason::FileUpload,
                 duration: decoded.duration_seconds,
                 batch_audio: self.transcriber.is_some().then_some(decoded.samples),
             },

@@ -30,7 +30,7 @@ pub mod transcription;
 use std::sync::Arc;
 
 use chronicle_host_ports::delivery::NewEvent;
-use chronicle_plugin_api::{Event, JsonMap, async_trait};
+use chronicle_plugin_api::{EndReason, Event, JsonMap, async_trait};
 use chronicle_plugin_host::delivery::{DeliverySettings, Dispatcher, HostSource};
 use chronicle_plugin_host::{DispatchRecord, DispatchRequest, PluginHost};
 use chronicle_store::{Owner, Store};
@@ -142,10 +142,7 @@ impl Pipeline {
                 conversation_id: conversation.conversation_id.clone(),
                 user_id: conversation.user_id.clone(),
                 client_id: conversation.client_id.clone(),
-                end_reason: conversation
-                    .end_reason
-                    .clone()
-                    .unwrap_or_else(|| "server_restart".into()),
+                end_reason: conversation.end_reason.unwrap_or(EndReason::ServerRestart),
                 duration: conversation.duration_seconds.unwrap_or(0.0),
                 batch_audio: None,
             });

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use chronicle_plugin_api::async_trait;
 use chronicle_host_ports::{BackendError, LanguageModel};
+use chronicle_plugin_api::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 
+use chronicle_plugin_api::EndReason;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -156,7 +157,7 @@ pub async fn play(
             Line::Close { .. } => {
                 let mut state = session.state.lock().await;
                 session
-                    .end_conversation(pipeline, &mut state, "close_requested")
+                    .end_conversation(pipeline, &mut state, EndReason::CloseRequested)
                     .await?;
             }
             Line::Stop { .. } => break,
@@ -165,7 +166,7 @@ pub async fn play(
         // session's order, and a plugin's close request finds the session still live.
         settle(pipeline, &session).await;
     }
-    session.stop(pipeline, "user_stopped").await;
+    session.stop(pipeline, EndReason::UserStopped).await;
     settle(pipeline, &session).await;
     Ok(session)
 }

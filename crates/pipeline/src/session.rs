@@ -3,8 +3,8 @@
 //!
 //! With speech detection (a streaming provider, or segments replayed from a file) a
 //! conversation opens on the first meaningful final segment and closes on `audio-stop`
-//! (`user_stopped`), a disconnect (`websocket_disconnect`), a close request
-//! (`close_requested`), `inactivity_seconds` of audio without new words
+//! (`user_stopped`), a disconnect (`websocket_disconnect`), a plugin's close request (the
+//! reason it gives: `button_close`, `plugin_requested`, `user_requested`), `inactivity_seconds` of audio without new words
 //! (`inactivity_timeout`) or `max_duration_seconds` of conversation (`max_duration`); the next
 //! speech opens the next one. Without it (no provider, batch mode, or a provider that failed),
 //! a conversation spans the audio from the start to its end, cut at the maximum length.
@@ -19,8 +19,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use chronicle_host_ports::{BackendError, ConversationControl};
-use chronicle_plugin_api::{CloseReason, Event, async_trait};
+use chronicle_host_ports::{Actor, BackendError, ConversationControl};
+use chronicle_plugin_api::{CloseReason, EndReason, Event, async_trait};
 use chronicle_plugin_host::DispatchRequest;
 use chronicle_store::{NewConversation, Owner};
 use serde_json::{Value, json};
@@ -228,9 +228,9 @@ impl Session {
         let reason = if state.detects_speech(self.speech)
             && state.audio_seconds - open.last_speech_at >= settings.inactivity_seconds
         {
-            "inactivity_timeout"
+            EndReason::InactivityTimeout
         } else if state.audio_seconds - open.started_at >= settings.max_duration_seconds {
-            "max_duration"
+            EndReason::MaxDuration
         } else {
             return Ok(());
         };
@@ -395,7 +395,7 @@ impl Session {
         &self,
         pipeline: &Arc<Pipeline>,
         state: &mut SessionState,
-        end_reason: &str,
+        end_reason: EndReason,
     ) -> anyhow::Result<bool> {
         let Some(open) = state.conversation.take() else {
             return Ok(false);
@@ -421,7 +421,7 @@ impl Session {
                 conversation_id: open.id,
                 user_id: self.owner.user_id.clone(),
                 client_id: self.owner.client_id.clone(),
-                end_reason: end_reason.to_owned(),
+                end_reason,
                 duration,
                 batch_audio,
             };
@@ -434,7 +434,7 @@ impl Session {
     /// with `end_reason`, records the session's end, and unregisters it. Returns whether a
     /// recorder writes its audio, for the caller to close. The state stays stopped, so a late
     /// chunk or segment opens nothing.
-    pub async fn stop(&self, pipeline: &Arc<Pipeline>, end_reason: &str) -> bool {
+    pub async fn stop(&self, pipeline: &Arc<Pipeline>, end_reason: EndReason) -> bool {
         self.state.lock().await.stopping = true;
         let transcription = lock(&self.transcription).take();
         if let Some((audio, reader)) = transcription {
@@ -628,13 +628,13 @@ impl SessionControl {
     fn session(
         &self,
         pipeline: &Pipeline,
-        user_id: &str,
+        actor: &Actor,
         session_id: &str,
     ) -> Option<Arc<Session>> {
         pipeline
             .sessions
             .get(session_id)
-            .filter(|s| user_id == "system" || s.owner.user_id == user_id)
+            .filter(|s| actor.may_reach(&s.owner.user_id))
     }
 }
 
@@ -642,17 +642,17 @@ impl SessionControl {
 impl ConversationControl for SessionControl {
     async fn close_conversation(
         &self,
-        user_id: &str,
+        actor: &Actor,
         session_id: &str,
-        _reason: CloseReason,
+        reason: CloseReason,
     ) -> Result<bool, BackendError> {
         let pipeline = self.pipeline()?;
-        let Some(session) = self.session(&pipeline, user_id, session_id) else {
+        let Some(session) = self.session(&pipeline, actor, session_id) else {
             return Ok(false);
         };
         let mut state = session.state.lock().await;
         session
-            .end_conversation(&pipeline, &mut state, "close_requested")
+            .end_conversation(&pipeline, &mut state, reason.into())
             .await
             .map_err(|error| BackendError::Failed(error.to_string()))
     }
@@ -661,16 +661,15 @@ impl ConversationControl for SessionControl {
     /// conversation (a press after the conversation already ended still stars it).
     async fn star_conversation(
         &self,
-        user_id: &str,
+        actor: &Actor,
         session_id: &str,
     ) -> Result<bool, BackendError> {
         let pipeline = self.pipeline()?;
-        let owner = if user_id == "system" {
-            Owner::Admin
-        } else {
-            Owner::User(user_id.to_owned())
+        let owner = match actor {
+            Actor::System => Owner::Admin,
+            Actor::User(user_id) => Owner::User(user_id.to_string()),
         };
-        let live = match self.session(&pipeline, user_id, session_id) {
+        let live = match self.session(&pipeline, actor, session_id) {
             Some(session) => session
                 .state
                 .lock()
@@ -711,9 +710,8 @@ pub fn plugin_backends(
     let backends = chronicle_plugin_host::Backends {
         conversations: Arc::clone(&control) as _,
         documents: Arc::new(store.clone()),
-        llm: llm.map(|model| {
-            Arc::new(model.clone()) as Arc<dyn chronicle_host_ports::LanguageModel>
-        }),
+        llm: llm
+            .map(|model| Arc::new(model.clone()) as Arc<dyn chronicle_host_ports::LanguageModel>),
         event_log,
     };
     (backends, control)
@@ -721,7 +719,7 @@ pub fn plugin_backends(
 
 /// Ends every live session with `reason` (at shutdown); returns each with whether it was
 /// being recorded, so the caller can close the recordings.
-pub async fn stop_all(pipeline: &Arc<Pipeline>, reason: &str) -> Vec<(Arc<Session>, bool)> {
+pub async fn stop_all(pipeline: &Arc<Pipeline>, reason: EndReason) -> Vec<(Arc<Session>, bool)> {
     let stopping = pipeline
         .sessions
         .all()

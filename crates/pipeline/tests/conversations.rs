@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chronicle_host_ports::{Actor, ConversationControl};
 use chronicle_pipeline::config::ConversationSettings;
 use chronicle_pipeline::session::{SessionControl, SessionOwner};
 use chronicle_pipeline::transcription::deepgram::DeepgramTranscriber;
@@ -15,8 +16,7 @@ use chronicle_pipeline::transcription::openai::OpenAiTranscriber;
 use chronicle_pipeline::transcription::wyoming::WyomingTranscriber;
 use chronicle_pipeline::transcription::{RetryPolicy, Transcriber};
 use chronicle_pipeline::{ChatModel, Pipeline, Session, Speech};
-use chronicle_host_ports::ConversationControl;
-use chronicle_plugin_api::{CloseReason, Event, JsonMap};
+use chronicle_plugin_api::{CloseReason, EndReason, Event, JsonMap};
 use chronicle_plugin_host::{Backends, DispatchRecord, EventLog, HostConfig, PluginHost};
 use chronicle_store::{Owner, Store};
 use chronicle_test_servers::{
@@ -267,7 +267,9 @@ async fn a_streamed_conversation_fires_each_event_once_with_its_data_and_in_orde
     .await;
     let session = fixture.start(false);
     fixture.feed(&session, 5.0, true).await;
-    session.stop(&fixture.pipeline, "user_stopped").await;
+    session
+        .stop(&fixture.pipeline, EndReason::UserStopped)
+        .await;
     fixture.completed(1).await;
 
     // The provider was asked to listen for the plugins' wake word.
@@ -371,7 +373,7 @@ async fn a_streamed_conversation_fires_each_event_once_with_its_data_and_in_orde
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.end_reason.as_deref(), Some("user_stopped"));
+    assert_eq!(stored.end_reason, Some(EndReason::UserStopped));
     assert_eq!(
         complete.data["conversation"]["created_at"],
         stored.created_at.as_str(),
@@ -409,7 +411,7 @@ async fn a_pause_closes_the_conversation_and_the_next_speech_opens_another() {
     let session = fixture.start(false);
     fixture.feed(&session, 7.0, false).await;
     session
-        .stop(&fixture.pipeline, "websocket_disconnect")
+        .stop(&fixture.pipeline, EndReason::WebsocketDisconnect)
         .await;
     let done = fixture.completed(2).await;
     let reasons: Vec<&Value> = done.iter().map(|s| &s.metadata["end_reason"]).collect();
@@ -438,7 +440,9 @@ async fn silence_opens_no_conversation_when_speech_is_detected() {
     .await;
     let session = fixture.start(false);
     fixture.feed(&session, 2.0, false).await;
-    session.stop(&fixture.pipeline, "user_stopped").await;
+    session
+        .stop(&fixture.pipeline, EndReason::UserStopped)
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(fixture.seen().is_empty(), "{:?}", fixture.seen());
     let (conversations, _) = fixture
@@ -463,7 +467,7 @@ async fn max_duration_close_requests_and_buttons_end_conversations_with_their_re
     let closed = fixture
         .control
         .close_conversation(
-            &fixture.user_id,
+            &Actor::User(fixture.user_id.as_str().into()),
             &session.session_id,
             CloseReason::PluginRequested,
         )
@@ -476,21 +480,35 @@ async fn max_duration_close_requests_and_buttons_end_conversations_with_their_re
         !fixture
             .control
             .close_conversation(
-                "someone-else",
+                &Actor::User("someone-else".into()),
                 &session.session_id,
                 CloseReason::PluginRequested
             )
             .await
             .unwrap()
     );
-    session.stop(&fixture.pipeline, "user_stopped").await;
+    // Nor one whose user happens to be called `system`: only the host acts for everyone.
+    assert!(
+        !fixture
+            .control
+            .close_conversation(
+                &Actor::User("system".into()),
+                &session.session_id,
+                CloseReason::ButtonClose
+            )
+            .await
+            .unwrap()
+    );
+    session
+        .stop(&fixture.pipeline, EndReason::UserStopped)
+        .await;
     let done = fixture.completed(3).await;
     let reasons: Vec<&Value> = done.iter().map(|s| &s.metadata["end_reason"]).collect();
     assert_eq!(
         reasons,
         [
             &json!("max_duration"),
-            &json!("close_requested"),
+            &json!("plugin_requested"),
             &json!("user_stopped")
         ]
     );
@@ -531,7 +549,9 @@ async fn batch_mode_transcribes_the_whole_recording_then_extracts_and_completes(
     .await;
     let session = fixture.start(true);
     fixture.feed(&session, 3.0, true).await;
-    session.stop(&fixture.pipeline, "user_stopped").await;
+    session
+        .stop(&fixture.pipeline, EndReason::UserStopped)
+        .await;
     fixture.completed(1).await;
     assert_eq!(
         speech.requests().len(),
@@ -588,7 +608,9 @@ async fn a_provider_that_is_down_fails_only_that_conversation_with_its_reason() 
     let session = fixture.start(false);
     fixture.feed(&session, 1.5, true).await;
     fixture.feed(&session, 1.0, false).await;
-    session.stop(&fixture.pipeline, "user_stopped").await;
+    session
+        .stop(&fixture.pipeline, EndReason::UserStopped)
+        .await;
     let done = fixture.completed(1).await;
     assert_eq!(done[0].data["transcript"], "");
     let id = done[0].data["conversation_id"].as_str().unwrap();
@@ -634,7 +656,9 @@ async fn garbage_from_the_provider_and_the_model_costs_their_steps_only() {
     // Batch mode: the whole recording fails after one retry (two requests).
     let session = fixture.start(true);
     fixture.feed(&session, 1.0, true).await;
-    session.stop(&fixture.pipeline, "user_stopped").await;
+    session
+        .stop(&fixture.pipeline, EndReason::UserStopped)
+        .await;
     let done = fixture.completed(1).await;
     assert_eq!(
         speech.requests().len(),
@@ -691,8 +715,8 @@ async fn one_sessions_broken_transcription_leaves_another_session_whole() {
         fixture.feed(&long, 2.0, true)
     );
     tokio::join!(
-        short.stop(&fixture.pipeline, "user_stopped"),
-        long.stop(&fixture.pipeline, "websocket_disconnect")
+        short.stop(&fixture.pipeline, EndReason::UserStopped),
+        long.stop(&fixture.pipeline, EndReason::WebsocketDisconnect)
     );
     let done = fixture.completed(2).await;
     let by_reason = |reason: &str| {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use chronicle_host_ports::{BackendError, LanguageModel};
 use chronicle_pipeline::llm::{ChatModel, LlmError};
 use chronicle_pipeline::memory;
 use chronicle_pipeline::transcription::deepgram::DeepgramTranscriber;
@@ -18,7 +19,6 @@ use chronicle_pipeline::transcription::{
     BatchTranscriber, RetryPolicy, Segment, StreamInput, StreamingTranscriber, Transcriber,
     TranscriptionError, Update,
 };
-use chronicle_host_ports::{BackendError, LanguageModel};
 use chronicle_test_servers::{
     Chat, ChatReply, Deepgram, DeepgramBehaviour, TranscriptionReply, Transcriptions, Utterance,
     Wyoming, WyomingReply, last_user_message, system_message,

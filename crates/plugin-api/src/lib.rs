@@ -45,6 +45,7 @@
 #![deny(missing_docs)]
 
 mod context;
+mod end_reason;
 mod error;
 mod event;
 mod plugin;
@@ -55,6 +56,7 @@ mod settings;
 
 pub use async_trait::async_trait;
 pub use context::{Delivery, PluginContext};
+pub use end_reason::{EndReason, UnknownEndReason};
 pub use error::{PluginError, PluginErrorKind};
 pub use event::{AccessLevel, Event, UnknownAccessLevel, UnknownEvent};
 pub use plugin::{

@@ -5,8 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chronicle_host_ports::{
-    BackendError, ConversationControl, DocumentStore, LanguageModel, apply_update, ensure_id,
-    matches_filter,
+    Actor, BackendError, ConversationControl, DocumentStore, LanguageModel, apply_update,
+    ensure_id, matches_filter,
 };
 use chronicle_plugin_api::{CloseReason, JsonMap, async_trait};
 
@@ -101,14 +101,18 @@ pub struct OfflineConversations {
 impl ConversationControl for OfflineConversations {
     async fn close_conversation(
         &self,
-        _user: &str,
+        _actor: &Actor,
         session_id: &str,
         _reason: CloseReason,
     ) -> Result<bool, BackendError> {
         Ok(self.active_session.as_deref() == Some(session_id))
     }
 
-    async fn star_conversation(&self, _user: &str, session_id: &str) -> Result<bool, BackendError> {
+    async fn star_conversation(
+        &self,
+        _actor: &Actor,
+        session_id: &str,
+    ) -> Result<bool, BackendError> {
         Ok(self.active_session.as_deref() == Some(session_id))
     }
 }

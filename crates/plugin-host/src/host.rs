@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use chronicle_host_ports::Actor;
 use chronicle_plugin_api::protocol::{InitializeParams, Orchestration, PROTOCOL_VERSION};
 use chronicle_plugin_api::{
     ConnectionCheck, ConnectionReport, Event, Plugin, PluginDescriptor, PluginErrorKind,
@@ -72,6 +73,69 @@ pub enum Health {
     Degraded = 3,
     /// Broken: no events until its configuration or code changes.
     Failed = 4,
+}
+
+/// Where a plugin stands in `chronicle plugin list` and the admin API: its [`Health`], or not
+/// configured at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginState {
+    /// Found in the plugins folder or the registry, but `plugins.yml` has no entry for it.
+    NotConfigured,
+    /// Turned off in `plugins.yml`.
+    Disabled,
+    /// Built, not yet initialized.
+    Registered,
+    /// Receiving events.
+    Initialized,
+    /// A dependency was unreachable; no events until it recovers.
+    Degraded,
+    /// Broken: no events until its configuration or code changes.
+    Failed,
+}
+
+impl PluginState {
+    /// The name the API and the CLI show.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PluginState::NotConfigured => "not_configured",
+            PluginState::Disabled => "disabled",
+            PluginState::Registered => "registered",
+            PluginState::Initialized => "initialized",
+            PluginState::Degraded => "degraded",
+            PluginState::Failed => "failed",
+        }
+    }
+
+    /// Whether the plugin is configured but not receiving events because something is wrong.
+    pub const fn is_down(self) -> bool {
+        matches!(self, PluginState::Degraded | PluginState::Failed)
+    }
+}
+
+impl From<Health> for PluginState {
+    fn from(health: Health) -> Self {
+        match health {
+            Health::Disabled => PluginState::Disabled,
+            Health::Registered => PluginState::Registered,
+            Health::Initialized => PluginState::Initialized,
+            Health::Degraded => PluginState::Degraded,
+            Health::Failed => PluginState::Failed,
+        }
+    }
+}
+
+impl std::fmt::Display for PluginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets tests and callers compare with the name as shown (`status == "initialized"`).
+impl PartialEq<&str> for PluginState {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
 }
 
 impl Health {
@@ -162,8 +226,8 @@ pub struct PluginStatus {
     pub condition: Value,
     /// Its place in chains.
     pub priority: i64,
-    /// Its health, or `not_configured`.
-    pub status: String,
+    /// Its health, or not configured.
+    pub status: PluginState,
     /// Why it is degraded or failed.
     pub error: Option<String>,
     /// The process id, for a running process plugin.
@@ -296,7 +360,7 @@ impl PluginHost {
                 process.set_fallback_services(Arc::new(HostServices {
                     host: Arc::downgrade(&inner),
                     plugin_id: Arc::clone(&slot.id),
-                    user_id: Arc::from("system"),
+                    actor: Actor::System,
                     grants: slot.grants,
                     depth: 0,
                     recorder: CallRecorder::default(),
@@ -432,10 +496,7 @@ impl PluginHost {
                 events: slot.spec.events.clone(),
                 condition: slot.spec.condition.describe(),
                 priority: slot.spec.priority,
-                status: serde_json::to_value(slot.health())
-                    .ok()
-                    .and_then(|value| value.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                status: slot.health().into(),
                 error: slot.error(),
                 pid: slot.process.as_ref().and_then(|process| process.pid()),
                 restarts: slot.process.as_ref().map(|process| process.restarts()),
@@ -471,7 +532,7 @@ impl PluginHost {
                 events: Vec::new(),
                 condition: Value::Null,
                 priority: config::DEFAULT_PRIORITY,
-                status: "not_configured".to_owned(),
+                status: PluginState::NotConfigured,
                 error: None,
                 pid: None,
                 restarts: None,

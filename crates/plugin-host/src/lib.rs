@@ -41,7 +41,7 @@ pub use config::HostConfig;
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use host::{
     CLEANUP_TIMEOUT, CONNECTION_TEST_TIMEOUT, Health, INITIALIZE_TIMEOUT, Loaded, PluginHost,
-    PluginStatus,
+    PluginState, PluginStatus,
 };
 pub use process::launch::ProcessOptions;
 pub use record::{DispatchRecord, PluginOutcome, ServiceCall, Status};

@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use chronicle_host_ports::Actor;
 use chronicle_plugin_api::{
     Delivery, Event, HandlerOutcome, JsonMap, Plugin, PluginContext, PluginResult,
 };
@@ -215,7 +216,7 @@ impl PluginHost {
             services: Arc::new(HostServices {
                 host: Arc::downgrade(&self.inner),
                 plugin_id: Arc::clone(&slot.id),
-                user_id: Arc::clone(call.user_id),
+                actor: Actor::User(Arc::clone(call.user_id)),
                 grants: slot.grants,
                 depth: 0,
                 recorder: call.recorder.clone(),
@@ -306,7 +307,7 @@ impl HostInner {
         target: &str,
         action: &str,
         mut data: JsonMap,
-        user_id: Arc<str>,
+        actor: Actor,
         depth: u8,
         recorder: &CallRecorder,
     ) -> Option<PluginResult> {
@@ -329,14 +330,14 @@ impl HostInner {
         data.insert("action".into(), Value::from(action));
         let timeout = slot.timeout_for(Event::PluginAction);
         let mut ctx = PluginContext {
-            user_id: Arc::clone(&user_id),
+            user_id: actor.user_id(),
             event: Event::PluginAction,
             data: Arc::new(data),
             metadata: JsonMap::new(),
             services: Arc::new(HostServices {
                 host: Arc::downgrade(self),
                 plugin_id: Arc::clone(&slot.id),
-                user_id,
+                actor,
                 grants: slot.grants,
                 depth,
                 recorder: recorder.clone(),

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::{Arc, Weak};
 
-use chronicle_host_ports::{BackendError, DocumentStore};
+use chronicle_host_ports::{Actor, BackendError, DocumentStore};
 use chronicle_plugin_api::{
     CloseReason, JsonMap, Permission, PluginResult, ServiceError, Services, async_trait,
 };
@@ -37,7 +37,7 @@ impl Grants {
 pub(crate) struct HostServices {
     pub host: Weak<HostInner>,
     pub plugin_id: Arc<str>,
-    pub user_id: Arc<str>,
+    pub actor: Actor,
     pub grants: Grants,
     /// How many `call_plugin` hops led here; bounded so plugins calling each other in a cycle
     /// end with an error instead of a stack overflow.
@@ -157,7 +157,7 @@ impl Services for HostServices {
         )?;
         host.backends
             .conversations
-            .close_conversation(&self.user_id, session_id, reason)
+            .close_conversation(&self.actor, session_id, reason)
             .await
             .map_err(backend_error(CALL))
     }
@@ -171,7 +171,7 @@ impl Services for HostServices {
         )?;
         host.backends
             .conversations
-            .star_conversation(&self.user_id, session_id)
+            .star_conversation(&self.actor, session_id)
             .await
             .map_err(backend_error(CALL))
     }
@@ -191,13 +191,15 @@ impl Services for HostServices {
                 "Plugin action failed: call_plugin nested more than {MAX_CALL_DEPTH} deep (do plugins call each other in a cycle?)"
             ))));
         }
-        let user_id: Arc<str> = Arc::from(user_id.unwrap_or("system"));
+        // Without a user the called plugin acts for the same one as its caller: a plugin cannot
+        // raise itself to the host's reach by naming no user (or one called `system`).
+        let actor = user_id.map_or_else(|| self.actor.clone(), |user| Actor::User(user.into()));
         Ok(host
             .call_action(
                 plugin_id,
                 action,
                 data,
-                user_id,
+                actor,
                 self.depth + 1,
                 &self.recorder,
             )

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chronicle_plugin_api::Event;
 use chronicle_host_ports::delivery::{
     DeliveryFilter, DeliveryQueue, DeliveryRow, DeliveryStatus, NewEvent, ReplayTarget,
 };
+use chronicle_plugin_api::Event;
 use chronicle_plugin_host::PluginHost;
 use chronicle_plugin_host::delivery::{DeliverySettings, Dispatcher};
 use chronicle_store::{NewConversation, Store};

@@ -328,7 +328,7 @@ async fn handshake_failures_are_located_and_explained() {
         .await;
     let error = |id: &str| {
         let listed = status(&host, id);
-        (listed.status, listed.error.unwrap_or_default())
+        (listed.status.to_string(), listed.error.unwrap_or_default())
     };
     let (state, message) = error("future");
     assert_eq!(state, "failed");

@@ -157,7 +157,7 @@ async fn plugins_that_fail_to_initialize_get_no_events_and_show_their_error() {
         .plugins()
         .into_iter()
         .filter(|p| p.configured)
-        .map(|p| (p.plugin_id, p.status, p.error))
+        .map(|p| (p.plugin_id, p.status.to_string(), p.error))
         .collect();
     assert_eq!(
         listed,
@@ -347,7 +347,7 @@ async fn degraded_plugins_are_retried_with_backoff_until_they_recover() {
     .await;
     let listed = || host.plugins().remove(0);
     assert_eq!(
-        (listed().status, listed().error),
+        (listed().status.to_string(), listed().error),
         (
             "degraded".to_owned(),
             Some("attempt 1: service down".to_owned())
@@ -376,7 +376,7 @@ async fn degraded_plugins_are_retried_with_backoff_until_they_recover() {
     );
     tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     assert_eq!(
-        (listed().status, listed().error),
+        (listed().status.to_string(), listed().error),
         ("initialized".to_owned(), None)
     );
     let record = dispatch(&host, Event::TranscriptBatch, json!({"transcript": "x"})).await;

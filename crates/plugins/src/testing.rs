@@ -89,7 +89,7 @@ impl Harness {
             .into_iter()
             .find(|plugin| plugin.plugin_id == plugin_id)
             .unwrap_or_else(|| panic!("{plugin_id} is not listed"));
-        (status.status, status.error)
+        (status.status.to_string(), status.error)
     }
 
     /// `plugin_id`'s connection test; panics when it is not configured.

@@ -24,7 +24,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use chronicle_pipeline::Pipeline;
 use chronicle_pipeline::session::plugin_backends;
-use chronicle_plugin_api::PluginDescriptor;
+use chronicle_plugin_api::{EndReason, PluginDescriptor};
 use chronicle_plugin_host::PluginHost;
 use chronicle_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -150,7 +150,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     for (session, recording) in
-        chronicle_pipeline::session::stop_all(&core.pipeline, "server_shutdown").await
+        chronicle_pipeline::session::stop_all(&core.pipeline, EndReason::ServerShutdown).await
     {
         if recording {
             core.recordings.finish(&session.session_id).await;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chronicle_plugin_host::{Backends, HostConfig, PluginHost};
+use chronicle_plugin_host::{Backends, HostConfig, PluginHost, PluginState};
 use notify::{RecursiveMode, Watcher};
 use serde_json::{Value, json};
 
@@ -64,12 +64,12 @@ async fn reload_after(core: &Arc<Core>, changed_at: Option<Instant>) -> Result<V
     let plugins = new.plugins();
     let initialized: Vec<&str> = plugins
         .iter()
-        .filter(|p| p.status == "initialized")
+        .filter(|p| p.status == PluginState::Initialized)
         .map(|p| p.plugin_id.as_str())
         .collect();
     let failed: Vec<Value> = plugins
         .iter()
-        .filter(|p| p.status == "failed" || p.status == "degraded")
+        .filter(|p| p.status.is_down())
         .map(|p| json!({"plugin_id": p.plugin_id, "status": p.status, "error": p.error}))
         .collect();
     tracing::info!(

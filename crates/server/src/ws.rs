@@ -18,9 +18,10 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chronicle_audio::{OpusDecoder, PcmFormat, StreamNormalizer, TARGET_RATE};
+use chronicle_audio::{Codec, PcmFormat, StreamDecoder, TARGET_RATE};
 use chronicle_pipeline::session::{SessionOwner, button_press};
 use chronicle_pipeline::{Session, Speech, request};
+use chronicle_plugin_api::EndReason;
 use chronicle_plugin_host::DispatchRequest;
 use chronicle_store::User;
 use serde::Deserialize;
@@ -123,13 +124,15 @@ async fn serve(
         .await;
         return;
     };
-    let codec = params.codec.as_deref().unwrap_or("pcm").to_lowercase();
-    if codec != "pcm" && codec != "opus" {
-        let reason = format!("Unsupported codec: {codec}. Supported: pcm, opus");
-        let _ = send_json(&mut socket, &json!({"type": "error", "error": "unsupported_codec", "message": reason, "code": 1008})).await;
-        close(&mut socket, Closing::new(POLICY_VIOLATION, reason)).await;
-        return;
-    }
+    let codec = match params.codec.as_deref().map_or(Ok(Codec::Pcm), str::parse) {
+        Ok(codec) => codec,
+        Err(unsupported) => {
+            let reason = unsupported.to_string();
+            let _ = send_json(&mut socket, &json!({"type": "error", "error": "unsupported_codec", "message": reason, "code": 1008})).await;
+            close(&mut socket, Closing::new(POLICY_VIOLATION, reason)).await;
+            return;
+        }
+    };
     if send_json(
         &mut socket,
         &json!({"type": "ready", "message": "WebSocket connection established"}),
@@ -177,7 +180,7 @@ async fn serve(
     if let Err(closing) = &ended {
         tracing::warn!(client = %device.client_id, code = closing.code, reason = %closing.reason, "Closing a device connection.");
     }
-    device.finish("websocket_disconnect").await;
+    device.finish(EndReason::WebsocketDisconnect).await;
     metrics::gauge!("chronicle_websocket_connections").decrement(1.0);
     if let Err(closing) = ended {
         close(&mut socket, closing).await;
@@ -202,16 +205,63 @@ async fn close(socket: &mut WebSocket, closing: Closing) {
 #[derive(Debug, Deserialize)]
 struct Header {
     #[serde(rename = "type")]
-    kind: String,
+    kind: MessageKind,
     #[serde(default)]
     data: Value,
     #[serde(default)]
     payload_length: Option<u64>,
 }
 
-enum Decoder {
-    Pcm(Box<StreamNormalizer>),
-    Opus(OpusDecoder),
+/// What a header announces, by its `type`.
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+enum MessageKind {
+    Ping,
+    AudioStart,
+    AudioChunk,
+    AudioStop,
+    ButtonEvent,
+    /// Any other `type`: ignored, as the original does, so newer devices still connect.
+    Unknown(String),
+}
+
+impl From<String> for MessageKind {
+    fn from(kind: String) -> Self {
+        match kind.as_str() {
+            "ping" => MessageKind::Ping,
+            "audio-start" => MessageKind::AudioStart,
+            "audio-chunk" => MessageKind::AudioChunk,
+            "audio-stop" => MessageKind::AudioStop,
+            "button-event" => MessageKind::ButtonEvent,
+            _ => MessageKind::Unknown(kind),
+        }
+    }
+}
+
+impl MessageKind {
+    /// The `type` as the device wrote it.
+    fn as_str(&self) -> &str {
+        match self {
+            MessageKind::Ping => "ping",
+            MessageKind::AudioStart => "audio-start",
+            MessageKind::AudioChunk => "audio-chunk",
+            MessageKind::AudioStop => "audio-stop",
+            MessageKind::ButtonEvent => "button-event",
+            MessageKind::Unknown(kind) => kind,
+        }
+    }
+}
+
+impl PartialEq<String> for MessageKind {
+    fn eq(&self, kind: &String) -> bool {
+        self.as_str() == kind
+    }
+}
+
+impl From<MessageKind> for Value {
+    fn from(kind: MessageKind) -> Self {
+        Value::from(kind.as_str())
+    }
 }
 
 struct Device {
@@ -221,11 +271,11 @@ struct Device {
     user: User,
     client_id: String,
     device_name: String,
-    codec: String,
+    codec: Codec,
     session: Option<Arc<Session>>,
     /// Transcripts to relay to the device, while a streaming provider transcribes.
     interims: Option<mpsc::Receiver<Value>>,
-    decoder: Option<Decoder>,
+    decoder: Option<StreamDecoder>,
 }
 
 /// The next transcript to relay; never, when there is nothing to relay.
@@ -372,14 +422,14 @@ impl Device {
         header: Header,
         payload: Option<&[u8]>,
     ) -> Result<Option<Value>, Closing> {
-        match header.kind.as_str() {
-            "ping" => return Ok(Some(json!({"type": "pong"}))),
-            "audio-start" => {
+        match header.kind {
+            MessageKind::Ping => return Ok(Some(json!({"type": "pong"}))),
+            MessageKind::AudioStart => {
                 if self.session.is_none() {
                     self.start(&header.data).await?;
                 }
             }
-            "audio-chunk" => {
+            MessageKind::AudioChunk => {
                 let Some(payload) = payload else {
                     return Ok(None); // a chunk header without payload carries no audio
                 };
@@ -391,10 +441,10 @@ impl Device {
                 metrics::histogram!("chronicle_audio_chunk_handling_seconds")
                     .record(handling.elapsed().as_secs_f64());
             }
-            "audio-stop" => self.finish("user_stopped").await,
-            "button-event" => self.button(&header.data).await?,
-            other => {
-                tracing::debug!(client = %self.client_id, kind = other, "Ignoring an unknown message type.")
+            MessageKind::AudioStop => self.finish(EndReason::UserStopped).await,
+            MessageKind::ButtonEvent => self.button(&header.data).await?,
+            MessageKind::Unknown(kind) => {
+                tracing::debug!(client = %self.client_id, %kind, "Ignoring an unknown message type.")
             }
         }
         Ok(None)
@@ -403,19 +453,12 @@ impl Device {
     async fn start(&mut self, data: &Value) -> Result<(), Closing> {
         let core = Arc::clone(&self.state.core);
         let format = pcm_format(data);
-        let decoder = if self.codec == "opus" {
-            Decoder::Opus(
-                OpusDecoder::new()
-                    .map_err(|e| Closing::new(1011, format!("cannot decode Opus: {e}")))?,
-            )
-        } else {
-            let normalizer = StreamNormalizer::new(format).map_err(|e| {
-                Closing::new(UNSUPPORTED_DATA, format!("unsupported audio format: {e}"))
-            })?;
-            Decoder::Pcm(Box::new(normalizer))
-        };
+        let decoder = StreamDecoder::new(self.codec, format).map_err(|e| match self.codec {
+            Codec::Opus => Closing::new(1011, format!("cannot decode Opus: {e}")),
+            Codec::Pcm => Closing::new(UNSUPPORTED_DATA, format!("unsupported audio format: {e}")),
+        })?;
         // PCM defaults to batch, as in the original; Opus devices always stream.
-        let batch = self.codec != "opus"
+        let batch = self.codec == Codec::Pcm
             && data.get("mode").and_then(Value::as_str).unwrap_or("batch") == "batch";
         let path_for = |session_id: &str| {
             core.config
@@ -458,12 +501,12 @@ impl Device {
     }
 
     async fn audio(&mut self, payload: &[u8]) -> Result<(), Closing> {
-        let samples = match &mut self.decoder {
-            Some(Decoder::Pcm(normalizer)) => normalizer.push(payload),
-            Some(Decoder::Opus(decoder)) => decoder.decode(payload),
-            None => return Ok(()),
-        }
-        .map_err(|error| Closing::new(UNSUPPORTED_DATA, format!("undecodable audio: {error}")))?;
+        let Some(decoder) = &mut self.decoder else {
+            return Ok(());
+        };
+        let samples = decoder.push(payload).map_err(|error| {
+            Closing::new(UNSUPPORTED_DATA, format!("undecodable audio: {error}"))
+        })?;
         let Some(session) = &self.session else {
             return Ok(());
         };
@@ -480,7 +523,7 @@ impl Device {
     }
 
     /// Ends the session: its conversation with `end_reason`, its recording, its registration.
-    async fn finish(&mut self, end_reason: &str) {
+    async fn finish(&mut self, end_reason: EndReason) {
         let Some(session) = self.session.take() else {
             return;
         };

@@ -8,8 +8,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use chronicle_host_ports::delivery::{Enqueued, NewEvent};
+use chronicle_plugin_api::EndReason;
 
-use crate::db::{DbError, json_column, sql_count, violates};
+use crate::db::{DbError, end_reason_column, json_column, sql_count, violates};
 use crate::delivery;
 use crate::users::{found, unknown_user};
 use crate::{Owner, Store, StoreError, new_id, time};
@@ -41,8 +42,8 @@ pub struct Conversation {
     pub starred: bool,
     /// When it was starred (RFC 3339), if it is.
     pub starred_at: Option<String>,
-    /// Why it ended (`close_conversation`, `inactivity`, …), once completed.
-    pub end_reason: Option<String>,
+    /// Why it ended, once completed.
+    pub end_reason: Option<EndReason>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339, once completed.
@@ -86,7 +87,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         audio_path: row.get(9)?,
         starred: row.get(10)?,
         starred_at: row.get(11)?,
-        end_reason: row.get(12)?,
+        end_reason: end_reason_column(row, 12)?,
         created_at: row.get(13)?,
         completed_at: row.get(14)?,
         duration_seconds: row.get(15)?,
@@ -315,10 +316,10 @@ impl Store {
     pub async fn complete_conversation(
         &self,
         id: &str,
-        end_reason: &str,
+        end_reason: EndReason,
         duration_seconds: Option<f64>,
     ) -> Result<bool, StoreError> {
-        let (id, end_reason) = (id.to_owned(), end_reason.to_owned());
+        let id = id.to_owned();
         self.write(move |tx| {
             let changed = tx
                 .prepare_cached(
@@ -326,7 +327,12 @@ impl Store {
                          duration_seconds = ?4 \
                      WHERE conversation_id = ?1 AND completed_at IS NULL",
                 )?
-                .execute(params![id, time::now(), end_reason, duration_seconds])?;
+                .execute(params![
+                    id,
+                    time::now(),
+                    end_reason.as_str(),
+                    duration_seconds
+                ])?;
             if changed > 0 {
                 return Ok(true);
             }
@@ -669,13 +675,21 @@ mod tests {
 
         assert!(
             store
-                .complete_conversation(&second.conversation_id, "close_conversation", Some(12.5))
+                .complete_conversation(
+                    &second.conversation_id,
+                    EndReason::PluginRequested,
+                    Some(12.5)
+                )
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .complete_conversation(&second.conversation_id, "inactivity", Some(99.0))
+                .complete_conversation(
+                    &second.conversation_id,
+                    EndReason::InactivityTimeout,
+                    Some(99.0)
+                )
                 .await
                 .unwrap()
         );
@@ -684,14 +698,14 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(completed.end_reason.as_deref(), Some("close_conversation"));
+        assert_eq!(completed.end_reason, Some(EndReason::PluginRequested));
         assert_eq!(completed.duration_seconds, Some(12.5));
         assert!(completed.completed_at.is_some());
 
         let open = store.open_conversation_for_session("s1").await.unwrap();
         assert_eq!(open.unwrap().conversation_id, first.conversation_id);
         store
-            .complete_conversation(&first.conversation_id, "inactivity", None)
+            .complete_conversation(&first.conversation_id, EndReason::InactivityTimeout, None)
             .await
             .unwrap();
         assert_eq!(
@@ -703,7 +717,9 @@ mod tests {
             None
         );
         assert_eq!(
-            store.complete_conversation("missing", "x", None).await,
+            store
+                .complete_conversation("missing", EndReason::UserStopped, None)
+                .await,
             Err(StoreError::NotFound)
         );
     }
@@ -834,7 +850,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .complete_conversation(&first.conversation_id, "close_requested", Some(1.0))
+            .complete_conversation(&first.conversation_id, EndReason::CloseRequested, Some(1.0))
             .await
             .unwrap();
         let found = store

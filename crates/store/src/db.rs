@@ -124,6 +124,23 @@ pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A nullable column holding an [`EndReason`](chronicle_plugin_api::EndReason) by name.
+pub(crate) fn end_reason_column(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<chronicle_plugin_api::EndReason>> {
+    let Some(text) = row.get::<_, Option<String>>(index)? else {
+        return Ok(None);
+    };
+    text.parse().map(Some).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            Box::new(error),
+        )
+    })
+}
+
 /// The open database: one writer, a pool of readers.
 pub(crate) struct Db {
     path: PathBuf,

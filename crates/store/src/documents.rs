@@ -6,9 +6,7 @@
 //! in Rust to the collection's documents: simple, and the same everywhere; plugin collections
 //! are small. An update that fails leaves the document as it was.
 
-use chronicle_host_ports::{
-    BackendError, DocumentStore, apply_update, ensure_id, matches_filter,
-};
+use chronicle_host_ports::{BackendError, DocumentStore, apply_update, ensure_id, matches_filter};
 use chronicle_plugin_api::{JsonMap, async_trait};
 use rusqlite::{Connection, params};
 use serde_json::Value;

@@ -3,7 +3,9 @@
 use rusqlite::{OptionalExtension, Row, ffi, params};
 use serde::Serialize;
 
-use crate::db::{DbError, violates};
+use chronicle_plugin_api::EndReason;
+
+use crate::db::{DbError, end_reason_column, violates};
 use crate::users::unknown_user;
 use crate::{Owner, Store, StoreError, time};
 
@@ -22,8 +24,8 @@ pub struct Session {
     pub started_at: String,
     /// When it ended, once it did.
     pub ended_at: Option<String>,
-    /// How it ended (`user_stopped`, `websocket_disconnect`).
-    pub end_reason: Option<String>,
+    /// How it ended, once it did.
+    pub end_reason: Option<EndReason>,
     /// Seconds of audio received.
     pub audio_seconds: f64,
 }
@@ -39,7 +41,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
         audio_path: row.get(3)?,
         started_at: row.get(4)?,
         ended_at: row.get(5)?,
-        end_reason: row.get(6)?,
+        end_reason: end_reason_column(row, 6)?,
         audio_seconds: row.get(7)?,
     })
 }
@@ -84,17 +86,22 @@ impl Store {
     pub async fn end_session(
         &self,
         session_id: &str,
-        end_reason: &str,
+        end_reason: EndReason,
         audio_seconds: f64,
     ) -> Result<bool, StoreError> {
-        let (session_id, end_reason) = (session_id.to_owned(), end_reason.to_owned());
+        let session_id = session_id.to_owned();
         self.write(move |tx| {
             let changed = tx
                 .prepare_cached(
                     "UPDATE sessions SET ended_at = ?2, end_reason = ?3, audio_seconds = ?4 \
                      WHERE session_id = ?1 AND ended_at IS NULL",
                 )?
-                .execute(params![session_id, time::now(), end_reason, audio_seconds])?;
+                .execute(params![
+                    session_id,
+                    time::now(),
+                    end_reason.as_str(),
+                    audio_seconds
+                ])?;
             Ok(changed == 1)
         })
         .await
@@ -147,10 +154,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((started.ended_at, started.audio_seconds), (None, 0.0));
-        assert!(store.end_session("s1", "user_stopped", 12.5).await.unwrap());
+        assert!(
+            store
+                .end_session("s1", EndReason::UserStopped, 12.5)
+                .await
+                .unwrap()
+        );
         assert!(
             !store
-                .end_session("s1", "websocket_disconnect", 99.0)
+                .end_session("s1", EndReason::WebsocketDisconnect, 99.0)
                 .await
                 .unwrap(),
             "a session ends once"
@@ -161,8 +173,8 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            (ended.end_reason.as_deref(), ended.audio_seconds),
-            (Some("user_stopped"), 12.5)
+            (ended.end_reason, ended.audio_seconds),
+            (Some(EndReason::UserStopped), 12.5)
         );
         assert!(
             store

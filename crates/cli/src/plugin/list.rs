@@ -46,7 +46,7 @@ fn table(plugins: &[PluginStatus]) -> String {
                 p.plugin_id.clone(),
                 p.runtime.to_string(),
                 if p.enabled { "yes".into() } else { "no".into() },
-                p.status.clone(),
+                p.status.to_string(),
                 p.priority.to_string(),
                 p.pid.map_or_else(|| "-".to_owned(), |pid| pid.to_string()),
                 p.restarts

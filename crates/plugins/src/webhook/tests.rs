@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chronicle_host_ports::DocumentStore;
-use chronicle_host_ports::delivery::{
-    DeliveryFilter, DeliveryQueue, DeliveryStatus, NewEvent,
-};
+use chronicle_host_ports::delivery::{DeliveryFilter, DeliveryQueue, DeliveryStatus, NewEvent};
 use chronicle_plugin_api::{Event, JsonMap};
 use chronicle_plugin_host::delivery::{DeliverySettings, Dispatcher};
 use chronicle_plugin_host::{Backends, HostConfig, MemoryDocuments, PluginHost, Status};

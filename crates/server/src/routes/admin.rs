@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chronicle_plugin_api::JsonMap;
+use chronicle_plugin_host::PluginState;
 use serde_json::{Value, json};
 
 use crate::auth::AdminUser;
@@ -16,18 +17,18 @@ use crate::state::AppState;
 pub async fn health(State(state): State<AppState>, _admin: AdminUser) -> Json<Value> {
     let plugins = state.core.host().plugins();
     let configured: Vec<_> = plugins.iter().filter(|p| p.configured).collect();
-    let count = |status: &str| configured.iter().filter(|p| p.status == status).count();
+    let count = |state: PluginState| configured.iter().filter(|p| p.status == state).count();
     let entries: Vec<Value> = configured
         .iter()
         .map(|p| json!({"plugin_id": p.plugin_id, "status": p.status, "error": p.error, "runtime": p.runtime, "pid": p.pid, "restarts": p.restarts}))
         .collect();
     Json(json!({
         "total": configured.len(),
-        "initialized": count("initialized"),
-        "degraded": count("degraded"),
-        "failed": count("failed"),
-        "registered": count("registered"),
-        "disabled": count("disabled"),
+        "initialized": count(PluginState::Initialized),
+        "degraded": count(PluginState::Degraded),
+        "failed": count(PluginState::Failed),
+        "registered": count(PluginState::Registered),
+        "disabled": count(PluginState::Disabled),
         "plugins": entries,
     }))
 }

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use chronicle_plugin_api::EndReason;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -100,7 +101,7 @@ pub async fn close(
         .ok_or_else(|| AppError::NotFound(format!("Client '{client_id}' is not connected")))?;
     let mut session_state = session.state.lock().await;
     let closed = session
-        .end_conversation(pipeline, &mut session_state, "user_requested")
+        .end_conversation(pipeline, &mut session_state, EndReason::UserRequested)
         .await?;
     if !closed {
         return Err(AppError::Conflict(format!(

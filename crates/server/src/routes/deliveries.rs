@@ -3,9 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chronicle_host_ports::delivery::{
-    DeliveryFilter, DeliveryQueue, DeliveryStatus, ReplayTarget,
-};
+use chronicle_host_ports::delivery::{DeliveryFilter, DeliveryQueue, DeliveryStatus, ReplayTarget};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -5,17 +5,18 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use chronicle_host_ports::delivery::DeliveryQueue as _;
+use chronicle_plugin_host::PluginState;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
 
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let plugins = state.core.host().plugins();
-    let count = |status: &str| plugins.iter().filter(|p| p.status == status).count();
+    let count = |state: PluginState| plugins.iter().filter(|p| p.status == state).count();
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "plugins": {"initialized": count("initialized"), "degraded": count("degraded"), "failed": count("failed")},
+        "plugins": {"initialized": count(PluginState::Initialized), "degraded": count(PluginState::Degraded), "failed": count(PluginState::Failed)},
         "sessions": state.core.pipeline.sessions.count(),
     }))
 }
