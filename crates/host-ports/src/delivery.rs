@@ -226,6 +226,15 @@ pub struct Reach {
     pub wait: Option<(i64, String)>,
 }
 
+/// Where a chain's walk is, as [`DeliveryQueue::advance`] records it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChainStep {
+    /// About to reach this plugin.
+    Reach(Reach),
+    /// Past the last plugin: the chain is finished.
+    Finish,
+}
+
 /// What [`DeliveryQueue::advance`] decided for a [`Reach`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reached {
@@ -299,16 +308,15 @@ pub trait DeliveryQueue: Send + Sync {
         limit: usize,
     ) -> Result<Vec<QueuedEvent>, BackendError>;
 
-    /// Records the progress of event `seq`'s chain, ends the delivery in `end` and opens the
-    /// one in `reach`, in one transaction; `done` marks the chain finished. Returns what to do
-    /// about `reach`.
+    /// Records the progress of event `seq`'s chain and ends the delivery in `end`, then takes
+    /// `step` (opens the delivery it reaches, or marks the chain finished), in one
+    /// transaction. Returns what to do about a reached plugin; `None` for [`ChainStep::Finish`].
     async fn advance(
         &self,
         seq: i64,
         progress: &ChainProgress,
         end: Option<AttemptEnd>,
-        reach: Option<Reach>,
-        done: bool,
+        step: ChainStep,
     ) -> Result<Option<Reached>, BackendError>;
 
     /// Claims (marks running, counting an attempt) up to `limit` deliveries due at `now_ms`

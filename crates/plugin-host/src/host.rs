@@ -1,7 +1,6 @@
 //! The plugin host: the loaded set of plugins, their health, and their lifecycle.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chronicle_host_ports::Actor;
@@ -16,12 +15,13 @@ use crate::backends::Backends;
 use crate::catalog::{Catalog, Runtime, Source};
 use crate::config::{self, HostConfig, PluginSpec};
 use crate::diagnostic::{ConfigErrors, Diagnostic};
+use crate::grants::Grants;
+use crate::guard::{Invocation, guard};
 use crate::process::ProcessPlugin;
 use crate::process::launch::{self, Launch};
 use crate::record::CallRecorder;
-use crate::router::{Invocation, guard};
-use crate::services::Grants;
 use crate::services::HostServices;
+use crate::slot::{Health, HealthCell, HostInner, Slot};
 
 /// How long `initialize` may take before the plugin is marked degraded.
 pub const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,45 +34,6 @@ pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct PluginHost {
     pub(crate) inner: Arc<HostInner>,
-}
-
-pub(crate) struct HostInner {
-    pub slots: Vec<Slot>,
-    /// For each event (by [`Event::index`]), the slots subscribed to it in chain order.
-    pub chains: [Vec<usize>; 9],
-    pub backends: Backends,
-    pub catalog: Catalog,
-}
-
-pub(crate) struct Slot {
-    pub spec: PluginSpec,
-    pub id: Arc<str>,
-    pub runtime: Runtime,
-    pub name: String,
-    pub description: String,
-    pub instance: Option<Arc<dyn Plugin>>,
-    /// The same plugin as `instance`, when it runs in a child process.
-    pub process: Option<Arc<ProcessPlugin>>,
-    pub grants: Grants,
-    health: AtomicU8,
-    error: Mutex<Option<String>>,
-}
-
-/// Where a plugin stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[repr(u8)]
-pub enum Health {
-    /// Turned off in `plugins.yml`.
-    Disabled = 0,
-    /// Built, not yet initialized.
-    Registered = 1,
-    /// Receiving events.
-    Initialized = 2,
-    /// A dependency was unreachable; no events until it recovers.
-    Degraded = 3,
-    /// Broken: no events until its configuration or code changes.
-    Failed = 4,
 }
 
 /// Where a plugin stands in `chronicle plugin list` and the admin API: its [`Health`], or not
@@ -135,65 +96,6 @@ impl std::fmt::Display for PluginState {
 impl PartialEq<&str> for PluginState {
     fn eq(&self, name: &&str) -> bool {
         self.as_str() == *name
-    }
-}
-
-impl Health {
-    fn from_u8(value: u8) -> Self {
-        match value {
-            0 => Health::Disabled,
-            1 => Health::Registered,
-            2 => Health::Initialized,
-            3 => Health::Degraded,
-            _ => Health::Failed,
-        }
-    }
-}
-
-impl Slot {
-    /// The plugin's health; a started process plugin whose process is down reads as degraded.
-    pub fn health(&self) -> Health {
-        let health = Health::from_u8(self.health.load(Ordering::Acquire));
-        match &self.process {
-            Some(process) if health == Health::Initialized && process.down_reason().is_some() => {
-                Health::Degraded
-            }
-            _ => health,
-        }
-    }
-
-    pub fn error(&self) -> Option<String> {
-        if let Some(reason) = self
-            .process
-            .as_ref()
-            .and_then(|process| process.down_reason())
-            && Health::from_u8(self.health.load(Ordering::Acquire)) == Health::Initialized
-        {
-            return Some(reason);
-        }
-        self.error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// The health set by initialization and recovery, without the process supervisor's view.
-    pub fn base_health(&self) -> Health {
-        Health::from_u8(self.health.load(Ordering::Acquire))
-    }
-
-    pub(crate) fn set_health(&self, health: Health, error: Option<String>) {
-        *self.error.lock().unwrap_or_else(PoisonError::into_inner) = error;
-        self.health.store(health as u8, Ordering::Release);
-    }
-
-    /// The deadline of one call for `event`.
-    pub fn timeout_for(&self, event: Event) -> Duration {
-        self.spec.timeout.unwrap_or(if event.is_terminal() {
-            Duration::from_secs(30)
-        } else {
-            Duration::from_secs(5)
-        })
     }
 }
 
@@ -323,8 +225,7 @@ impl PluginHost {
                 instance,
                 process,
                 grants: Grants::new(&spec.permissions),
-                health: AtomicU8::new(health as u8),
-                error: Mutex::new(None),
+                health: HealthCell::new(health),
                 spec,
             });
         }
@@ -459,15 +360,15 @@ impl PluginHost {
                      the server initializes it again by itself",
                 )
             });
-        let report = crate::router::guard(CONNECTION_TEST_TIMEOUT, plugin.test_connection()).await;
+        let report = guard(CONNECTION_TEST_TIMEOUT, plugin.test_connection()).await;
         let checks = match report {
-            crate::router::Invocation::Returned(report) => report.checks,
-            crate::router::Invocation::Panicked(message) => vec![ConnectionCheck::failed(
+            Invocation::Returned(report) => report.checks,
+            Invocation::Panicked(message) => vec![ConnectionCheck::failed(
                 "plugin",
                 format!("the test panicked: {message}"),
                 "report this plugin's bug",
             )],
-            crate::router::Invocation::TimedOut(after) => vec![ConnectionCheck::failed(
+            Invocation::TimedOut(after) => vec![ConnectionCheck::failed(
                 "plugin",
                 format!("no answer within {} s", after.as_secs()),
                 "check that the service is reachable from this machine",

@@ -19,11 +19,14 @@
 
 mod backends;
 pub mod catalog;
+mod chain;
 pub mod condition;
 pub mod config;
 pub mod delivery;
 pub mod diagnostic;
 pub mod env;
+mod grants;
+mod guard;
 mod host;
 pub mod process;
 mod record;
@@ -32,6 +35,7 @@ mod recovery;
 mod robustness;
 mod router;
 mod services;
+mod slot;
 pub mod yaml;
 
 pub use backends::{
@@ -39,12 +43,13 @@ pub use backends::{
 };
 pub use config::HostConfig;
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
+pub use grants::Grants;
 pub use host::{
-    CLEANUP_TIMEOUT, CONNECTION_TEST_TIMEOUT, Health, INITIALIZE_TIMEOUT, Loaded, PluginHost,
-    PluginState, PluginStatus,
+    CLEANUP_TIMEOUT, CONNECTION_TEST_TIMEOUT, INITIALIZE_TIMEOUT, Loaded, PluginHost, PluginState,
+    PluginStatus,
 };
 pub use process::launch::ProcessOptions;
 pub use record::{DispatchRecord, PluginOutcome, ServiceCall, Status};
 pub use recovery::RecoveryPolicy;
 pub use router::DispatchRequest;
-pub use services::Grants;
+pub use slot::Health;

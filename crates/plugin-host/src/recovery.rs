@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::host::{Health, HostInner, PluginHost, initialize_slot};
+use crate::host::{PluginHost, initialize_slot};
+use crate::slot::{Health, HostInner};
 
 /// When to retry.
 #[derive(Clone, Copy, Debug)]

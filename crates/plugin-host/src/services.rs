@@ -10,28 +10,9 @@ use chronicle_plugin_api::{
 };
 use serde_json::{Value, json};
 
-use crate::host::HostInner;
+use crate::grants::Grants;
 use crate::record::{CallRecorder, ServiceCall};
-
-/// The permissions granted to one plugin, as a bit set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Grants(u8);
-
-impl Grants {
-    /// The set of `permissions`.
-    pub fn new(permissions: &[Permission]) -> Self {
-        Self(permissions.iter().fold(0, |bits, p| bits | Self::bit(*p)))
-    }
-
-    fn bit(permission: Permission) -> u8 {
-        1 << (permission as u8)
-    }
-
-    /// Whether `permission` was granted.
-    pub fn contains(self, permission: Permission) -> bool {
-        self.0 & Self::bit(permission) != 0
-    }
-}
+use crate::slot::HostInner;
 
 /// Services as seen by one plugin during one call.
 pub(crate) struct HostServices {

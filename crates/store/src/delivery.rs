@@ -7,8 +7,9 @@
 
 use chronicle_host_ports::BackendError;
 use chronicle_host_ports::delivery::{
-    AttemptEnd, ChainProgress, DeliveryFilter, DeliveryQueue, DeliveryRow, DeliveryStatus,
-    DueDelivery, Enqueued, NewEvent, QueuedEvent, Reach, Reached, ReplayTarget, StatusCounts,
+    AttemptEnd, ChainProgress, ChainStep, DeliveryFilter, DeliveryQueue, DeliveryRow,
+    DeliveryStatus, DueDelivery, Enqueued, NewEvent, QueuedEvent, Reach, Reached, ReplayTarget,
+    StatusCounts,
 };
 use chronicle_plugin_api::{Event, JsonMap, async_trait};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
@@ -220,8 +221,7 @@ pub(crate) struct Step {
     seq: i64,
     progress: String,
     end: Option<AttemptEnd>,
-    reach: Option<Reach>,
-    done: bool,
+    step: ChainStep,
 }
 
 type StepReply = tokio::sync::oneshot::Sender<Result<Option<Reached>, StoreError>>;
@@ -233,16 +233,17 @@ pub(crate) type StepSender = std::sync::mpsc::Sender<(Step, StepReply)>;
 const STEPS_PER_COMMIT: usize = 256;
 
 fn write_step(tx: &Transaction<'_>, step: &Step, now: i64) -> Result<Option<Reached>, DbError> {
+    let done = matches!(step.step, ChainStep::Finish);
     tx.prepare_cached(
         "UPDATE delivery_events SET progress = ?2, done = ?3, \
              done_ms = CASE WHEN ?3 = 1 THEN ?4 END \
          WHERE seq = ?1",
     )?
-    .execute(params![step.seq, step.progress, i64::from(step.done), now])?;
+    .execute(params![step.seq, step.progress, i64::from(done), now])?;
     if let Some(end) = &step.end {
         end_attempt(tx, end, now)?;
     }
-    if step.done {
+    if done {
         // A call cut off by a crash whose plugin the resumed chain no longer reaches (left
         // the configuration, or the chain now stops before it): the retry loop decides.
         tx.prepare_cached(
@@ -252,10 +253,10 @@ fn write_step(tx: &Transaction<'_>, step: &Step, now: i64) -> Result<Option<Reac
         )?
         .execute(params![step.seq, now])?;
     }
-    step.reach
-        .as_ref()
-        .map(|next| reach(tx, step.seq, next, now))
-        .transpose()
+    match &step.step {
+        ChainStep::Reach(next) => reach(tx, step.seq, next, now).map(Some),
+        ChainStep::Finish => Ok(None),
+    }
 }
 
 /// Group commit: writes the steps of every chain running at once in one transaction per
@@ -356,8 +357,7 @@ impl DeliveryQueue for Store {
         seq: i64,
         progress: &ChainProgress,
         end: Option<AttemptEnd>,
-        reach_next: Option<Reach>,
-        done: bool,
+        step: ChainStep,
     ) -> Result<Option<Reached>, BackendError> {
         let progress = serde_json::to_string(progress)
             .map_err(|error| BackendError::Failed(error.to_string()))?;
@@ -366,8 +366,7 @@ impl DeliveryQueue for Store {
             seq,
             progress,
             end,
-            reach: reach_next,
-            done,
+            step,
         };
         self.steps()
             .send((step, reply))
@@ -613,7 +612,7 @@ mod tests {
         };
         let progress = ChainProgress::default();
         let Some(Reached::Call { delivery_id, .. }) = store
-            .advance(seq, &progress, None, Some(reach), false)
+            .advance(seq, &progress, None, ChainStep::Reach(reach))
             .await
             .unwrap()
         else {
@@ -627,7 +626,7 @@ mod tests {
             called: true,
         };
         store
-            .advance(seq, &progress, Some(end), None, true)
+            .advance(seq, &progress, Some(end), ChainStep::Finish)
             .await
             .unwrap();
         seq

@@ -16,7 +16,7 @@
 //! transaction and tracked with `PRAGMA user_version`. Timestamps are RFC 3339 UTC strings with
 //! milliseconds ([`time`]). Deleting a conversation deletes its row; its memories stay, unlinked.
 //! Plugin documents implement [`chronicle_host_ports::DocumentStore`] with the shared
-//! matching rules of `chronicle_plugin_api::backend`.
+//! matching rules of `chronicle-host-ports`.
 //!
 //! This crate must never know HTTP (no axum, no request or response types), run plugins, or
 //! hash passwords: it stores what it is given.

@@ -1,0 +1,336 @@
+//! Walking one event's chain of plugins: the one walk that live and durable dispatch share.
+//!
+//! The walk takes each plugin subscribed to the event in priority order, admits it (enabled,
+//! chain not stopped, condition met, initialized), calls it guarded with one context built in
+//! one place ([`PluginHost::call_slot`]), hands the metadata on, and builds the dispatch record.
+//! What varies is the [`Journal`]: a live event keeps nothing but its record ([`Live`]); a
+//! terminal event writes each step to the durable queue before the call (the dispatcher's
+//! journal, in `delivery/lanes.rs`).
+//!
+//! Invariant: a plugin's panic, error or overrun is recorded as that plugin's outcome and the
+//! chain goes on; nothing a plugin does ends a walk early except `should_continue: false`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use chronicle_host_ports::Actor;
+use chronicle_plugin_api::{Delivery, Event, HandlerOutcome, JsonMap, Plugin, PluginContext};
+
+use crate::condition::{TranscriptView, Verdict};
+use crate::guard::{Invocation, guard};
+use crate::host::PluginHost;
+use crate::record::{CallRecorder, DispatchRecord, PluginOutcome, Status};
+use crate::services::HostServices;
+use crate::slot::{Health, HostInner, Slot, unavailable_reason};
+
+type HandlerFuture<'a> = Pin<Box<dyn Future<Output = HandlerOutcome> + Send + 'a>>;
+
+/// The handler of `plugin` for the context's event.
+fn handler<'a>(plugin: &'a dyn Plugin, ctx: &'a mut PluginContext) -> HandlerFuture<'a> {
+    match ctx.event {
+        Event::TranscriptStreaming | Event::TranscriptBatch => plugin.on_transcript(ctx),
+        Event::ConversationComplete => plugin.on_conversation_complete(ctx),
+        Event::MemoryProcessed => plugin.on_memory_processed(ctx),
+        Event::ConversationStarred => plugin.on_conversation_starred(ctx),
+        Event::ButtonSinglePress | Event::ButtonDoublePress | Event::ButtonLongPress => {
+            plugin.on_button_event(ctx)
+        }
+        Event::PluginAction => plugin.on_plugin_action(ctx),
+    }
+}
+
+/// A process-wide unique event id: a random prefix drawn once per process, then a counter.
+/// Cheaper than a random UUID per event (no system call on the hot path) and unique across
+/// restarts all the same.
+pub(crate) fn next_event_id() -> Arc<str> {
+    static PREFIX: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Arc::from(format!("{}-{n:x}", *PREFIX))
+}
+
+pub(crate) fn millis(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Whether a slot takes an event now.
+pub(crate) enum Admission {
+    /// Call it, with what its condition adds to the data.
+    Run(JsonMap),
+    /// Not this time: disabled, condition not met, or the chain stopped.
+    Skip(String),
+    /// It would (with these extras), but it is not initialized (degraded, failed,
+    /// restarting), for this reason.
+    Unavailable(JsonMap, String),
+}
+
+/// One call of one plugin's handler.
+pub(crate) struct SlotCall<'a> {
+    pub event: Event,
+    pub user_id: &'a Arc<str>,
+    pub data: Arc<JsonMap>,
+    pub metadata: JsonMap,
+    pub event_id: &'a Arc<str>,
+    pub attempt: u32,
+    pub recorder: &'a CallRecorder,
+}
+
+/// The chain's running state, handed from plugin to plugin.
+pub(crate) struct ChainState {
+    /// The metadata as the last plugin left it.
+    pub metadata: JsonMap,
+    /// The plugin that stopped the chain (`should_continue: false`), if one did.
+    pub stopped_by: Option<Arc<str>>,
+}
+
+/// What the journal decided for one admitted-or-not plugin.
+pub(crate) enum Step {
+    /// Not called; recorded as skipped, for this reason.
+    Skip(String),
+    /// Call it, as this attempt, with what its condition adds to the data.
+    Call { attempt: u32, extras: JsonMap },
+    /// Not called and not part of this walk's record (already settled elsewhere).
+    Pass,
+}
+
+/// What a walk writes down as it goes; the one thing live and durable dispatch do differently.
+pub(crate) trait Journal: Send {
+    /// Why a step cannot be written (the durable queue refused).
+    type Error: Send;
+
+    /// Whether `plugin_id` was passed before this walk (a chain resumed after a restart).
+    fn passed_before(&self, plugin_id: &str) -> bool;
+
+    /// Writes down what happens at `slot`, given its admission and the chain so far.
+    fn step(
+        &mut self,
+        slot: &Slot,
+        admission: Admission,
+        chain: &ChainState,
+    ) -> impl Future<Output = Result<Step, Self::Error>> + Send;
+
+    /// Writes down how a call that [`Step::Call`] asked for ended.
+    fn called(&mut self, slot: &Slot, outcome: &PluginOutcome, attempt: u32);
+
+    /// Writes down that the walk reached the end of the chain.
+    fn finish(
+        &mut self,
+        chain: &ChainState,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// The journal of a live event: nothing to write but the record.
+pub(crate) struct Live;
+
+impl Journal for Live {
+    type Error = Infallible;
+
+    fn passed_before(&self, _plugin_id: &str) -> bool {
+        false
+    }
+
+    async fn step(
+        &mut self,
+        _slot: &Slot,
+        admission: Admission,
+        _chain: &ChainState,
+    ) -> Result<Step, Infallible> {
+        Ok(match admission {
+            Admission::Run(extras) => Step::Call { attempt: 1, extras },
+            Admission::Skip(reason) | Admission::Unavailable(_, reason) => Step::Skip(reason),
+        })
+    }
+
+    fn called(&mut self, _slot: &Slot, _outcome: &PluginOutcome, _attempt: u32) {}
+
+    async fn finish(&mut self, _chain: &ChainState) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// One event about to walk its chain.
+pub(crate) struct Walk {
+    pub event: Event,
+    pub user_id: Arc<str>,
+    pub event_id: Arc<str>,
+    pub data: Arc<JsonMap>,
+    pub chain: ChainState,
+}
+
+impl PluginHost {
+    /// Walks `walk`'s chain with `journal`, then logs and returns the record of what each
+    /// plugin did.
+    pub(crate) async fn walk<J: Journal>(
+        &self,
+        walk: Walk,
+        journal: &mut J,
+    ) -> Result<Arc<DispatchRecord>, J::Error> {
+        let inner = &self.inner;
+        let started_at = SystemTime::now();
+        let clock = Instant::now();
+        let Walk {
+            event,
+            user_id,
+            event_id,
+            data,
+            mut chain,
+        } = walk;
+        let mut transcript = TranscriptView::new(&data);
+        let recorder = CallRecorder::default();
+        let slots = &inner.chains[event.index()];
+        let mut outcomes = Vec::with_capacity(slots.len());
+
+        for &index in slots {
+            let slot = &inner.slots[index];
+            if journal.passed_before(&slot.id) {
+                continue;
+            }
+            let admission = inner.admit(index, event, &mut transcript, chain.stopped_by.as_deref());
+            match journal.step(slot, admission, &chain).await? {
+                Step::Skip(reason) => outcomes.push(PluginOutcome::skipped(&slot.id, reason)),
+                Step::Pass => {}
+                Step::Call { attempt, extras } => {
+                    let call = SlotCall {
+                        event,
+                        user_id: &user_id,
+                        data: with_extras(&data, extras),
+                        metadata: std::mem::take(&mut chain.metadata),
+                        event_id: &event_id,
+                        attempt,
+                        recorder: &recorder,
+                    };
+                    let outcome;
+                    (outcome, chain.metadata) = self.call_slot(index, call).await;
+                    if outcome.stops_chain() {
+                        chain.stopped_by = Some(Arc::clone(&slot.id));
+                    }
+                    journal.called(slot, &outcome, attempt);
+                    outcomes.push(outcome);
+                }
+            }
+        }
+        journal.finish(&chain).await?;
+        let record = Arc::new(DispatchRecord {
+            event,
+            user_id,
+            plugins: outcomes,
+            metadata: chain.metadata,
+            services: recorder.take(),
+            event_id,
+            data,
+            started_at,
+            duration_ms: millis(clock),
+        });
+        inner.backends.event_log.record(Arc::clone(&record));
+        Ok(record)
+    }
+
+    /// Calls slot `index`'s handler for `call`, guarded, and returns its outcome and the
+    /// metadata as the plugin left it.
+    pub(crate) async fn call_slot(
+        &self,
+        index: usize,
+        call: SlotCall<'_>,
+    ) -> (PluginOutcome, JsonMap) {
+        let slot = &self.inner.slots[index];
+        let Some(plugin) = &slot.instance else {
+            let reason = unavailable_reason(slot).unwrap_or_else(|| "not initialized".into());
+            return (PluginOutcome::skipped(&slot.id, reason), call.metadata);
+        };
+        let timeout = slot.timeout_for(call.event);
+        let mut ctx = PluginContext {
+            user_id: Arc::clone(call.user_id),
+            event: call.event,
+            data: call.data,
+            metadata: call.metadata,
+            services: Arc::new(HostServices {
+                host: Arc::downgrade(&self.inner),
+                plugin_id: Arc::clone(&slot.id),
+                actor: Actor::User(Arc::clone(call.user_id)),
+                grants: slot.grants,
+                depth: 0,
+                recorder: call.recorder.clone(),
+            }),
+            delivery: Delivery {
+                event_id: Arc::clone(call.event_id),
+                plugin_id: Arc::clone(&slot.id),
+                attempt: call.attempt,
+                deadline: SystemTime::now() + timeout,
+            },
+        };
+        let call_started = Instant::now();
+        let invocation = guard(timeout, handler(plugin.as_ref(), &mut ctx)).await;
+        let duration_ms = millis(call_started);
+        let (status, reason, result) = match invocation {
+            Invocation::Returned(Ok(Some(result))) => (Status::Executed, None, Some(result)),
+            Invocation::Returned(Ok(None)) => (Status::Declined, None, None),
+            Invocation::Returned(Err(error)) => (Status::Failed, Some(error.message), None),
+            Invocation::Panicked(message) => {
+                (Status::Failed, Some(format!("panicked: {message}")), None)
+            }
+            Invocation::TimedOut(after) => (
+                Status::TimedOut,
+                Some(format!("no answer within {:.1} s", after.as_secs_f64())),
+                None,
+            ),
+        };
+        if let Some(reason) = &reason {
+            tracing::warn!(plugin = %slot.id, event = %call.event, ?status, error = %reason, "Plugin call failed.");
+        }
+        let outcome = PluginOutcome {
+            plugin_id: Arc::clone(&slot.id),
+            status,
+            reason,
+            result,
+            duration_ms,
+        };
+        (outcome, std::mem::take(&mut ctx.metadata))
+    }
+}
+
+/// `data` with `extras` added, shared when there are none.
+pub(crate) fn with_extras(data: &Arc<JsonMap>, extras: JsonMap) -> Arc<JsonMap> {
+    if extras.is_empty() {
+        Arc::clone(data)
+    } else {
+        let mut copy = (**data).clone();
+        copy.extend(extras);
+        Arc::new(copy)
+    }
+}
+
+impl HostInner {
+    /// Whether slot `index` takes `event` now, given who stopped the chain, if anyone.
+    pub(crate) fn admit(
+        &self,
+        index: usize,
+        event: Event,
+        transcript: &mut TranscriptView,
+        stopped_by: Option<&str>,
+    ) -> Admission {
+        let slot = &self.slots[index];
+        if slot.health() == Health::Disabled {
+            return Admission::Skip("disabled in plugins.yml".to_owned());
+        }
+        if let Some(by) = stopped_by {
+            return Admission::Skip(format!("chain stopped by `{by}`"));
+        }
+        match slot.spec.condition.evaluate(event, transcript) {
+            Verdict::Skip => Admission::Skip(format!(
+                "condition `{}` not met",
+                slot.spec.condition.type_name()
+            )),
+            Verdict::Run(extras) => {
+                let extras = extras.into_iter().collect();
+                match unavailable_reason(slot) {
+                    Some(reason) => Admission::Unavailable(extras, reason),
+                    None => Admission::Run(extras),
+                }
+            }
+        }
+    }
+}
