@@ -234,7 +234,7 @@ pub async fn devices(max_devices: usize, step: usize) -> anyhow::Result<Value> {
         "ready_ms": server.ready_ms,
         "idle_server_rss_kib": idle_rss_kib,
         "steps": steps,
-        "machine": crate::machine(),
+        "machine": crate::report::machine(),
         "note": "client and server share this machine's cores",
     }))
 }

@@ -24,7 +24,7 @@ use chronicle_plugin_host::{Backends, HostConfig, PluginHost};
 use chronicle_store::{NewConversation, Store};
 use serde_json::{Value, json};
 
-use crate::latency_summary;
+use crate::report::latency_summary;
 
 /// When each event reached the last plugin, in nanoseconds since the run's start (0: not yet).
 struct Deliveries {
@@ -143,14 +143,14 @@ pub async fn durable(events: usize) -> anyhow::Result<Value> {
                 event: Event::ConversationComplete,
                 user_id: user.clone(),
                 conversation_id: Some(conversation.clone()),
-                data: crate::object(json!({
+                data: crate::report::object(json!({
                     "n": n,
                     "conversation_id": conversation,
                     "transcript": "We agreed to ship on Friday.",
                     "duration": 42.5,
                     "conversation": {"client_id": "bench0-pendant", "user_id": user, "title": "bench", "summary": null},
                 })),
-                metadata: crate::object(json!({"end_reason": "user_stopped"})),
+                metadata: crate::report::object(json!({"end_reason": "user_stopped"})),
             };
             store.announce_completion(&conversation, None, event).await
         }

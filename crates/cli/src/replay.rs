@@ -119,7 +119,7 @@ fn print_event((data, record): &Shown, json_lines: bool) {
             .result
             .as_ref()
             .and_then(|r| r.message.clone())
-            .or_else(|| outcome.reason.clone())
+            .or_else(|| outcome.reason.as_deref().map(str::to_owned))
             .map(|m| format!(": {m}"))
             .unwrap_or_default();
         println!("  {} {status}{why}", outcome.plugin_id);

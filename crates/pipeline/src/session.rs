@@ -751,7 +751,7 @@ mod tests {
     #[async_trait]
     impl crate::Plugins for Gated {
         async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
-            lock(&self.seen).push((request.event, Value::Object(request.data.clone())));
+            lock(&self.seen).push((request.event, Value::Object((*request.data).clone())));
             self.gate.acquire().await.unwrap().forget();
             Arc::new(DispatchRecord {
                 event: request.event,
@@ -760,7 +760,7 @@ mod tests {
                 metadata: request.metadata,
                 services: Vec::new(),
                 event_id: "e".into(),
-                data: Arc::new(request.data),
+                data: request.data,
                 started_at: std::time::SystemTime::now(),
                 duration_ms: 0.0,
             })

@@ -1,4 +1,5 @@
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -8,17 +9,17 @@ use crate::{Event, JsonMap, Services};
 /// Everything a handler receives about one event.
 ///
 /// Each plugin gets its own context. `data` is the event's data plus what this plugin's
-/// condition added (`command`, `original_transcript`, regex groups); it is shared read-only
-/// between plugins without copying, and [`Arc::make_mut`] gives a plugin a private copy should
-/// it want one. `metadata` is handed from plugin to plugin along the chain: what an earlier
-/// plugin writes here, a later one reads.
+/// condition added (`command`, `original_transcript`, regex groups), read as one map (see
+/// [`EventData`]); the event's part is shared read-only between plugins without copying.
+/// `metadata` is handed from plugin to plugin along the chain: what an earlier plugin writes
+/// here, a later one reads.
 pub struct PluginContext {
     /// The user the event belongs to; `system` for calls that name no user.
     pub user_id: Arc<str>,
     /// The event being handled.
     pub event: Event,
     /// The event's data, with this plugin's condition extras.
-    pub data: Arc<JsonMap>,
+    pub data: EventData,
     /// Metadata shared along the chain; changes made here reach the plugins that run later.
     pub metadata: JsonMap,
     /// What the host offers this plugin, each call checked against its granted permissions.
@@ -51,6 +52,97 @@ impl std::fmt::Debug for PluginContext {
     }
 }
 
+/// An event's data as one plugin sees it: the data every plugin of the chain shares, plus what
+/// this plugin's condition added.
+///
+/// It reads as one [`JsonMap`] (it dereferences to one, extras winning over the event's
+/// fields). [`EventData::get`] and [`PluginContext::str_field`] look a field up in both
+/// without copying anything; the merged map is built once, on first use, only for a plugin
+/// that asks for the whole map.
+pub struct EventData {
+    shared: Arc<JsonMap>,
+    /// A condition adds two or three fields: a list looked through beats a map built.
+    extras: Vec<(String, Value)>,
+    merged: OnceLock<JsonMap>,
+}
+
+impl EventData {
+    /// The event's `shared` data with a plugin's `extras`.
+    pub fn new(shared: Arc<JsonMap>, extras: Vec<(String, Value)>) -> Self {
+        Self {
+            shared,
+            extras,
+            merged: OnceLock::new(),
+        }
+    }
+
+    /// The value of `key`: the condition's, else the event's.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.extras
+            .iter()
+            .rev()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value)
+            .or_else(|| self.shared.get(key))
+    }
+
+    /// The event's data, as every plugin of the chain sees it.
+    pub fn shared(&self) -> &Arc<JsonMap> {
+        &self.shared
+    }
+
+    /// What this plugin's condition added.
+    pub fn extras(&self) -> &[(String, Value)] {
+        &self.extras
+    }
+}
+
+impl Deref for EventData {
+    type Target = JsonMap;
+
+    fn deref(&self) -> &JsonMap {
+        if self.extras.is_empty() {
+            return &self.shared;
+        }
+        self.merged.get_or_init(|| {
+            let mut merged = JsonMap::with_capacity(self.shared.len() + self.extras.len());
+            merged.extend(self.shared.iter().map(|(k, v)| (k.clone(), v.clone())));
+            merged.extend(self.extras.iter().map(|(k, v)| (k.clone(), v.clone())));
+            merged
+        })
+    }
+}
+
+impl From<Arc<JsonMap>> for EventData {
+    fn from(shared: Arc<JsonMap>) -> Self {
+        Self::new(shared, Vec::new())
+    }
+}
+
+impl From<JsonMap> for EventData {
+    fn from(data: JsonMap) -> Self {
+        Self::new(Arc::new(data), Vec::new())
+    }
+}
+
+impl Clone for EventData {
+    fn clone(&self) -> Self {
+        Self::new(Arc::clone(&self.shared), self.extras.clone())
+    }
+}
+
+impl std::fmt::Debug for EventData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl serde::Serialize for EventData {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
 /// Which delivery of which event a handler is working on.
 ///
 /// The same event delivered again to the same plugin (a retry, a replay) keeps its
@@ -71,5 +163,41 @@ impl Delivery {
     /// A key that is stable across retries of this event to this plugin.
     pub fn idempotency_key(&self) -> String {
         format!("{}:{}", self.event_id, self.plugin_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn map(value: Value) -> JsonMap {
+        match value {
+            Value::Object(map) => map,
+            _ => JsonMap::new(),
+        }
+    }
+
+    #[test]
+    fn event_data_reads_as_one_map_with_the_extras_winning() {
+        let shared = Arc::new(map(
+            json!({"transcript": "hey hermes lights", "command": "x"}),
+        ));
+        let data = EventData::new(
+            Arc::clone(&shared),
+            vec![("command".to_owned(), json!("lights"))],
+        );
+        assert_eq!(data.get("command"), Some(&json!("lights")));
+        assert_eq!(data.get("transcript"), Some(&json!("hey hermes lights")));
+        assert_eq!(
+            Value::Object((*data).clone()),
+            json!({"transcript": "hey hermes lights", "command": "lights"})
+        );
+        assert_eq!(data.len(), 2);
+        // The event's part is shared, never copied.
+        assert!(Arc::ptr_eq(data.shared(), &shared));
+        let plain = EventData::from(Arc::clone(&shared));
+        assert!(std::ptr::eq(&*plain, &*shared));
     }
 }

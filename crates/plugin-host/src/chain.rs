@@ -17,7 +17,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use chronicle_host_ports::Actor;
-use chronicle_plugin_api::{Delivery, Event, HandlerOutcome, JsonMap, Plugin, PluginContext};
+use chronicle_plugin_api::{
+    Delivery, Event, EventData, HandlerOutcome, JsonMap, Plugin, PluginContext,
+};
+
+use serde_json::Value;
 
 use crate::condition::{TranscriptView, Verdict};
 use crate::guard::{Invocation, guard};
@@ -50,7 +54,16 @@ pub(crate) fn next_event_id() -> Arc<str> {
         std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Arc::from(format!("{}-{n:x}", *PREFIX))
+    // Written by hand rather than with `format!`: this runs for every live event.
+    let mut id = [0u8; 12 + 1 + 16];
+    id[..12].copy_from_slice(&PREFIX.as_bytes()[..12]);
+    id[12] = b'-';
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+    for (i, byte) in id[13..13 + digits].iter_mut().enumerate() {
+        let nibble = (n >> (4 * (digits - 1 - i))) & 0xf;
+        *byte = b"0123456789abcdef"[nibble as usize];
+    }
+    Arc::from(std::str::from_utf8(&id[..13 + digits]).unwrap_or("event"))
 }
 
 pub(crate) fn millis(since: Instant) -> f64 {
@@ -60,19 +73,19 @@ pub(crate) fn millis(since: Instant) -> f64 {
 /// Whether a slot takes an event now.
 pub(crate) enum Admission {
     /// Call it, with what its condition adds to the data.
-    Run(JsonMap),
+    Run(Vec<(String, Value)>),
     /// Not this time: disabled, condition not met, or the chain stopped.
-    Skip(String),
+    Skip(Arc<str>),
     /// It would (with these extras), but it is not initialized (degraded, failed,
     /// restarting), for this reason.
-    Unavailable(JsonMap, String),
+    Unavailable(Vec<(String, Value)>, String),
 }
 
 /// One call of one plugin's handler.
 pub(crate) struct SlotCall<'a> {
     pub event: Event,
     pub user_id: &'a Arc<str>,
-    pub data: Arc<JsonMap>,
+    pub data: EventData,
     pub metadata: JsonMap,
     pub event_id: &'a Arc<str>,
     pub attempt: u32,
@@ -90,9 +103,12 @@ pub(crate) struct ChainState {
 /// What the journal decided for one admitted-or-not plugin.
 pub(crate) enum Step {
     /// Not called; recorded as skipped, for this reason.
-    Skip(String),
+    Skip(Arc<str>),
     /// Call it, as this attempt, with what its condition adds to the data.
-    Call { attempt: u32, extras: JsonMap },
+    Call {
+        attempt: u32,
+        extras: Vec<(String, Value)>,
+    },
     /// Not called and not part of this walk's record (already settled elsewhere).
     Pass,
 }
@@ -141,7 +157,8 @@ impl Journal for Live {
     ) -> Result<Step, Infallible> {
         Ok(match admission {
             Admission::Run(extras) => Step::Call { attempt: 1, extras },
-            Admission::Skip(reason) | Admission::Unavailable(_, reason) => Step::Skip(reason),
+            Admission::Skip(reason) => Step::Skip(reason),
+            Admission::Unavailable(_, reason) => Step::Skip(reason.into()),
         })
     }
 
@@ -197,7 +214,7 @@ impl PluginHost {
                     let call = SlotCall {
                         event,
                         user_id: &user_id,
-                        data: with_extras(&data, extras),
+                        data: EventData::new(Arc::clone(&data), extras),
                         metadata: std::mem::take(&mut chain.metadata),
                         event_id: &event_id,
                         attempt,
@@ -284,22 +301,11 @@ impl PluginHost {
         let outcome = PluginOutcome {
             plugin_id: Arc::clone(&slot.id),
             status,
-            reason,
+            reason: reason.map(Arc::from),
             result,
             duration_ms,
         };
         (outcome, std::mem::take(&mut ctx.metadata))
-    }
-}
-
-/// `data` with `extras` added, shared when there are none.
-pub(crate) fn with_extras(data: &Arc<JsonMap>, extras: JsonMap) -> Arc<JsonMap> {
-    if extras.is_empty() {
-        Arc::clone(data)
-    } else {
-        let mut copy = (**data).clone();
-        copy.extend(extras);
-        Arc::new(copy)
     }
 }
 
@@ -314,23 +320,35 @@ impl HostInner {
     ) -> Admission {
         let slot = &self.slots[index];
         if slot.health() == Health::Disabled {
-            return Admission::Skip("disabled in plugins.yml".to_owned());
+            return Admission::Skip(Arc::clone(&slot.skip_reasons.disabled));
         }
         if let Some(by) = stopped_by {
-            return Admission::Skip(format!("chain stopped by `{by}`"));
+            return Admission::Skip(format!("chain stopped by `{by}`").into());
         }
         match slot.spec.condition.evaluate(event, transcript) {
-            Verdict::Skip => Admission::Skip(format!(
-                "condition `{}` not met",
-                slot.spec.condition.type_name()
-            )),
-            Verdict::Run(extras) => {
-                let extras = extras.into_iter().collect();
-                match unavailable_reason(slot) {
-                    Some(reason) => Admission::Unavailable(extras, reason),
-                    None => Admission::Run(extras),
-                }
-            }
+            Verdict::Skip => Admission::Skip(Arc::clone(&slot.skip_reasons.not_met)),
+            Verdict::Run(extras) => match unavailable_reason(slot) {
+                Some(reason) => Admission::Unavailable(extras, reason),
+                None => Admission::Run(extras),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_a_process_prefix_and_a_hex_counter() {
+        let first = next_event_id();
+        let second = next_event_id();
+        let (prefix, count) = first.split_once('-').expect("prefix-counter");
+        let (prefix_2, count_2) = second.split_once('-').expect("prefix-counter");
+        assert_eq!(prefix.len(), 12);
+        assert_eq!(prefix, prefix_2);
+        let count = u64::from_str_radix(count, 16).expect("hex");
+        let count_2 = u64::from_str_radix(count_2, 16).expect("hex");
+        assert!(count_2 > count, "{first} then {second}");
     }
 }

@@ -135,6 +135,8 @@ impl Condition {
                     None => Verdict::Skip,
                 }
             }
+            // Most speech does not match: find that out without allocating the captures.
+            Condition::Regex(regex) if !regex.is_match(original) => Verdict::Skip,
             Condition::Regex(regex) => match regex.captures(original) {
                 Some(captures) => Verdict::Run(
                     regex
@@ -166,7 +168,7 @@ pub enum Verdict {
 /// The transcript of one event, normalized at most once however many conditions read it.
 pub struct TranscriptView<'a> {
     original: Option<&'a str>,
-    normalized: Option<Normalized>,
+    normalized: Option<Normalized<'a>>,
 }
 
 impl<'a> TranscriptView<'a> {
@@ -178,58 +180,48 @@ impl<'a> TranscriptView<'a> {
         }
     }
 
-    fn normalized(&mut self) -> &Normalized {
+    fn normalized(&mut self) -> &Normalized<'a> {
         let original = self.original.unwrap_or("");
         self.normalized
             .get_or_insert_with(|| Normalized::new(original))
     }
 }
 
-/// Text normalized for matching, remembering where each byte came from in the original.
+/// Text normalized for matching, and where each of its bytes came from in the original.
 #[derive(Clone, Debug)]
-pub struct Normalized {
+pub struct Normalized<'a> {
     /// Lowercased, ASCII punctuation turned into spaces, whitespace collapsed and trimmed.
     pub text: String,
-    /// For each byte of `text`, the byte offset in the original of the character it came from.
+    /// For each byte of `text`, the byte offset in the original of the character it came
+    /// from; empty for ASCII text (most speech), whose offsets a match works out as it needs.
     origin: Vec<u32>,
-    original_len: usize,
+    original: &'a str,
 }
 
-impl Normalized {
+impl<'a> Normalized<'a> {
     /// Normalizes `original`.
-    pub fn new(original: &str) -> Self {
-        let mut text = String::with_capacity(original.len());
-        let mut origin = Vec::with_capacity(original.len());
-        let mut pending_space: Option<usize> = None;
-        for (offset, c) in original.char_indices() {
-            if c.is_whitespace() || c.is_ascii_punctuation() {
-                if !text.is_empty() && pending_space.is_none() {
-                    pending_space = Some(offset);
-                }
-                continue;
-            }
-            if let Some(space_offset) = pending_space.take() {
-                text.push(' ');
-                origin.push(space_offset as u32);
-            }
-            for lower in c.to_lowercase() {
-                text.push(lower);
-                origin.extend(std::iter::repeat_n(offset as u32, lower.len_utf8()));
-            }
-        }
+    pub fn new(original: &'a str) -> Self {
+        let (text, origin) = if original.is_ascii() {
+            (normalize_ascii(original), Vec::new())
+        } else {
+            normalize_unicode(original)
+        };
         Self {
             text,
             origin,
-            original_len: original.len(),
+            original,
         }
     }
 
     /// Where byte `index` of the normalized text came from; the end maps to the end of the
     /// original.
     fn origin_of(&self, index: usize) -> usize {
+        if self.original.is_ascii() {
+            return ascii_origin_of(self.original, index);
+        }
         self.origin
             .get(index)
-            .map_or(self.original_len, |offset| *offset as usize)
+            .map_or(self.original.len(), |offset| *offset as usize)
     }
 
     fn is_word_start(&self, index: usize) -> bool {
@@ -239,6 +231,91 @@ impl Normalized {
     fn is_word_end(&self, index: usize) -> bool {
         index == self.text.len() || self.text.as_bytes().get(index) == Some(&b' ')
     }
+}
+
+/// The normalized text and, for each of its bytes, the offset of the character it came from.
+fn normalize_unicode(original: &str) -> (String, Vec<u32>) {
+    let mut text = String::with_capacity(original.len());
+    let mut origin = Vec::with_capacity(original.len());
+    let mut pending_space: Option<usize> = None;
+    for (offset, c) in original.char_indices() {
+        if c.is_whitespace() || c.is_ascii_punctuation() {
+            if !text.is_empty() && pending_space.is_none() {
+                pending_space = Some(offset);
+            }
+            continue;
+        }
+        if let Some(space_offset) = pending_space.take() {
+            text.push(' ');
+            origin.push(space_offset as u32);
+        }
+        for lower in c.to_lowercase() {
+            text.push(lower);
+            origin.extend(std::iter::repeat_n(offset as u32, lower.len_utf8()));
+        }
+    }
+    (text, origin)
+}
+
+/// For each ASCII byte, what normalization makes of it: 0 for a separator (whitespace as
+/// `char::is_whitespace` has it, or punctuation), else its lowercase.
+const ASCII_MAP: [u8; 128] = {
+    let mut map = [0u8; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        let b = byte as u8;
+        let separator =
+            matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') || b.is_ascii_punctuation();
+        map[byte] = if separator { 0 } else { b.to_ascii_lowercase() };
+        byte += 1;
+    }
+    map
+};
+
+/// [`normalize_unicode`]'s text for ASCII input, byte by byte with no Unicode tables.
+fn normalize_ascii(original: &str) -> String {
+    let mut text = Vec::with_capacity(original.len());
+    let mut pending_space = false;
+    for &byte in original.as_bytes() {
+        let mapped = ASCII_MAP[usize::from(byte & 0x7f)];
+        if mapped == 0 {
+            pending_space = !text.is_empty();
+            continue;
+        }
+        if pending_space {
+            text.push(b' ');
+            pending_space = false;
+        }
+        text.push(mapped);
+    }
+    // ASCII in, ASCII out: always valid.
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// For ASCII `original`, where byte `index` of its normalized text came from (the end maps
+/// to the end): walks only as far as `index`, allocating nothing.
+fn ascii_origin_of(original: &str, index: usize) -> usize {
+    let mut emitted = 0;
+    let mut pending_space: Option<usize> = None;
+    for (offset, &byte) in original.as_bytes().iter().enumerate() {
+        if ASCII_MAP[usize::from(byte & 0x7f)] == 0 {
+            if emitted > 0 && pending_space.is_none() {
+                pending_space = Some(offset);
+            }
+            continue;
+        }
+        if let Some(space_offset) = pending_space.take() {
+            if emitted == index {
+                return space_offset;
+            }
+            emitted += 1;
+        }
+        if emitted == index {
+            return offset;
+        }
+        emitted += 1;
+    }
+    original.len()
 }
 
 /// Normalizes a configured phrase (wake word or keyword).
@@ -251,12 +328,19 @@ fn is_separator(c: char) -> bool {
     c.is_whitespace() || matches!(c, ',' | '.' | '-' | '!' | '?' | ';' | ':')
 }
 
-/// `original` without `start..end` and the separators around it, joined by one space.
+/// `original` without `start..end` and the separators around it, its words joined by one
+/// space.
 fn remove_span(original: &str, start: usize, end: usize) -> String {
     let before = original[..start].trim_end_matches(is_separator);
     let after = original[end..].trim_start_matches(is_separator);
-    let joined = format!("{before} {after}");
-    joined.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut joined = String::with_capacity(before.len() + 1 + after.len());
+    for word in before.split_whitespace().chain(after.split_whitespace()) {
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        joined.push_str(word);
+    }
+    joined
 }
 
 /// A command without the sentence punctuation a transcriber puts at its end: "turn off the
@@ -297,6 +381,18 @@ mod tests {
                 assert_eq!(extras["original_transcript"], transcript);
             }
             (verdict, expected) => panic!("{transcript:?}: got {verdict:?}, expected {expected:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ascii_path_normalizes_as_the_unicode_path(text in "[ -~\t\n\x0B\x0C\r]{0,80}") {
+            let (text_unicode, origin) = normalize_unicode(&text);
+            proptest::prop_assert_eq!(normalize_ascii(&text), text_unicode.clone());
+            for index in 0..=text_unicode.len() {
+                let expected = origin.get(index).map_or(text.len(), |offset| *offset as usize);
+                proptest::prop_assert_eq!(ascii_origin_of(&text, index), expected);
+            }
         }
     }
 

@@ -21,7 +21,7 @@ use crate::process::ProcessPlugin;
 use crate::process::launch::{self, Launch};
 use crate::record::CallRecorder;
 use crate::services::HostServices;
-use crate::slot::{Health, HealthCell, HostInner, Slot};
+use crate::slot::{Health, HealthCell, HostInner, SkipReasons, Slot};
 
 /// How long `initialize` may take before the plugin is marked degraded.
 pub const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -226,6 +226,7 @@ impl PluginHost {
                 process,
                 grants: Grants::new(&spec.permissions),
                 health: HealthCell::new(health),
+                skip_reasons: SkipReasons::new(&spec),
                 spec,
             });
         }

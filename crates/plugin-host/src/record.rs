@@ -57,8 +57,9 @@ pub struct PluginOutcome {
     pub plugin_id: Arc<str>,
     /// What happened.
     pub status: Status,
-    /// Why, for skipped, failed and timed-out plugins.
-    pub reason: Option<String>,
+    /// Why, for skipped, failed and timed-out plugins. Shared: the reasons a chain gives
+    /// again and again (a condition not met) are made once, when the host loads.
+    pub reason: Option<Arc<str>>,
     /// What the plugin returned, when it returned a result.
     pub result: Option<PluginResult>,
     /// Time spent in the plugin's handler.
@@ -67,11 +68,11 @@ pub struct PluginOutcome {
 
 impl PluginOutcome {
     /// A plugin that was not called, and why.
-    pub(crate) fn skipped(plugin_id: &Arc<str>, reason: String) -> Self {
+    pub(crate) fn skipped(plugin_id: &Arc<str>, reason: impl Into<Arc<str>>) -> Self {
         Self {
             plugin_id: Arc::clone(plugin_id),
             status: Status::Skipped,
-            reason: Some(reason),
+            reason: Some(reason.into()),
             result: None,
             duration_ms: 0.0,
         }

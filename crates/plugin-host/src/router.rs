@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use chronicle_host_ports::Actor;
-use chronicle_plugin_api::{Delivery, Event, JsonMap, PluginContext, PluginResult};
+use chronicle_plugin_api::{Delivery, Event, EventData, JsonMap, PluginContext, PluginResult};
 use serde_json::Value;
 
 use crate::chain::{ChainState, Live, Walk, next_event_id};
@@ -20,20 +20,20 @@ pub struct DispatchRequest {
     /// The event.
     pub event: Event,
     /// Its user.
-    pub user_id: String,
-    /// Its data, shared read-only by all plugins.
-    pub data: JsonMap,
+    pub user_id: Arc<str>,
+    /// Its data, shared read-only by all plugins (and by whoever sent it: nothing is copied).
+    pub data: Arc<JsonMap>,
     /// Initial metadata, handed along the chain.
     pub metadata: JsonMap,
 }
 
 impl DispatchRequest {
     /// An event with data and no metadata.
-    pub fn new(event: Event, user_id: impl Into<String>, data: JsonMap) -> Self {
+    pub fn new(event: Event, user_id: impl Into<Arc<str>>, data: impl Into<Arc<JsonMap>>) -> Self {
         Self {
             event,
             user_id: user_id.into(),
-            data,
+            data: data.into(),
             metadata: JsonMap::new(),
         }
     }
@@ -45,9 +45,9 @@ impl PluginHost {
     pub async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
         let walk = Walk {
             event: request.event,
-            user_id: Arc::from(request.user_id),
+            user_id: request.user_id,
             event_id: next_event_id(),
-            data: Arc::new(request.data),
+            data: request.data,
             chain: ChainState {
                 metadata: request.metadata,
                 stopped_by: None,
@@ -91,7 +91,7 @@ impl HostInner {
         let mut ctx = PluginContext {
             user_id: actor.user_id(),
             event: Event::PluginAction,
-            data: Arc::new(data),
+            data: EventData::from(data),
             metadata: JsonMap::new(),
             services: Arc::new(HostServices {
                 host: Arc::downgrade(self),

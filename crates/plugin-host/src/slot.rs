@@ -33,6 +33,26 @@ pub(crate) struct Slot {
     pub process: Option<Arc<ProcessPlugin>>,
     pub grants: Grants,
     pub health: HealthCell,
+    pub skip_reasons: SkipReasons,
+}
+
+/// The reasons a chain gives for skipping a slot again and again, made once at load so a
+/// dispatch records them without formatting.
+pub(crate) struct SkipReasons {
+    pub disabled: Arc<str>,
+    pub not_met: Arc<str>,
+}
+
+impl SkipReasons {
+    pub(crate) fn new(spec: &PluginSpec) -> Self {
+        Self {
+            disabled: Arc::from("disabled in plugins.yml"),
+            not_met: Arc::from(format!(
+                "condition `{}` not met",
+                spec.condition.type_name()
+            )),
+        }
+    }
 }
 
 /// A slot's health and why, as initialization and recovery set them; read without a lock.

@@ -158,7 +158,7 @@ async fn python_failures_are_that_plugins_own_and_crashed_ones_serve_again() {
     let record = dispatch(&host, Event::TranscriptBatch, json!({"transcript": "x"})).await;
     let outcome = |id: &str| {
         let o = record.outcome(id).unwrap();
-        (o.status, o.reason.clone().unwrap_or_default())
+        (o.status, o.reason.as_deref().unwrap_or_default().to_owned())
     };
     assert_eq!(
         outcome("raises"),

@@ -173,7 +173,7 @@ pub fn log_entry(record: &DispatchRecord) -> Value {
                 json!({
                     "plugin_id": &*p.plugin_id,
                     "success": p.result.as_ref().is_some_and(|r| r.success),
-                    "message": p.result.as_ref().and_then(|r| r.message.clone()).or_else(|| p.reason.clone()),
+                    "message": p.result.as_ref().and_then(|r| r.message.clone()).or_else(|| p.reason.as_deref().map(str::to_owned)),
                 })
             })
             .collect();

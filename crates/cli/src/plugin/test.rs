@@ -86,7 +86,7 @@ fn human(record: &DispatchRecord) -> String {
                 }
                 text
             }
-            (None, Some(reason)) => reason.clone(),
+            (None, Some(reason)) => reason.to_string(),
             (None, None) => String::new(),
         };
         out.push_str(&format!(

@@ -254,7 +254,7 @@ impl Journal for Durable<'_> {
         let reach = Reach {
             plugin_id: slot.id.to_string(),
             metadata: chain.metadata.clone(),
-            extras: extras.clone(),
+            extras: extras.iter().cloned().collect(),
             wait,
         };
         let reached = self
@@ -286,7 +286,7 @@ impl Journal for Durable<'_> {
                     .awaited
                     .insert(slot.id.to_string());
                 Step::Skip(match unavailable_reason(slot) {
-                    Some(reason) => format!("{reason}; the delivery waits for it"),
+                    Some(reason) => format!("{reason}; the delivery waits for it").into(),
                     None => "the delivery waits for the plugin".into(),
                 })
             }

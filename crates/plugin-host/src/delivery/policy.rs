@@ -94,10 +94,16 @@ pub(super) fn attempt_end(
             _ => None,
         },
         Status::Declined => None,
-        Status::Failed | Status::TimedOut => Some(outcome.reason.clone().unwrap_or_default()),
+        Status::Failed | Status::TimedOut => {
+            Some(outcome.reason.as_deref().unwrap_or_default().to_owned())
+        }
         Status::Skipped => {
             // The plugin went away between the check and the call: wait for it again.
-            return waiting(delivery_id, outcome.reason.clone(), settings);
+            return waiting(
+                delivery_id,
+                outcome.reason.as_deref().map(str::to_owned),
+                settings,
+            );
         }
     };
     let Some(error) = failure else {

@@ -184,7 +184,7 @@ impl Inner {
         let call = SlotCall {
             event: row.event,
             user_id: &user_id,
-            data: Arc::clone(&data),
+            data: Arc::clone(&data).into(),
             metadata: due.metadata,
             event_id: &event_id,
             attempt: row.attempt,

@@ -962,7 +962,8 @@ async fn a_retried_transcript_command_is_declined_not_run_again() {
         data: Arc::new(crate::into_object(json!({
             "transcript": "hey hermes toggle the kitchen fan",
             "command": "toggle the kitchen fan",
-        }))),
+        })))
+        .into(),
         metadata: JsonMap::new(),
         services: Arc::new(NoServices),
         delivery: Delivery {
