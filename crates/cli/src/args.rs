@@ -16,9 +16,11 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(flatten)]
     pub paths: Paths,
-    /// Log filter for stderr (RUST_LOG wins when set), e.g. `info` or `chronicle_plugin_host=debug`.
-    #[arg(long, global = true, default_value = "warn")]
-    pub log: String,
+    /// Log filter for stderr (RUST_LOG wins when set), e.g. `warn` or
+    /// `chronicle_plugin_host=debug`. Default: `serve` says at `info` what it started (data
+    /// folder, providers, each plugin); the other commands only warn.
+    #[arg(long, global = true)]
+    pub log: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

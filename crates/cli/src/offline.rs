@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chronicle_pipeline::session::plugin_backends;
+use chronicle_pipeline::wiring::{Wiring, wire};
 use chronicle_pipeline::{Pipeline, PipelineConfig};
 use chronicle_plugin_host::delivery::DeliverySettings;
 use chronicle_plugin_host::{
@@ -59,35 +59,30 @@ pub async fn start(
     config: &PipelineConfig,
     show: impl Fn(Shown) + Send + Sync + 'static,
 ) -> anyhow::Result<Result<(Arc<Pipeline>, PluginHost), ExitCode>> {
-    let (transcriber, llm) = config.build();
     let event_log = Arc::new(Tap {
         log: MemoryEventLog::new(EVENT_LOG_CAPACITY),
         show: Box::new(show),
     });
-    let (backends, control) = plugin_backends(&store, llm.as_ref(), event_log);
-    let loaded = match PluginHost::load(&host_config(paths), chronicle_plugins::REGISTRY, backends)
-    {
-        Ok(loaded) => loaded,
+    let wired = wire(Wiring {
+        store,
+        pipeline: config,
+        host: &host_config(paths),
+        registry: chronicle_plugins::REGISTRY,
+        event_log,
+        delivery: DeliverySettings::default(),
+    })
+    .await?;
+    let wired = match wired {
+        Ok(wired) => wired,
         Err(errors) => {
             print_diagnostics(&errors.0);
-            return Ok(Err(ExitCode::from(crate::EXIT_CONFIG_REFUSED)));
+            return Ok(Err(ExitCode::from(crate::exit::CONFIG_REFUSED)));
         }
     };
-    print_diagnostics(&loaded.warnings);
-    loaded.host.initialize().await;
-    let host = loaded.host;
-    let pipeline = Pipeline::new(
-        store,
-        Arc::new(host.clone()),
-        transcriber,
-        llm,
-        config.conversations.clone(),
-        DeliverySettings::default(),
-    )
-    .await?;
-    let _ = control.pipeline.set(Arc::downgrade(&pipeline));
+    print_diagnostics(&wired.warnings);
     eprintln!("chronicle: {}", config.describe());
-    Ok(Ok((pipeline, host)))
+    let host = PluginHost::clone(&wired.host.load());
+    Ok(Ok((wired.pipeline, host)))
 }
 
 /// Lets the queued events run through their chains, then stops the dispatcher and the

@@ -17,7 +17,6 @@ pub async fn run(paths: &Paths, args: ProcessArgs) -> anyhow::Result<ExitCode> {
     let config = offline::pipeline_config(paths)?;
     let store = Store::open(&args.data_dir).await?;
     let user = owner(&store, args.user.as_deref()).await?;
-    let data_dir = std::path::absolute(&args.data_dir)?;
     let (pipeline, plugins) = match offline::start(paths, store, &config, |_| {}).await? {
         Ok(started) => started,
         Err(code) => return Ok(code),
@@ -42,7 +41,7 @@ pub async fn run(paths: &Paths, args: ProcessArgs) -> anyhow::Result<ExitCode> {
                     filename: &name,
                     bytes,
                 };
-                pipeline.ingest(&data_dir, file).await
+                pipeline.ingest(file).await
             }
         };
         match outcome {
@@ -66,7 +65,7 @@ pub async fn run(paths: &Paths, args: ProcessArgs) -> anyhow::Result<ExitCode> {
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(crate::EXIT_USAGE)
+        ExitCode::from(crate::exit::USAGE)
     })
 }
 

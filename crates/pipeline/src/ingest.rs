@@ -35,7 +35,7 @@ pub struct Ingested {
 
 impl Pipeline {
     /// Decodes, stores and completes one file; the error is a message for whoever sent it.
-    pub async fn ingest(&self, data_dir: &Path, file: AudioFile<'_>) -> Result<Ingested, String> {
+    pub async fn ingest(&self, file: AudioFile<'_>) -> Result<Ingested, String> {
         let name = file.filename.to_owned();
         let bytes = file.bytes;
         let decoded =
@@ -59,10 +59,7 @@ impl Pipeline {
             .chars()
             .take(50)
             .collect();
-        let path = data_dir
-            .join("audio")
-            .join(file.client_id)
-            .join(format!("upload-{}.wav", uuid::Uuid::new_v4().simple()));
+        let path = self.store.folder().upload_audio(file.client_id);
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await

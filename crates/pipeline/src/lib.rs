@@ -10,11 +10,14 @@
 //!   `conversation.complete`, in that order.
 //! - [`llm`] and [`memory`]: the language model and what is asked of it.
 //! - [`config`]: which providers, from `config/chronicle.yml` and the environment.
+//! - [`wiring`]: the store, the plugin host and the pipeline built and connected, once, for
+//!   the server and the offline commands; [`control`] is how plugins reach live sessions.
 //!
 //! Not here: HTTP routes and WebSockets (the server), SQL (the store), plugins (the host). The
 //! pipeline reaches plugins only through [`Plugins`].
 
 pub mod config;
+pub mod control;
 pub mod finish;
 mod http;
 pub mod ingest;
@@ -26,6 +29,7 @@ pub mod replay;
 mod robustness;
 pub mod session;
 pub mod transcription;
+pub mod wiring;
 
 use std::sync::Arc;
 
@@ -37,6 +41,7 @@ use chronicle_store::{Owner, Store};
 use serde_json::{Value, json};
 
 pub use crate::config::{ConversationSettings, PipelineConfig};
+pub use crate::control::{ControlRequests, SessionControl};
 pub use crate::llm::ChatModel;
 pub use crate::session::{Session, Sessions, Speech};
 pub use crate::transcription::Transcriber;
@@ -113,13 +118,14 @@ impl Pipeline {
         llm: Option<ChatModel>,
         settings: ConversationSettings,
         delivery: DeliverySettings,
+        control: ControlRequests,
     ) -> anyhow::Result<Arc<Self>> {
         let hosts = Arc::clone(&plugins);
         let hosts: HostSource = Arc::new(move || hosts.host());
-        let lock_path = store.path().with_extension("delivery.lock");
+        let lock_path = store.folder().delivery_lock();
         let deliveries =
             Dispatcher::start_locked(Arc::new(store.clone()), hosts, delivery, lock_path).await?;
-        Ok(Arc::new(Self {
+        let pipeline = Arc::new(Self {
             store,
             plugins,
             transcriber,
@@ -129,7 +135,9 @@ impl Pipeline {
             deliveries,
             finishing: Default::default(),
             batch_turns: tokio::sync::Semaphore::new(BATCH_TRANSCRIPTIONS),
-        }))
+        });
+        control.serve(Arc::downgrade(&pipeline));
+        Ok(pipeline)
     }
 
     /// Finishes the conversations a stopped process closed but never announced; returns how

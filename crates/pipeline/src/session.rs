@@ -19,10 +19,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use chronicle_host_ports::{Actor, BackendError, ConversationControl};
-use chronicle_plugin_api::{CloseReason, EndReason, Event, async_trait};
+use chronicle_plugin_api::{EndReason, Event};
 use chronicle_plugin_host::DispatchRequest;
-use chronicle_store::{NewConversation, Owner};
+use chronicle_store::NewConversation;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -608,115 +607,6 @@ impl Sessions {
     }
 }
 
-/// The plugin services `close_conversation` and `star_conversation`, backed by the live
-/// sessions. A plugin acts for the user of the event it handles: it reaches that user's
-/// sessions only (calls made for `system` reach any).
-#[derive(Default)]
-pub struct SessionControl {
-    /// Set once the pipeline exists (the pipeline holds the plugins, which hold this).
-    pub pipeline: std::sync::OnceLock<Weak<Pipeline>>,
-}
-
-impl SessionControl {
-    fn pipeline(&self) -> Result<Arc<Pipeline>, BackendError> {
-        self.pipeline
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or_else(|| BackendError::Unavailable("the pipeline is not running".into()))
-    }
-
-    fn session(
-        &self,
-        pipeline: &Pipeline,
-        actor: &Actor,
-        session_id: &str,
-    ) -> Option<Arc<Session>> {
-        pipeline
-            .sessions
-            .get(session_id)
-            .filter(|s| actor.may_reach(&s.owner.user_id))
-    }
-}
-
-#[async_trait]
-impl ConversationControl for SessionControl {
-    async fn close_conversation(
-        &self,
-        actor: &Actor,
-        session_id: &str,
-        reason: CloseReason,
-    ) -> Result<bool, BackendError> {
-        let pipeline = self.pipeline()?;
-        let Some(session) = self.session(&pipeline, actor, session_id) else {
-            return Ok(false);
-        };
-        let mut state = session.state.lock().await;
-        session
-            .end_conversation(&pipeline, &mut state, reason.into())
-            .await
-            .map_err(|error| BackendError::Failed(error.to_string()))
-    }
-
-    /// Stars the conversation open in a live session, or else the session's latest stored
-    /// conversation (a press after the conversation already ended still stars it).
-    async fn star_conversation(
-        &self,
-        actor: &Actor,
-        session_id: &str,
-    ) -> Result<bool, BackendError> {
-        let pipeline = self.pipeline()?;
-        let owner = match actor {
-            Actor::System => Owner::Admin,
-            Actor::User(user_id) => Owner::User(user_id.to_string()),
-        };
-        let live = match self.session(&pipeline, actor, session_id) {
-            Some(session) => session
-                .state
-                .lock()
-                .await
-                .conversation_id()
-                .map(str::to_owned),
-            None => None,
-        };
-        let conversation_id = match live {
-            Some(id) => id,
-            None => match pipeline
-                .store
-                .latest_conversation_for_session(&owner, session_id)
-                .await
-            {
-                Ok(Some(conversation)) => conversation.conversation_id,
-                Ok(None) => return Ok(false),
-                Err(error) => return Err(BackendError::Failed(error.to_string())),
-            },
-        };
-        pipeline
-            .toggle_star(owner, &conversation_id)
-            .await
-            .map(|answer| answer.is_some())
-            .map_err(|error| BackendError::Failed(error.to_string()))
-    }
-}
-
-/// The backends a plugin host needs to serve plugins in a pipeline: conversation control by
-/// the live sessions (connect it with [`SessionControl::pipeline`] once the pipeline exists),
-/// documents in the store, `llm.generate` by the pipeline's model.
-pub fn plugin_backends(
-    store: &chronicle_store::Store,
-    llm: Option<&crate::ChatModel>,
-    event_log: Arc<dyn chronicle_plugin_host::EventLog>,
-) -> (chronicle_plugin_host::Backends, Arc<SessionControl>) {
-    let control = Arc::new(SessionControl::default());
-    let backends = chronicle_plugin_host::Backends {
-        conversations: Arc::clone(&control) as _,
-        documents: Arc::new(store.clone()),
-        llm: llm
-            .map(|model| Arc::new(model.clone()) as Arc<dyn chronicle_host_ports::LanguageModel>),
-        event_log,
-    };
-    (backends, control)
-}
-
 /// Ends every live session with `reason` (at shutdown); returns each with whether it was
 /// being recorded, so the caller can close the recordings.
 pub async fn stop_all(pipeline: &Arc<Pipeline>, reason: EndReason) -> Vec<(Arc<Session>, bool)> {
@@ -748,7 +638,7 @@ mod tests {
         host: PluginHost,
     }
 
-    #[async_trait]
+    #[chronicle_plugin_api::async_trait]
     impl crate::Plugins for Gated {
         async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
             lock(&self.seen).push((request.event, Value::Object((*request.data).clone())));
@@ -810,6 +700,7 @@ mod tests {
             None,
             ConversationSettings::default(),
             Default::default(),
+            crate::SessionControl::new().1,
         )
         .await
         .unwrap();

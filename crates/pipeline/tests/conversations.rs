@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chronicle_host_ports::{Actor, ConversationControl};
+use chronicle_pipeline::SessionControl;
 use chronicle_pipeline::config::ConversationSettings;
-use chronicle_pipeline::session::{SessionControl, SessionOwner};
+use chronicle_pipeline::session::SessionOwner;
 use chronicle_pipeline::transcription::deepgram::DeepgramTranscriber;
 use chronicle_pipeline::transcription::openai::OpenAiTranscriber;
 use chronicle_pipeline::transcription::wyoming::WyomingTranscriber;
@@ -91,7 +92,7 @@ impl Fixture {
             .await
             .unwrap();
         std::fs::write(dir.path().join("plugins.yml"), PLUGINS_YML).unwrap();
-        let control = Arc::new(SessionControl::default());
+        let (control, requests) = SessionControl::new();
         let recorder = Arc::new(Recorder::default());
         let backends = Backends {
             conversations: Arc::clone(&control) as _,
@@ -113,10 +114,10 @@ impl Fixture {
             llm,
             settings,
             Default::default(),
+            requests,
         )
         .await
         .unwrap();
-        control.pipeline.set(Arc::downgrade(&pipeline)).ok();
         Self {
             _dir: dir,
             pipeline,

@@ -2,7 +2,6 @@
 //! tokens Chronicle clients hold (audience `fastapi-users:auth`, `sub` = user id, one day).
 
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use argon2::Argon2;
@@ -10,7 +9,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use chronicle_store::{Owner, Store, User};
+use chronicle_store::{DataFolder, Owner, Store, User};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -46,9 +45,9 @@ impl Tokens {
         }
     }
 
-    /// The secret: `AUTH_SECRET_KEY`, or one generated once and kept in `data_dir/auth_secret`
-    /// (readable by this user only), so tokens survive restarts.
-    pub fn load(data_dir: &Path, configured: Option<String>) -> anyhow::Result<Self> {
+    /// The secret: `AUTH_SECRET_KEY`, or one generated once and kept in the data folder's
+    /// `auth_secret` (readable by this user only), so tokens survive restarts.
+    pub fn load(folder: &DataFolder, configured: Option<String>) -> anyhow::Result<Self> {
         if let Some(secret) = configured.filter(|s| !s.is_empty()) {
             anyhow::ensure!(
                 secret.len() >= 16,
@@ -56,7 +55,7 @@ impl Tokens {
             );
             return Ok(Self::new(secret.as_bytes()));
         }
-        let path = data_dir.join("auth_secret");
+        let path = folder.auth_secret();
         if let Ok(secret) = std::fs::read_to_string(&path) {
             let secret = secret.trim();
             anyhow::ensure!(
@@ -71,10 +70,10 @@ impl Tokens {
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
-        std::fs::create_dir_all(data_dir)?;
+        std::fs::create_dir_all(folder.root())?;
         // Written whole under another name, readable by this user only, then renamed: a crash
         // never leaves an empty or readable secret behind.
-        let staging = data_dir.join(format!("auth_secret.{}", std::process::id()));
+        let staging = path.with_extension(std::process::id().to_string());
         {
             use std::io::Write;
             let mut file = std::fs::OpenOptions::new()
@@ -297,7 +296,7 @@ mod tests {
     fn secrets_are_generated_private_and_short_ones_are_refused() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let tokens = Tokens::load(dir.path(), None).unwrap();
+        let tokens = Tokens::load(&DataFolder::new(dir.path()), None).unwrap();
         let token = tokens.issue("u").unwrap();
         let file = dir.path().join("auth_secret");
         assert_eq!(
@@ -305,7 +304,7 @@ mod tests {
             0o600
         );
         assert_eq!(
-            Tokens::load(dir.path(), None)
+            Tokens::load(&DataFolder::new(dir.path()), None)
                 .unwrap()
                 .verify(&token)
                 .as_deref(),
@@ -314,11 +313,17 @@ mod tests {
         );
         std::fs::write(&file, "").unwrap();
         assert!(
-            Tokens::load(dir.path(), None).is_err(),
+            Tokens::load(&DataFolder::new(dir.path()), None).is_err(),
             "an empty secret file is refused"
         );
-        assert!(Tokens::load(dir.path(), Some("short".into())).is_err());
-        assert!(Tokens::load(dir.path(), Some("a-long-enough-secret".into())).is_ok());
+        assert!(Tokens::load(&DataFolder::new(dir.path()), Some("short".into())).is_err());
+        assert!(
+            Tokens::load(
+                &DataFolder::new(dir.path()),
+                Some("a-long-enough-secret".into())
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -21,11 +21,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
-use chronicle_pipeline::Pipeline;
-use chronicle_pipeline::session::plugin_backends;
+use chronicle_pipeline::wiring::{Wired, Wiring, wire};
 use chronicle_plugin_api::{EndReason, PluginDescriptor};
-use chronicle_plugin_host::PluginHost;
 use chronicle_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::broadcast;
@@ -77,30 +74,31 @@ pub async fn serve(
             "No user exists yet: set ADMIN_EMAIL and ADMIN_PASSWORD, or run `chronicle user add EMAIL --admin`."
         );
     }
-    let tokens = Tokens::load(&config.data_dir, config.auth_secret.clone())?;
+    let tokens = Tokens::load(store.folder(), config.auth_secret.clone())?;
     let metrics = metrics_handle()?;
     let (dispatches, _) = broadcast::channel(1024);
-    let (transcriber, llm) = config.pipeline.build();
+    tracing::info!("Data: {}.", config.data_dir.display());
     let event_log = ServerEventLog::start(store.clone(), dispatches.clone());
-    let (backends, control) = plugin_backends(&store, llm.as_ref(), event_log);
-    let loaded = PluginHost::load(&config.host, registry, backends.clone())
-        .map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    for warning in &loaded.warnings {
+    let wired = wire(Wiring {
+        store: store.clone(),
+        pipeline: &config.pipeline,
+        host: &config.host,
+        registry,
+        event_log,
+        delivery: config.delivery.clone(),
+    })
+    .await
+    .context("cannot start the pipeline")?
+    .map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    for warning in &wired.warnings {
         tracing::warn!("{warning}");
     }
-    loaded.host.initialize().await;
-    let host = Arc::new(ArcSwap::from_pointee(loaded.host));
-    let pipeline = Pipeline::new(
-        store.clone(),
-        Arc::clone(&host) as _,
-        transcriber,
-        llm,
-        config.pipeline.conversations.clone(),
-        config.delivery.clone(),
-    )
-    .await
-    .context("cannot start the delivery queue")?;
-    let _ = control.pipeline.set(Arc::downgrade(&pipeline));
+    let Wired {
+        pipeline,
+        host,
+        backends,
+        ..
+    } = wired;
     pipeline
         .resume_unannounced()
         .await
@@ -124,7 +122,6 @@ pub async fn serve(
     } else {
         None
     };
-    tracing::info!("Pipeline: {}.", config.pipeline.describe());
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await

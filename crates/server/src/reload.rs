@@ -91,9 +91,9 @@ async fn reload_after(core: &Arc<Core>, changed_at: Option<Instant>) -> Result<V
 /// anything; errors name the real file.
 pub async fn validate_candidate(core: &Core, text: &str) -> Result<(), Vec<String>> {
     let scratch = core
-        .config
-        .data_dir
-        .join("tmp")
+        .store
+        .folder()
+        .scratch()
         .join(uuid::Uuid::new_v4().simple().to_string());
     let write = std::fs::create_dir_all(&scratch)
         .and_then(|()| std::fs::write(scratch.join("plugins.yml"), text));

@@ -460,13 +460,6 @@ impl Device {
         // PCM defaults to batch, as in the original; Opus devices always stream.
         let batch = self.codec == Codec::Pcm
             && data.get("mode").and_then(Value::as_str).unwrap_or("batch") == "batch";
-        let path_for = |session_id: &str| {
-            core.config
-                .data_dir
-                .join("audio")
-                .join(&self.client_id)
-                .join(format!("{session_id}.wav"))
-        };
         let owner = SessionOwner {
             user_id: self.user.id.clone(),
             client_id: self.client_id.clone(),
@@ -477,7 +470,10 @@ impl Device {
         // Registered first: if anything below fails, `finish` unregisters it.
         self.session = Some(Arc::clone(&session));
         self.interims = interims;
-        let path = path_for(&session.session_id);
+        let path = core
+            .store
+            .folder()
+            .session_audio(&self.client_id, &session.session_id);
         core.recordings
             .start(&session.session_id, path.clone())
             .await

@@ -26,6 +26,7 @@ mod db;
 pub mod delivery;
 mod documents;
 mod events;
+mod folder;
 mod memories;
 mod sessions;
 #[cfg(test)]
@@ -41,14 +42,12 @@ use rusqlite::{Connection, Transaction};
 
 pub use conversations::{Conversation, NewConversation, Starred};
 pub use events::EventLogRow;
+pub use folder::{DATABASE_FILE, DataFolder};
 pub use memories::Memory;
 pub use sessions::Session;
 pub use users::{Client, User};
 
 use crate::db::{Db, DbError};
-
-/// The database file's name inside the data directory.
-pub const DATABASE_FILE: &str = "chronicle.db";
 
 /// The default number of event log records kept.
 pub const DEFAULT_EVENT_LOG_CAPACITY: usize = 10_000;
@@ -109,6 +108,7 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Db>,
+    folder: DataFolder,
     options: Arc<StoreOptions>,
     /// The delivery queue's step writer, started on first use.
     steps: Arc<std::sync::OnceLock<delivery::StepSender>>,
@@ -132,6 +132,9 @@ impl Store {
 
     /// Opens `data_dir/chronicle.db` with `options`.
     pub async fn open_with(data_dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        // Absolute, so the paths stored in it do not depend on where Chronicle was started.
+        let folder = DataFolder::absolute(data_dir).unwrap_or_else(|_| DataFolder::new(data_dir));
+        let database = folder.database();
         let data_dir = data_dir.to_owned();
         let db = tokio::task::spawn_blocking(move || -> Result<Db, StoreError> {
             std::fs::create_dir_all(&data_dir).map_err(|error| {
@@ -141,15 +144,21 @@ impl Store {
                     data_dir.display()
                 ))
             })?;
-            Db::open(&data_dir.join(DATABASE_FILE))
+            Db::open(&database)
         })
         .await
         .map_err(task_failed)??;
         Ok(Self {
             db: Arc::new(db),
+            folder,
             options: Arc::new(options),
             steps: Arc::default(),
         })
+    }
+
+    /// The data folder the store is in, and where everything else in it lives.
+    pub fn folder(&self) -> &DataFolder {
+        &self.folder
     }
 
     /// The database file.

@@ -111,7 +111,7 @@ async fn store_upload(
         filename,
         bytes,
     };
-    let ingested = pipeline.ingest(&state.core.config.data_dir, file).await?;
+    let ingested = pipeline.ingest(file).await?;
     let answer = json!({
         "filename": filename,
         "status": "started",
