@@ -30,7 +30,7 @@ pub async fn run(paths: &Paths, command: DeliveriesCommand) -> anyhow::Result<Ex
                 Ok(statuses) => statuses,
                 Err(error) => {
                     eprintln!("chronicle: {error}");
-                    return Ok(ExitCode::from(crate::EXIT_USAGE));
+                    return Ok(ExitCode::from(crate::exit::USAGE));
                 }
             };
             let store = Store::open(&data_dir).await?;
@@ -88,7 +88,7 @@ async fn replay(
         (Some(id), false) => {
             if store.delivery(id).await?.is_none() {
                 eprintln!("chronicle: no delivery {id}; `chronicle deliveries list` shows them");
-                return Ok(ExitCode::from(crate::EXIT_USAGE));
+                return Ok(ExitCode::from(crate::exit::USAGE));
             }
             ReplayTarget::One(id)
         }
@@ -107,7 +107,7 @@ async fn replay(
     {
         eprintln!("chronicle: delivery {id} is running now; replay it once it has ended");
         offline::deliver_and_stop(&pipeline, &host).await;
-        return Ok(ExitCode::from(crate::EXIT_USAGE));
+        return Ok(ExitCode::from(crate::exit::USAGE));
     }
     let marked_ms = chronicle_store::delivery::now_ms();
     let ids = store.replay(target, marked_ms).await?;
@@ -151,7 +151,7 @@ async fn replay(
     Ok(if all_good {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(crate::EXIT_PLUGIN_FAILED)
+        ExitCode::from(crate::exit::PLUGIN_FAILED)
     })
 }
 

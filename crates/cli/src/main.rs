@@ -9,6 +9,7 @@
 
 mod args;
 mod deliveries;
+mod exit;
 mod offline;
 mod plugin;
 mod process;
@@ -20,16 +21,13 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
-/// A failure the user can fix: bad input rather than a broken program.
-pub const EXIT_CONFIG_REFUSED: u8 = 1;
-/// Bad command line or input.
-pub const EXIT_USAGE: u8 = 2;
-/// `plugin test`: a plugin failed or timed out.
-pub const EXIT_PLUGIN_FAILED: u8 = 3;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    let default_filter = match cli.command {
+        Command::Serve(_) => SERVE_LOG,
+        _ => "warn",
+    };
+    init_logging(cli.log.as_deref().unwrap_or(default_filter));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,7 +42,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("chronicle: {error:#}");
-            ExitCode::from(EXIT_USAGE)
+            ExitCode::from(exit::USAGE)
         }
     }
 }
@@ -112,6 +110,10 @@ async fn user(command: args::UserCommand) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// `serve`'s default: what Chronicle's own crates say at start and after, and warnings from the
+/// libraries under them.
+const SERVE_LOG: &str = "warn,chronicle=info,chronicle_cli=info,chronicle_server=info,chronicle_pipeline=info,chronicle_plugin_host=info,chronicle_store=info";
 
 fn init_logging(filter: &str) {
     // A bad upload is the uploader's error, answered per file; the decoder's own error lines

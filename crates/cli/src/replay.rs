@@ -22,14 +22,14 @@ pub async fn run(paths: &Paths, args: ReplayArgs) -> anyhow::Result<ExitCode> {
         Ok(text) => text,
         Err(error) => {
             eprintln!("chronicle: cannot read {}: {error}", args.file.display());
-            return Ok(ExitCode::from(crate::EXIT_USAGE));
+            return Ok(ExitCode::from(crate::exit::USAGE));
         }
     };
     let lines = match chronicle_pipeline::replay::parse(&text, &args.file.display().to_string()) {
         Ok(lines) => lines,
         Err(error) => {
             eprintln!("{error}");
-            return Ok(ExitCode::from(crate::EXIT_USAGE));
+            return Ok(ExitCode::from(crate::exit::USAGE));
         }
     };
     let config = offline::pipeline_config(paths)?;

@@ -14,7 +14,7 @@ pub(crate) fn client(
     configure: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
 ) -> Result<&reqwest::Client, PluginError> {
     cell.get_or_init(|| {
-        crate::install_crypto_provider();
+        crate::support::install_crypto_provider();
         configure(reqwest::Client::builder())
             .build()
             .map_err(|error| error.to_string())

@@ -77,7 +77,11 @@ impl Harness {
     /// Dispatches `event` with `data` for user `u1`.
     pub async fn dispatch(&self, event: Event, data: Value) -> Arc<DispatchRecord> {
         self.host
-            .dispatch(DispatchRequest::new(event, "u1", crate::into_object(data)))
+            .dispatch(DispatchRequest::new(
+                event,
+                "u1",
+                crate::support::into_object(data),
+            ))
             .await
     }
 

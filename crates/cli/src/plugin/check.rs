@@ -8,7 +8,7 @@ use chronicle_plugin_api::ConnectionReport;
 use crate::args::Paths;
 
 pub async fn run(paths: &Paths, plugin_id: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let loaded = match super::load(paths, None) {
+    let loaded = match super::host::load(paths, None) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
@@ -20,7 +20,7 @@ pub async fn run(paths: &Paths, plugin_id: &str, json: bool) -> anyhow::Result<E
         eprintln!(
             "chronicle: no plugin `{plugin_id}` in plugins.yml; `chronicle plugin list` shows what can run"
         );
-        return Ok(ExitCode::from(crate::EXIT_USAGE));
+        return Ok(ExitCode::from(crate::exit::USAGE));
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -30,7 +30,7 @@ pub async fn run(paths: &Paths, plugin_id: &str, json: bool) -> anyhow::Result<E
     Ok(if report.ok {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(crate::EXIT_PLUGIN_FAILED)
+        ExitCode::from(crate::exit::PLUGIN_FAILED)
     })
 }
 

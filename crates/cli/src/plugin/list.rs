@@ -5,7 +5,7 @@ use chronicle_plugin_host::PluginStatus;
 use crate::args::Paths;
 
 pub async fn run(paths: &Paths, json: bool) -> anyhow::Result<ExitCode> {
-    let loaded = match super::load(paths, None) {
+    let loaded = match super::host::load(paths, None) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };

@@ -12,7 +12,7 @@ pub async fn run(paths: &Paths, args: TestArgs) -> anyhow::Result<ExitCode> {
     let event: Event = args.event.parse().context("--event")?;
     let data = json_object(&read_argument(&args.data)?).context("--data")?;
     let metadata = json_object(&args.metadata).context("--metadata")?;
-    let loaded = match super::load(paths, args.session.clone()) {
+    let loaded = match super::host::load(paths, args.session.clone()) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
@@ -31,7 +31,7 @@ pub async fn run(paths: &Paths, args: TestArgs) -> anyhow::Result<ExitCode> {
         print!("{}", human(&record));
     }
     Ok(if record.has_failures() {
-        ExitCode::from(crate::EXIT_PLUGIN_FAILED)
+        ExitCode::from(crate::exit::PLUGIN_FAILED)
     } else {
         ExitCode::SUCCESS
     })

@@ -309,7 +309,7 @@ impl EmailSummarizerPlugin {
                         })?;
                     parameters = parameters.add_root_certificate(certificate);
                 }
-                crate::install_crypto_provider();
+                crate::support::install_crypto_provider();
                 Some(parameters.build().map_err(|error| {
                     SettingsError::at(
                         "smtp_host",
@@ -505,7 +505,9 @@ impl Plugin for EmailSummarizerPlugin {
             .map_err(|why| PluginError::broken(format!("Cannot build the email: {why}")))?;
         let recipients = join(&to);
         // Within the handler's deadline too, so a silent server is explained, not cut off.
-        let timeout = smtp.timeout.min(crate::time_left(ctx.delivery.deadline));
+        let timeout = smtp
+            .timeout
+            .min(crate::support::time_left(ctx.delivery.deadline));
         let transport = smtp.transport(true, timeout);
         let sending = transport.send(mail);
         let sent = match tokio::time::timeout(timeout, sending).await {
@@ -523,7 +525,7 @@ impl Plugin for EmailSummarizerPlugin {
                 });
                 Ok(Some(
                     PluginResult::ok(format!("Email sent to {recipients}"))
-                        .with_data(crate::into_object(data)),
+                        .with_data(crate::support::into_object(data)),
                 ))
             }
             Err(problem) => {

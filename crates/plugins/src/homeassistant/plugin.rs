@@ -183,7 +183,7 @@ impl HomeAssistantPlugin {
     /// handler's own `unreachable` error rather than the host's timeout. The areas and
     /// entities are read apart, by [`Cache`], which the handler waits for only until then.
     fn request_timeout(&self, deadline: SystemTime) -> Duration {
-        crate::request_timeout(self.timeout, deadline)
+        crate::support::request_timeout(self.timeout, deadline)
     }
 
     /// `{{ 1 + 1 }}` must render as `2`.
@@ -221,9 +221,9 @@ impl HomeAssistantPlugin {
         snapshot: &Snapshot,
         ctx: &PluginContext,
     ) -> Option<Command> {
-        let budget = self
-            .llm_timeout
-            .min(crate::time_left(ctx.delivery.deadline).saturating_sub(HOME_ASSISTANT_RESERVE));
+        let budget = self.llm_timeout.min(
+            crate::support::time_left(ctx.delivery.deadline).saturating_sub(HOME_ASSISTANT_RESERVE),
+        );
         if budget < MIN_LLM_TIMEOUT {
             tracing::debug!("No time left to ask the language model; parsing with keywords.");
             return None;
@@ -273,7 +273,7 @@ impl HomeAssistantPlugin {
                 client,
                 self.cache_ttl,
                 self.timeout,
-                crate::time_left(deadline),
+                crate::support::time_left(deadline),
             )
             .await
     }
@@ -292,7 +292,12 @@ impl HomeAssistantPlugin {
             Err(_) if snapshot.age() >= self.refresh_on_miss => {
                 let fresh = self
                     .cache
-                    .refresh_after(client, snapshot, self.timeout, crate::time_left(deadline))
+                    .refresh_after(
+                        client,
+                        snapshot,
+                        self.timeout,
+                        crate::support::time_left(deadline),
+                    )
                     .await?;
                 Ok(match fresh {
                     Some(fresh) => pick(&fresh).map_err(Refusal::Reply),
@@ -472,7 +477,7 @@ impl HomeAssistantPlugin {
                 command.action.reply(&done.targets()),
                 done.but()
             ))
-            .with_data(crate::into_object(data))
+            .with_data(crate::support::into_object(data))
             .stop_chain(),
         ))
     }
@@ -870,7 +875,7 @@ impl Plugin for HomeAssistantPlugin {
         });
         Ok(Some(
             PluginResult::ok(format!("Called {}", called(&done)))
-                .with_data(crate::into_object(data)),
+                .with_data(crate::support::into_object(data)),
         ))
     }
 
@@ -918,7 +923,7 @@ impl Plugin for HomeAssistantPlugin {
         });
         Ok(Some(
             PluginResult::ok(format!("Button {trigger}: {}", called(&done)))
-                .with_data(crate::into_object(data)),
+                .with_data(crate::support::into_object(data)),
         ))
     }
 }

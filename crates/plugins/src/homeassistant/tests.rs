@@ -959,7 +959,7 @@ async fn a_retried_transcript_command_is_declined_not_run_again() {
     let context = |attempt| PluginContext {
         user_id: "u1".into(),
         event: Event::TranscriptBatch,
-        data: Arc::new(crate::into_object(json!({
+        data: Arc::new(crate::support::into_object(json!({
             "transcript": "hey hermes toggle the kitchen fan",
             "command": "toggle the kitchen fan",
         })))
@@ -1363,7 +1363,7 @@ fn https_home_assistant(ca: &TestCa) -> String {
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     use std::io::{Read, Write};
 
-    crate::install_crypto_provider();
+    crate::support::install_crypto_provider();
     let config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(

@@ -23,7 +23,7 @@ impl TestEventPlugin {
 
     async fn store(&self, ctx: &mut PluginContext) -> HandlerOutcome {
         let document = json!({
-            "timestamp": crate::unix_now(),
+            "timestamp": crate::support::unix_now(),
             "event": ctx.event,
             "user_id": &*ctx.user_id,
             "data": &*ctx.data,
@@ -32,7 +32,10 @@ impl TestEventPlugin {
         });
         let id = ctx
             .services
-            .insert_one(&self.config.collection, crate::into_object(document))
+            .insert_one(
+                &self.config.collection,
+                crate::support::into_object(document),
+            )
             .await?;
         let mut data = JsonMap::new();
         data.insert("document_id".into(), Value::from(id));

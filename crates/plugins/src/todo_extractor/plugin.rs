@@ -40,11 +40,14 @@ impl TodoExtractorPlugin {
                     "task": task,
                     "completed": false,
                     "conversation_id": ctx.data.get("conversation_id"),
-                    "created_at": crate::unix_now(),
+                    "created_at": crate::support::unix_now(),
                     "source": source,
                 });
                 ctx.services
-                    .insert_one(&self.config.collection, crate::into_object(document))
+                    .insert_one(
+                        &self.config.collection,
+                        crate::support::into_object(document),
+                    )
                     .await?;
             }
         }

@@ -150,7 +150,7 @@ impl WebhookPlugin {
     /// The wait for an answer: the configured timeout, cut short to end before the handler's
     /// deadline so a slow endpoint is reported by name rather than as a timed-out plugin.
     fn request_timeout(&self, deadline: SystemTime) -> Duration {
-        crate::request_timeout(self.timeout, deadline)
+        crate::support::request_timeout(self.timeout, deadline)
     }
 
     /// One signed POST of `body` with `webhook-id` `id`.
@@ -165,7 +165,7 @@ impl WebhookPlugin {
             Ok(client) => client,
             Err(error) => return Answer::Failed(Failure::Other(error.message)),
         };
-        let timestamp = crate::unix_now() as u64;
+        let timestamp = crate::support::unix_now() as u64;
         let signature = sign(&endpoint.secret, id, timestamp, &body);
         let started = Instant::now();
         let sent = client
@@ -290,7 +290,7 @@ impl WebhookPlugin {
                     ctx.services
                         .insert_one(
                             DISABLED_COLLECTION,
-                            crate::into_object(json!({
+                            crate::support::into_object(json!({
                                 "url": endpoint.url.as_str(),
                                 "name": endpoint.label,
                                 "status": 410,
@@ -357,7 +357,7 @@ impl WebhookPlugin {
             }
         }
         tracing::debug!(webhook_id = %webhook_id, %message, "Webhook sent.");
-        let data = crate::into_object(json!({
+        let data = crate::support::into_object(json!({
             "webhook_id": webhook_id,
             "delivered": delivered,
             "already_delivered": skipped_already,
@@ -568,7 +568,7 @@ fn plural(count: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MIN_REQUEST_TIMEOUT;
+    use crate::support::MIN_REQUEST_TIMEOUT;
     use crate::webhook::EndpointConfig;
 
     fn endpoint(url: &str, secret: &str, fields: Option<&[&str]>) -> EndpointConfig {

@@ -274,8 +274,10 @@ async fn a_failed_endpoint_is_retried_by_the_durable_queue_without_resending_to_
         event: Event::ConversationComplete,
         user_id: user,
         conversation_id: Some(conversation.clone()),
-        data: crate::into_object(json!({"conversation_id": conversation, "transcript": "hi"})),
-        metadata: crate::into_object(json!({"end_reason": "user_stopped"})),
+        data: crate::support::into_object(
+            json!({"conversation_id": conversation, "transcript": "hi"}),
+        ),
+        metadata: crate::support::into_object(json!({"end_reason": "user_stopped"})),
     };
     store
         .announce_completion(&conversation, None, event)
@@ -347,7 +349,7 @@ async fn a_failed_endpoint_is_retried_by_the_durable_queue_without_resending_to_
 async fn the_connection_test_reports_each_endpoint_with_a_fix() {
     let receiver = Receiver::start(&[("/hook", SECRET), ("/strict", SECRET)]);
     let refused_port = closed_port();
-    let settings = crate::into_object(json!({
+    let settings = crate::support::into_object(json!({
         "endpoints": [
             {"name": "receiver", "url": receiver.url("/hook"), "secret": SECRET},
             {"name": "nobody", "url": format!("http://127.0.0.1:{refused_port}/hook"), "secret": SECRET},
@@ -491,7 +493,7 @@ async fn dispatch(host: &PluginHost, data: Value) -> Arc<chronicle_plugin_host::
     host.dispatch(chronicle_plugin_host::DispatchRequest::new(
         Event::ConversationComplete,
         "u1",
-        crate::into_object(data),
+        crate::support::into_object(data),
     ))
     .await
 }
