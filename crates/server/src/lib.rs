@@ -15,6 +15,7 @@ pub mod recordings;
 pub mod reload;
 pub mod routes;
 pub mod state;
+pub mod tokens;
 pub mod ws;
 
 use std::sync::{Arc, OnceLock};
@@ -27,9 +28,9 @@ use chronicle_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::broadcast;
 
-use crate::auth::Tokens;
 pub use crate::state::ServerConfig;
 use crate::state::{AppState, Core, ServerEventLog};
+use crate::tokens::Tokens;
 
 /// The process-wide metrics recorder (installed once).
 fn metrics_handle() -> anyhow::Result<PrometheusHandle> {

@@ -16,7 +16,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::auth::Tokens;
+use crate::tokens::Tokens;
 
 /// Where the server reads and writes.
 #[derive(Clone, Debug)]

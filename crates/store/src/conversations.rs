@@ -12,8 +12,9 @@ use chronicle_plugin_api::EndReason;
 
 use crate::db::{DbError, end_reason_column, json_column, sql_count, violates};
 use crate::delivery;
+use crate::store::new_id;
 use crate::users::{found, unknown_user};
-use crate::{Owner, Store, StoreError, new_id, time};
+use crate::{Owner, Store, StoreError, time};
 
 /// A stored conversation. Serializes with exactly these field names.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -16,6 +16,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use crate::db::{DbError, json_column, sql_count};
 use crate::documents::backend_error;
+use crate::steps::{Step, StepReply, StepSender};
 use crate::{Store, StoreError};
 
 pub use chronicle_host_ports::delivery::now_ms;
@@ -216,19 +217,6 @@ fn queued_event(row: &Row<'_>) -> rusqlite::Result<QueuedEvent> {
     })
 }
 
-/// One chain step, as [`DeliveryQueue::advance`] describes it.
-pub(crate) struct Step {
-    seq: i64,
-    progress: String,
-    end: Option<AttemptEnd>,
-    step: ChainStep,
-}
-
-type StepReply = tokio::sync::oneshot::Sender<Result<Option<Reached>, StoreError>>;
-
-/// Where steps go to be written.
-pub(crate) type StepSender = std::sync::mpsc::Sender<(Step, StepReply)>;
-
 /// Steps written in one transaction at most.
 const STEPS_PER_COMMIT: usize = 256;
 
@@ -261,8 +249,16 @@ fn write_step(tx: &Transaction<'_>, step: &Step, now: i64) -> Result<Option<Reac
 
 /// Group commit: writes the steps of every chain running at once in one transaction per
 /// burst, each inside its own savepoint so one step's failure is that step's alone. A step
+impl Store {
+    /// Where delivery steps go to be written together.
+    fn steps(&self) -> &StepSender {
+        self.steps
+            .get_or_init(|| spawn_step_writer(std::sync::Arc::clone(&self.db)))
+    }
+}
+
 /// is answered only once its transaction has committed. Ends when the store is dropped.
-pub(crate) fn spawn_step_writer(db: std::sync::Arc<crate::db::Db>) -> StepSender {
+fn spawn_step_writer(db: std::sync::Arc<crate::db::Db>) -> StepSender {
     let (sender, steps) = std::sync::mpsc::channel::<(Step, StepReply)>();
     let spawned = std::thread::Builder::new()
         .name("chronicle-delivery-steps".into())

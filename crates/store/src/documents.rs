@@ -83,7 +83,7 @@ impl DocumentStore for Store {
         collection: &str,
         mut document: JsonMap,
     ) -> Result<String, BackendError> {
-        let id = ensure_id(&mut document, crate::new_id);
+        let id = ensure_id(&mut document, crate::store::new_id);
         let text = Value::Object(document).to_string();
         let (plugin_id, collection, doc_id) =
             (plugin_id.to_owned(), collection.to_owned(), id.clone());

@@ -13,8 +13,9 @@ use rusqlite::Transaction;
 
 use crate::db::{DbError, sql_count};
 use crate::delivery;
+use crate::store::new_id;
 use crate::users::unknown_user;
-use crate::{Owner, Store, StoreError, new_id, time};
+use crate::{Owner, Store, StoreError, time};
 
 /// Something remembered about a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -4,7 +4,8 @@ use rusqlite::{OptionalExtension, Row, ffi, params};
 use serde::Serialize;
 
 use crate::db::{DbError, is_duplicate, violates};
-use crate::{Owner, Store, StoreError, new_id, time};
+use crate::store::new_id;
+use crate::{Owner, Store, StoreError, time};
 
 /// Someone who logs in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -235,25 +235,6 @@ impl Default for RetryPolicy {
 }
 
 impl Transcriber {
-    /// A provider that transcribes whole recordings, serving live sessions utterance by
-    /// utterance.
-    pub fn by_utterance(
-        name: &'static str,
-        batch: Arc<dyn BatchTranscriber>,
-        retry: RetryPolicy,
-    ) -> Self {
-        let streaming = Arc::new(utterances::Utterances {
-            provider: Arc::clone(&batch),
-            settings: utterances::UtteranceSettings::default(),
-            retry,
-        });
-        Self {
-            name,
-            batch,
-            streaming,
-        }
-    }
-
     /// Transcribes a recording, retrying transient failures `policy.retries` times. A
     /// recording over ten minutes goes in pieces cut at its quietest moments (OpenAI takes at
     /// most 25 MB a file, and a long request outlives any sensible timeout).

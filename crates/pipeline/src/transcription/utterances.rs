@@ -12,7 +12,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{
-    BatchTranscriber, RetryPolicy, StreamInput, StreamingTranscriber, TranscriptionStream, Update,
+    BatchTranscriber, RetryPolicy, StreamInput, StreamingTranscriber, Transcriber,
+    TranscriptionStream, Update,
 };
 
 const RATE: usize = 16_000;
@@ -252,6 +253,27 @@ impl Utterances {
             .into_iter()
             .map(|segment| segment.shifted(cut.start))
             .collect())
+    }
+}
+
+impl Transcriber {
+    /// A provider that transcribes whole recordings, serving live sessions utterance by
+    /// utterance.
+    pub fn by_utterance(
+        name: &'static str,
+        batch: Arc<dyn BatchTranscriber>,
+        retry: RetryPolicy,
+    ) -> Self {
+        let streaming = Arc::new(Utterances {
+            provider: Arc::clone(&batch),
+            settings: UtteranceSettings::default(),
+            retry,
+        });
+        Self {
+            name,
+            batch,
+            streaming,
+        }
     }
 }
 
