@@ -601,3 +601,21 @@ workspace = true
         "the commented-out line and the [lints] table are no dependencies"
     );
 }
+
+/// No two files of a crate import each other in a circle, directly or through others:
+/// `scripts/import_cycles.py` lists every such cycle and fails while one is left.
+#[test]
+fn no_files_import_each_other_in_a_circle() {
+    let output = std::process::Command::new("python3")
+        .arg(repo_root().join("scripts/import_cycles.py"))
+        .current_dir(repo_root())
+        .output()
+        .expect("python3 runs scripts/import_cycles.py");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "import cycles between files (break each, e.g. by moving what both need into a file of its own):\n{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("0 import cycles"), "{report}");
+}

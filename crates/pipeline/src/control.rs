@@ -2,7 +2,7 @@
 //!
 //! The plugin host needs these before the pipeline exists (the pipeline holds the plugins), so
 //! the two meet through a channel rather than a reference set late: [`SessionControl`] is the
-//! host's end, [`ControlRequests`] the pipeline's, which [`Pipeline::new`] takes and serves.
+//! host's end, [`ControlRequests`] the pipeline's, served once the pipeline exists.
 //! A plugin acts for the user of the event it handles and reaches that user's sessions only;
 //! the host itself ([`Actor::System`]) reaches any.
 
@@ -90,7 +90,8 @@ impl ConversationControl for SessionControl {
 impl ControlRequests {
     /// Serves the requests while the pipeline lives; each on its own task, as a plugin's call
     /// would run, so a slow close does not hold the next request.
-    pub(crate) fn serve(mut self, pipeline: Weak<Pipeline>) {
+    pub fn serve(mut self, pipeline: &Arc<Pipeline>) {
+        let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
         tokio::spawn(async move {
             while let Some(request) = self.0.recv().await {
                 let Some(pipeline) = pipeline.upgrade() else {
@@ -139,9 +140,8 @@ impl Pipeline {
         let Some(session) = self.session_for(actor, session_id) else {
             return Ok(false);
         };
-        let mut state = session.state.lock().await;
         session
-            .end_conversation(self, &mut state, reason.into())
+            .close(self, reason.into())
             .await
             .map_err(|error| BackendError::Failed(error.to_string()))
     }

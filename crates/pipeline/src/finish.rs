@@ -16,36 +16,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chronicle_plugin_api::{EndReason, Event};
+use chronicle_plugin_api::Event;
 use chronicle_store::Owner;
 use serde_json::{Value, json};
 
 use chronicle_host_ports::delivery::NewEvent;
 
-use crate::{Pipeline, memory, object};
+use crate::events::object;
+use crate::finished::Finished;
+use crate::memory;
+use crate::pipeline::Pipeline;
 
 /// How many of the user's memories new facts are checked against.
 const EXISTING_MEMORIES: usize = 500;
-
-/// A conversation that has just been completed in the store.
-#[derive(Debug)]
-pub struct Finished {
-    pub conversation_id: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub end_reason: EndReason,
-    /// Seconds of audio.
-    pub duration: f64,
-    /// The audio to transcribe whole (16 kHz mono), for batch mode and uploads.
-    pub batch_audio: Option<Vec<i16>>,
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
 
 impl Pipeline {
     /// Runs the steps above for `finished`. A step that fails is logged and costs only

@@ -8,7 +8,7 @@ use chronicle_plugin_api::EndReason;
 use chronicle_store::NewConversation;
 
 use crate::Pipeline;
-use crate::finish::Finished;
+use crate::finished::Finished;
 
 /// The longest file taken: beyond it a file fails alone (its WAV would pass 4 GiB long before
 /// the format's limit, and memory with it).

@@ -18,12 +18,17 @@
 
 pub mod config;
 pub mod control;
+pub mod device;
+mod events;
 pub mod finish;
+mod finished;
 mod http;
 pub mod ingest;
 mod live_queue;
 pub mod llm;
 pub mod memory;
+mod pipeline;
+mod plugins;
 pub mod replay;
 #[cfg(test)]
 mod robustness;
@@ -31,204 +36,12 @@ pub mod session;
 pub mod transcription;
 pub mod wiring;
 
-use std::sync::Arc;
-
-use chronicle_host_ports::delivery::NewEvent;
-use chronicle_plugin_api::{EndReason, Event, JsonMap, async_trait};
-use chronicle_plugin_host::delivery::{DeliverySettings, Dispatcher, HostSource};
-use chronicle_plugin_host::{DispatchRecord, DispatchRequest, PluginHost};
-use chronicle_store::{Owner, Store};
-use serde_json::{Value, json};
-
 pub use crate::config::{ConversationSettings, PipelineConfig};
 pub use crate::control::{ControlRequests, SessionControl};
+pub use crate::events::{object, request};
+pub use crate::finished::{Finished, unix_now};
 pub use crate::llm::ChatModel;
+pub use crate::pipeline::Pipeline;
+pub use crate::plugins::Plugins;
 pub use crate::session::{Session, Sessions, Speech};
 pub use crate::transcription::Transcriber;
-
-/// Batch transcriptions running at once (each holds a whole recording in memory).
-const BATCH_TRANSCRIPTIONS: usize = 2;
-
-/// Where events go: the plugin host in service (the server swaps it on reload).
-#[async_trait]
-pub trait Plugins: Send + Sync {
-    /// Runs `request` through its chain.
-    async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord>;
-    /// The wake words and keywords of the enabled plugins, for keyword boosting.
-    fn asr_keywords(&self) -> Vec<String>;
-    /// The host in service now, for the durable dispatcher.
-    fn host(&self) -> PluginHost;
-}
-
-#[async_trait]
-impl Plugins for PluginHost {
-    async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
-        PluginHost::dispatch(self, request).await
-    }
-
-    fn asr_keywords(&self) -> Vec<String> {
-        PluginHost::asr_keywords(self)
-    }
-
-    fn host(&self) -> PluginHost {
-        self.clone()
-    }
-}
-
-#[async_trait]
-impl Plugins for arc_swap::ArcSwap<PluginHost> {
-    async fn dispatch(&self, request: DispatchRequest) -> Arc<DispatchRecord> {
-        self.load_full().dispatch(request).await
-    }
-
-    fn asr_keywords(&self) -> Vec<String> {
-        self.load().asr_keywords()
-    }
-
-    fn host(&self) -> PluginHost {
-        PluginHost::clone(&self.load())
-    }
-}
-
-/// Everything a conversation needs on its way: the store, the plugins, the providers, the
-/// live sessions. One per server (or per CLI run).
-pub struct Pipeline {
-    pub store: Store,
-    pub plugins: Arc<dyn Plugins>,
-    pub transcriber: Option<Transcriber>,
-    pub llm: Option<ChatModel>,
-    pub settings: ConversationSettings,
-    pub sessions: Sessions,
-    /// Delivers the terminal events the store queues, if this process holds the data
-    /// folder's delivery lock (one process per data folder delivers).
-    pub deliveries: Dispatcher,
-    /// Conversations between their close and their `conversation.complete`.
-    finishing: std::sync::atomic::AtomicUsize,
-    /// Batch transcriptions allowed at once.
-    batch_turns: tokio::sync::Semaphore,
-}
-
-impl Pipeline {
-    /// The pipeline over `store`, with the dispatcher of its delivery queue started (chains a
-    /// stopped process left unfinished resume now).
-    pub async fn new(
-        store: Store,
-        plugins: Arc<dyn Plugins>,
-        transcriber: Option<Transcriber>,
-        llm: Option<ChatModel>,
-        settings: ConversationSettings,
-        delivery: DeliverySettings,
-        control: ControlRequests,
-    ) -> anyhow::Result<Arc<Self>> {
-        let hosts = Arc::clone(&plugins);
-        let hosts: HostSource = Arc::new(move || hosts.host());
-        let lock_path = store.folder().delivery_lock();
-        let deliveries =
-            Dispatcher::start_locked(Arc::new(store.clone()), hosts, delivery, lock_path).await?;
-        let pipeline = Arc::new(Self {
-            store,
-            plugins,
-            transcriber,
-            llm,
-            settings,
-            sessions: Sessions::default(),
-            deliveries,
-            finishing: Default::default(),
-            batch_turns: tokio::sync::Semaphore::new(BATCH_TRANSCRIPTIONS),
-        });
-        control.serve(Arc::downgrade(&pipeline));
-        Ok(pipeline)
-    }
-
-    /// Finishes the conversations a stopped process closed but never announced; returns how
-    /// many. Call once at start, before any session.
-    pub async fn resume_unannounced(self: &Arc<Self>) -> anyhow::Result<usize> {
-        let conversations = self.store.unannounced_conversations().await?;
-        for conversation in &conversations {
-            tracing::info!(conversation = %conversation.conversation_id, "Finishing a conversation the last run closed but never announced.");
-            self.finish_in_background(finish::Finished {
-                conversation_id: conversation.conversation_id.clone(),
-                user_id: conversation.user_id.clone(),
-                client_id: conversation.client_id.clone(),
-                end_reason: conversation.end_reason.unwrap_or(EndReason::ServerRestart),
-                duration: conversation.duration_seconds.unwrap_or(0.0),
-                batch_audio: None,
-            });
-        }
-        Ok(conversations.len())
-    }
-
-    /// Finishes `finished` on a task of its own (see [`crate::finish`]).
-    pub fn finish_in_background(self: &Arc<Self>, finished: finish::Finished) {
-        use std::sync::atomic::Ordering;
-        self.finishing.fetch_add(1, Ordering::SeqCst);
-        let pipeline = Arc::clone(self);
-        tokio::spawn(async move {
-            Arc::clone(&pipeline).finish(finished).await;
-            pipeline.finishing.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
-
-    /// Waits (up to `limit`) until no conversation is being finished and every terminal
-    /// event's chain has run (retries due later excepted); whether it got there.
-    pub async fn settle(&self, limit: std::time::Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        while self.finishing.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        self.deliveries.settle(left).await
-    }
-
-    /// Toggles a conversation's star and queues `conversation.starred` with it; the new state
-    /// as the API answers it, or `None` if the owner may not see the conversation.
-    pub async fn toggle_star(
-        &self,
-        owner: Owner,
-        conversation_id: &str,
-    ) -> anyhow::Result<Option<Value>> {
-        let toggled = self
-            .store
-            .toggle_star(&owner, conversation_id, |starred| NewEvent {
-                event: Event::ConversationStarred,
-                user_id: starred.user_id.clone(),
-                conversation_id: Some(starred.conversation_id.clone()),
-                data: object(json!({
-                    "conversation_id": starred.conversation_id,
-                    "starred": starred.starred,
-                    "starred_at": starred.starred_at,
-                    "title": starred.title,
-                })),
-                metadata: JsonMap::new(),
-            })
-            .await?;
-        let Some((starred, _)) = toggled else {
-            return Ok(None);
-        };
-        self.deliveries.wake();
-        Ok(Some(json!({
-            "conversation_id": starred.conversation_id,
-            "starred": starred.starred,
-            "starred_at": starred.starred_at,
-        })))
-    }
-}
-
-/// Shorthand for event data.
-pub fn object(value: Value) -> JsonMap {
-    match value {
-        Value::Object(map) => map,
-        _ => JsonMap::new(),
-    }
-}
-
-/// A dispatch request from JSON data and metadata.
-pub fn request(event: Event, user_id: &str, data: Value, metadata: Value) -> DispatchRequest {
-    DispatchRequest {
-        metadata: object(metadata),
-        ..DispatchRequest::new(event, user_id, object(data))
-    }
-}

@@ -22,12 +22,14 @@
 //! queued, minus the dropped ones.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use chronicle_plugin_api::Event;
 use chronicle_plugin_host::DispatchRequest;
 use tokio::sync::Notify;
+
+use crate::plugins::Plugins;
 
 /// Live events a session keeps for its plugins before `transcript.streaming` events are dropped.
 pub const CAPACITY: usize = 256;
@@ -189,10 +191,31 @@ impl LiveQueue {
     }
 
     /// Events dropped since the queue was made.
+
     #[cfg(test)]
     pub fn dropped(&self) -> u64 {
         self.lock().dropped
     }
+}
+
+/// Delivers a session's (or a device's) live events in order, one at a time, on a task of
+/// its own.
+/// `plugins` gives the plugins in service, or nothing once their owner is gone (the queue
+/// must not keep the pipeline alive).
+pub(crate) fn spawn_live_queue(
+    plugins: impl Fn() -> Option<Arc<dyn Plugins>> + Send + 'static,
+    queue: Arc<LiveQueue>,
+) {
+    tokio::spawn(async move {
+        while let Some(event) = queue.next().await {
+            let Some(plugins) = plugins() else {
+                queue.close();
+                return;
+            };
+            plugins.dispatch(event).await;
+            queue.delivered();
+        }
+    });
 }
 
 #[cfg(test)]

@@ -155,10 +155,7 @@ pub async fn play(
                 }
             }
             Line::Close { .. } => {
-                let mut state = session.state.lock().await;
-                session
-                    .end_conversation(pipeline, &mut state, EndReason::CloseRequested)
-                    .await?;
+                session.close(pipeline, EndReason::CloseRequested).await?;
             }
             Line::Stop { .. } => break,
         }

@@ -66,9 +66,9 @@ pub async fn wire(wiring: Wiring<'_>) -> anyhow::Result<Result<Wired, ConfigErro
         llm,
         wiring.pipeline.conversations.clone(),
         wiring.delivery,
-        requests,
     )
     .await?;
+    requests.serve(&pipeline);
     tracing::info!("Pipeline: {}.", wiring.pipeline.describe());
     Ok(Ok(Wired {
         pipeline,

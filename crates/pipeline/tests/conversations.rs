@@ -114,10 +114,10 @@ impl Fixture {
             llm,
             settings,
             Default::default(),
-            requests,
         )
         .await
         .unwrap();
+        requests.serve(&pipeline);
         Self {
             _dir: dir,
             pipeline,

@@ -147,9 +147,7 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    for (session, recording) in
-        chronicle_pipeline::session::stop_all(&core.pipeline, EndReason::ServerShutdown).await
-    {
+    for (session, recording) in core.pipeline.stop_sessions(EndReason::ServerShutdown).await {
         if recording {
             core.recordings.finish(&session.session_id).await;
         }

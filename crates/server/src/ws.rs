@@ -19,10 +19,10 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chronicle_audio::{Codec, PcmFormat, StreamDecoder, TARGET_RATE};
-use chronicle_pipeline::session::{SessionOwner, button_press};
-use chronicle_pipeline::{Session, Speech, request};
+use chronicle_pipeline::device::{DeviceEvents, Pressed};
+use chronicle_pipeline::session::SessionOwner;
+use chronicle_pipeline::{Session, Speech};
 use chronicle_plugin_api::EndReason;
-use chronicle_plugin_host::DispatchRequest;
 use chronicle_store::User;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -36,8 +36,6 @@ pub const MAX_PAYLOAD: usize = 1024 * 1024;
 /// A device that sends nothing for this long is gone (audio arrives every 100 ms or so, and
 /// idle clients ping).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// Button presses waiting for plugins, per connection; a device that outruns this is closed.
-const LIVE_EVENT_QUEUE: usize = 256;
 /// Markers kept per connection; presses beyond still reach plugins.
 const MAX_MARKERS: usize = 1000;
 
@@ -152,20 +150,11 @@ async fn serve(
         tracing::warn!(%error, "Could not record the device.");
     }
     metrics::gauge!("chronicle_websocket_connections").increment(1.0);
-    // Button presses go to plugins in order, on a task of this connection's own, so a slow
-    // plugin never stalls the audio read loop.
-    let (live_events, mut queued) = mpsc::channel::<DispatchRequest>(LIVE_EVENT_QUEUE);
-    let core = Arc::downgrade(&state.core);
-    tokio::spawn(async move {
-        while let Some(request) = queued.recv().await {
-            let Some(host) = core.upgrade().map(|core| core.host()) else {
-                return;
-            };
-            host.dispatch(request).await;
-        }
-    });
+    // Presses outside a session go to plugins in order on a queue of this connection's own,
+    // so a slow plugin never stalls the audio read loop.
+    let outside_sessions = DeviceEvents::new(&state.core.pipeline, &user.id, &client);
     let mut device = Device {
-        live_events,
+        outside_sessions,
         markers: 0,
         state: state.clone(),
         user,
@@ -265,7 +254,7 @@ impl From<MessageKind> for Value {
 }
 
 struct Device {
-    live_events: mpsc::Sender<DispatchRequest>,
+    outside_sessions: DeviceEvents,
     markers: usize,
     state: AppState,
     user: User,
@@ -478,20 +467,10 @@ impl Device {
             .start(&session.session_id, path.clone())
             .await
             .map_err(|e| Closing::new(1011, format!("cannot record audio: {e}")))?;
-        core.store
-            .start_session(
-                &session.session_id,
-                &self.user.id,
-                &self.client_id,
-                Some(&path.display().to_string()),
-            )
+        session
+            .record_to(&core.pipeline, path)
             .await
             .map_err(|e| Closing::new(1011, format!("cannot record the session: {e}")))?;
-        {
-            let mut state = session.state.lock().await;
-            state.recording = true;
-            state.audio_path = Some(path);
-        }
         self.decoder = Some(decoder);
         Ok(())
     }
@@ -533,50 +512,27 @@ impl Device {
 
     async fn button(&mut self, data: &Value) -> Result<(), Closing> {
         let raw_state = data.get("state").and_then(Value::as_str).unwrap_or("");
-        let session_id = self.session.as_ref().map(|s| s.session_id.as_str());
-        let (event, data) = button_press(raw_state, session_id, &self.client_id);
-        let mut marker = data.clone();
-        marker["type"] = json!("button_event");
         self.markers += 1;
-        if let Some(session) = self
-            .session
-            .as_ref()
-            .filter(|_| self.markers <= MAX_MARKERS)
-        {
-            let conversation = session
-                .state
-                .lock()
-                .await
-                .conversation_id()
-                .map(str::to_owned);
-            if let Some(conversation_id) = conversation
-                && let Err(error) = self.state.store.add_marker(&conversation_id, marker).await
-            {
-                tracing::warn!(%error, "Could not keep the button marker.");
-            }
-        }
-        let Some(event) = event else {
-            tracing::warn!(client = %self.client_id, state = raw_state, "Unknown button state; only the marker is kept.");
-            return Ok(());
-        };
-        let press = request(
-            event,
-            &self.user.id,
-            data,
-            json!({"client_id": self.client_id}),
-        );
         // In a session, presses queue behind its transcripts, so plugins see them in order.
-        let queued = match &self.session {
-            Some(session) => session.queue_live(press),
-            None => self.live_events.try_send(press).is_ok(),
+        let pressed = match &self.session {
+            Some(session) => {
+                let keep_marker = self.markers <= MAX_MARKERS;
+                session
+                    .press(&self.state.core.pipeline, raw_state, keep_marker)
+                    .await
+            }
+            None => self.outside_sessions.press(raw_state),
         };
-        if queued {
-            Ok(())
-        } else {
-            Err(Closing::new(
+        match pressed {
+            Pressed::Queued => Ok(()),
+            Pressed::Unknown => {
+                tracing::warn!(client = %self.client_id, state = raw_state, "Unknown button state; only the marker is kept.");
+                Ok(())
+            }
+            Pressed::TooFast => Err(Closing::new(
                 POLICY_VIOLATION,
                 "button events arrive faster than plugins can handle them",
-            ))
+            )),
         }
     }
 }

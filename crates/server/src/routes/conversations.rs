@@ -99,10 +99,7 @@ pub async fn close(
         .sessions
         .by_client(&client_id, (!user.0.is_admin).then_some(user.0.id.as_str()))
         .ok_or_else(|| AppError::NotFound(format!("Client '{client_id}' is not connected")))?;
-    let mut session_state = session.state.lock().await;
-    let closed = session
-        .end_conversation(pipeline, &mut session_state, EndReason::UserRequested)
-        .await?;
+    let closed = session.close(pipeline, EndReason::UserRequested).await?;
     if !closed {
         return Err(AppError::Conflict(format!(
             "Client '{client_id}' has no open conversation"
