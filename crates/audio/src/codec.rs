@@ -57,7 +57,7 @@ pub enum StreamDecoder {
     /// PCM of the header's format, normalized.
     Pcm(Box<StreamNormalizer>),
     /// Opus packets, one per payload.
-    Opus(OpusDecoder),
+    Opus(Box<OpusDecoder>),
 }
 
 impl StreamDecoder {
@@ -66,7 +66,7 @@ impl StreamDecoder {
     pub fn new(codec: Codec, format: PcmFormat) -> Result<Self, AudioError> {
         Ok(match codec {
             Codec::Pcm => StreamDecoder::Pcm(Box::new(StreamNormalizer::new(format)?)),
-            Codec::Opus => StreamDecoder::Opus(OpusDecoder::new()?),
+            Codec::Opus => StreamDecoder::Opus(Box::new(OpusDecoder::new()?)),
         })
     }
 

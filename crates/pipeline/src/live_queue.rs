@@ -191,7 +191,6 @@ impl LiveQueue {
     }
 
     /// Events dropped since the queue was made.
-
     #[cfg(test)]
     pub fn dropped(&self) -> u64 {
         self.lock().dropped

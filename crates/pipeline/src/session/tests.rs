@@ -22,7 +22,7 @@ impl crate::Plugins for Gated {
         self.gate.acquire().await.unwrap().forget();
         Arc::new(DispatchRecord {
             event: request.event,
-            user_id: request.user_id.into(),
+            user_id: request.user_id,
             plugins: Vec::new(),
             metadata: request.metadata,
             services: Vec::new(),
