@@ -115,6 +115,11 @@ impl Condition {
             }
             Condition::KeywordAnywhere(keywords) => {
                 let normalized = transcript.normalized();
+                // Most speech holds none of the keywords: an unanchored yes/no (a prefilter
+                // scan) is cheaper than walking every overlapping match to find that out.
+                if !keywords.automaton.is_match(normalized.text.as_str()) {
+                    return Verdict::Skip;
+                }
                 let found = keywords
                     .automaton
                     .find_overlapping_iter(normalized.text.as_str())
