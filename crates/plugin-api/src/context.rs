@@ -83,7 +83,7 @@ impl EventData {
             .rev()
             .find(|(name, _)| name == key)
             .map(|(_, value)| value)
-            .or_else(|| self.shared.get(key))
+            .or_else(|| small_map_get(&self.shared, key))
     }
 
     /// The event's data, as every plugin of the chain sees it.
@@ -94,6 +94,18 @@ impl EventData {
     /// What this plugin's condition added.
     pub fn extras(&self) -> &[(String, Value)] {
         &self.extras
+    }
+}
+
+/// `map.get(key)`, by comparing keys when the map is small, as event data is: a handful of
+/// string comparisons costs less than hashing the key (serde_json's maps hash with SipHash).
+pub fn small_map_get<'a>(map: &'a JsonMap, key: &str) -> Option<&'a Value> {
+    if map.len() <= 16 {
+        map.iter()
+            .find(|(name, _)| name.as_str() == key)
+            .map(|(_, value)| value)
+    } else {
+        map.get(key)
     }
 }
 

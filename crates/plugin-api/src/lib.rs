@@ -55,7 +55,7 @@ mod services;
 mod settings;
 
 pub use async_trait::async_trait;
-pub use context::{Delivery, EventData, PluginContext};
+pub use context::{Delivery, EventData, PluginContext, small_map_get};
 pub use end_reason::{EndReason, UnknownEndReason};
 pub use error::{PluginError, PluginErrorKind};
 pub use event::{AccessLevel, Event, UnknownAccessLevel, UnknownEvent};

@@ -180,7 +180,8 @@ impl<'a> TranscriptView<'a> {
     /// A view of `data["transcript"]`, if it is a string.
     pub fn new(data: &'a serde_json::Map<String, Value>) -> Self {
         Self {
-            original: data.get("transcript").and_then(Value::as_str),
+            original: chronicle_plugin_api::small_map_get(data, "transcript")
+                .and_then(Value::as_str),
             normalized: None,
         }
     }
