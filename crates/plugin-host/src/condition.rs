@@ -339,8 +339,22 @@ fn is_separator(c: char) -> bool {
 fn remove_span(original: &str, start: usize, end: usize) -> String {
     let before = original[..start].trim_end_matches(is_separator);
     let after = original[end..].trim_start_matches(is_separator);
-    let mut joined = String::with_capacity(before.len() + 1 + after.len());
-    for word in before.split_whitespace().chain(after.split_whitespace()) {
+    let capacity = before.len() + 1 + after.len();
+    // ASCII speech splits on ASCII whitespace, without Unicode tables.
+    if original.is_ascii() {
+        let words = before.split_ascii_whitespace();
+        join_words(words.chain(after.split_ascii_whitespace()), capacity)
+    } else {
+        join_words(
+            before.split_whitespace().chain(after.split_whitespace()),
+            capacity,
+        )
+    }
+}
+
+fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> String {
+    let mut joined = String::with_capacity(capacity);
+    for word in words {
         if !joined.is_empty() {
             joined.push(' ');
         }
