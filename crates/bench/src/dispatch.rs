@@ -83,12 +83,7 @@ const TRANSCRIPTS: [&str; 10] = [
 async fn setup() -> anyhow::Result<(tempfile::TempDir, PluginHost, Vec<Arc<JsonMap>>)> {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("plugins.yml"), PLUGINS_YML)?;
-    let config = HostConfig {
-        config_dir: dir.path().to_owned(),
-        plugins_dir: dir.path().join("plugins"),
-        env_file: None,
-        process: Default::default(),
-    };
+    let config = HostConfig::new(dir.path(), dir.path().join("plugins"));
     let host = PluginHost::load(&config, REGISTRY, Backends::in_memory())
         .map_err(|errors| anyhow::anyhow!("{errors}"))?
         .host;

@@ -38,7 +38,7 @@ pub struct SessionControl {
     requests: mpsc::UnboundedSender<Request>,
 }
 
-/// The pipeline's end, for [`Pipeline::new`].
+/// The pipeline's end: [`ControlRequests::serve`] answers it once the pipeline exists.
 pub struct ControlRequests(mpsc::UnboundedReceiver<Request>);
 
 impl SessionControl {

@@ -79,7 +79,7 @@ pub async fn wire(wiring: Wiring<'_>) -> anyhow::Result<Result<Wired, ConfigErro
 }
 
 /// One line per configured plugin: how it runs and whether it takes events.
-pub fn log_plugins(host: &PluginHost) {
+fn log_plugins(host: &PluginHost) {
     let configured: Vec<_> = host
         .plugins()
         .into_iter()

@@ -231,19 +231,76 @@ impl PluginHost {
             }
         }
         journal.finish(&chain).await?;
-        let record = Arc::new(DispatchRecord {
+        let walked = Walk {
             event,
             user_id,
-            plugins: outcomes,
-            metadata: chain.metadata,
-            services: recorder.take(),
             event_id,
             data,
+            chain,
+        };
+        Ok(self.log(walked, outcomes, &recorder, started_at, clock))
+    }
+
+    /// Calls slot `index` alone, outside any chain (a retry, a held delivery, a replay), with
+    /// `walk`'s event and metadata as this `attempt`; logs it as a one-plugin record and
+    /// returns the plugin's outcome.
+    pub(crate) async fn call_alone(&self, index: usize, walk: Walk, attempt: u32) -> PluginOutcome {
+        let started_at = SystemTime::now();
+        let clock = Instant::now();
+        let recorder = CallRecorder::default();
+        let Walk {
+            event,
+            user_id,
+            event_id,
+            data,
+            chain,
+        } = walk;
+        let call = SlotCall {
+            event,
+            user_id: &user_id,
+            data: Arc::clone(&data).into(),
+            metadata: chain.metadata,
+            event_id: &event_id,
+            attempt,
+            recorder: &recorder,
+        };
+        let (outcome, metadata) = self.call_slot(index, call).await;
+        let called = Walk {
+            event,
+            user_id,
+            event_id,
+            data,
+            chain: ChainState {
+                metadata,
+                stopped_by: None,
+            },
+        };
+        self.log(called, vec![outcome.clone()], &recorder, started_at, clock);
+        outcome
+    }
+
+    /// The record of what `walk` met, logged.
+    fn log(
+        &self,
+        walk: Walk,
+        plugins: Vec<PluginOutcome>,
+        recorder: &CallRecorder,
+        started_at: SystemTime,
+        clock: Instant,
+    ) -> Arc<DispatchRecord> {
+        let record = Arc::new(DispatchRecord {
+            event: walk.event,
+            user_id: walk.user_id,
+            plugins,
+            metadata: walk.chain.metadata,
+            services: recorder.take(),
+            event_id: walk.event_id,
+            data: walk.data,
             started_at,
             duration_ms: millis(clock),
         });
-        inner.backends.event_log.record(Arc::clone(&record));
-        Ok(record)
+        self.inner.backends.event_log.record(Arc::clone(&record));
+        record
     }
 
     /// Calls slot `index`'s handler for `call`, guarded, and returns its outcome and the

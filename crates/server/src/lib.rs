@@ -56,12 +56,12 @@ fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
 
 /// Opens the store, loads the plugins and serves until Ctrl-C or SIGTERM.
 pub async fn serve(
-    mut config: ServerConfig,
+    config: ServerConfig,
     registry: &'static [PluginDescriptor],
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    // Stored audio paths must not depend on the folder the server was started from.
-    config.data_dir = std::path::absolute(&config.data_dir)?;
+    // The store makes the folder absolute, so stored paths do not depend on where the
+    // server was started.
     let store = Store::open(&config.data_dir)
         .await
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
@@ -78,7 +78,7 @@ pub async fn serve(
     let tokens = Tokens::load(store.folder(), config.auth_secret.clone())?;
     let metrics = metrics_handle()?;
     let (dispatches, _) = broadcast::channel(1024);
-    tracing::info!("Data: {}.", config.data_dir.display());
+    tracing::info!("Data: {}.", store.folder().root().display());
     let event_log = ServerEventLog::start(store.clone(), dispatches.clone());
     let wired = wire(Wiring {
         store: store.clone(),

@@ -227,6 +227,7 @@ impl From<String> for MessageKind {
     }
 }
 
+#[cfg(test)]
 impl MessageKind {
     /// The `type` as the device wrote it.
     fn as_str(&self) -> &str {
@@ -241,12 +242,14 @@ impl MessageKind {
     }
 }
 
+#[cfg(test)]
 impl PartialEq<String> for MessageKind {
     fn eq(&self, kind: &String) -> bool {
         self.as_str() == kind
     }
 }
 
+#[cfg(test)]
 impl From<MessageKind> for Value {
     fn from(kind: MessageKind) -> Self {
         Value::from(kind.as_str())

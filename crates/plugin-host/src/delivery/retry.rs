@@ -2,15 +2,14 @@
 //! one, replays of dead letters, each one plugin call, bounded in number overall and per plugin.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chronicle_host_ports::BackendError;
 use chronicle_host_ports::delivery::{AttemptEnd, DeliveryStatus, DueDelivery, now_ms};
 
 use super::policy::{attempt_end, waiting};
 use super::{Busy, Inner, lock};
-use crate::chain::SlotCall;
-use crate::record::{CallRecorder, DispatchRecord};
+use crate::chain::{ChainState, Walk};
 use crate::slot::unavailable_reason;
 
 impl Inner {
@@ -175,40 +174,23 @@ impl Inner {
                 &self.settings,
             );
         }
-        let started_at = SystemTime::now();
-        let clock = std::time::Instant::now();
-        let user_id: Arc<str> = Arc::from(row.user_id.as_str());
-        let event_id: Arc<str> = Arc::from(row.event_id.as_str());
-        let recorder = CallRecorder::default();
-        let data = Arc::new(due.data);
-        let call = SlotCall {
+        let walk = Walk {
             event: row.event,
-            user_id: &user_id,
-            data: Arc::clone(&data).into(),
-            metadata: due.metadata,
-            event_id: &event_id,
-            attempt: row.attempt,
-            recorder: &recorder,
+            user_id: Arc::from(row.user_id.as_str()),
+            event_id: Arc::from(row.event_id.as_str()),
+            data: Arc::new(due.data),
+            chain: ChainState {
+                metadata: due.metadata,
+                stopped_by: None,
+            },
         };
-        let (outcome, metadata) = host.call_slot(index, call).await;
-        let end = attempt_end(
+        let outcome = host.call_alone(index, walk, row.attempt).await;
+        attempt_end(
             row.id,
             &outcome,
             row.attempt,
             slot.spec.max_retries,
             &self.settings,
-        );
-        inner.backends.event_log.record(Arc::new(DispatchRecord {
-            event: row.event,
-            user_id,
-            plugins: vec![outcome],
-            metadata,
-            services: recorder.take(),
-            event_id,
-            data,
-            started_at,
-            duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
-        }));
-        end
+        )
     }
 }
