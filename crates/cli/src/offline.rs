@@ -64,6 +64,7 @@ pub async fn start(
         show: Box::new(show),
     });
     let wired = wire(Wiring {
+        devices: Arc::new(chronicle_host_ports::NoDevices),
         store,
         pipeline: config,
         host: &host_config(paths),
@@ -79,7 +80,7 @@ pub async fn start(
             return Ok(Err(ExitCode::from(crate::exit::CONFIG_REFUSED)));
         }
     };
-    print_diagnostics(&wired.warnings);
+    print_diagnostics(&wired.diagnostics);
     eprintln!("chronicle: {}", config.describe());
     let host = PluginHost::clone(&wired.host.load());
     Ok(Ok((wired.pipeline, host)))

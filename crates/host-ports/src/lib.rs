@@ -82,6 +82,23 @@ pub trait ConversationControl: Send + Sync {
     ) -> Result<bool, BackendError>;
 }
 
+/// The devices connected now, as plugins may reach them.
+pub trait Devices: Send + Sync {
+    /// Tells the connections of device `client_id`, owned by `user_id`, to stop playing audio,
+    /// if `actor` may reach that user; how many connections were told.
+    fn stop_playback(&self, actor: &Actor, user_id: &str, client_id: &str) -> usize;
+}
+
+/// No device is connected: the CLI, tests, and commands that run without a server.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDevices;
+
+impl Devices for NoDevices {
+    fn stop_playback(&self, _actor: &Actor, _user_id: &str, _client_id: &str) -> usize {
+        0
+    }
+}
+
 /// Documents stored by plugins, kept apart per plugin and per collection.
 #[async_trait::async_trait]
 pub trait DocumentStore: Send + Sync {

@@ -24,6 +24,8 @@ pub struct Wiring<'a> {
     /// Where dispatch records go (the server's store and live feed, a CLI run's terminal).
     pub event_log: Arc<dyn EventLog>,
     pub delivery: DeliverySettings,
+    /// The devices plugins may reach (`stop_playback`): the server's connections, or none.
+    pub devices: Arc<dyn chronicle_host_ports::Devices>,
 }
 
 /// What was built.
@@ -33,8 +35,9 @@ pub struct Wired {
     pub host: Arc<ArcSwap<PluginHost>>,
     /// What the host stands on, for a reloaded host to stand on the same.
     pub backends: Backends,
-    /// What the plugin configuration was accepted with.
-    pub warnings: Vec<Diagnostic>,
+    /// What the plugin configuration was accepted with: warnings, notes, and the errors that
+    /// each failed one plugin.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// Builds the providers, loads and initializes the plugins, and starts the pipeline (and
@@ -51,6 +54,7 @@ pub async fn wire(wiring: Wiring<'_>) -> anyhow::Result<Result<Wired, ConfigErro
             .as_ref()
             .map(|model| Arc::new(model.clone()) as Arc<dyn chronicle_host_ports::LanguageModel>),
         event_log: wiring.event_log,
+        devices: wiring.devices,
     };
     let loaded = match PluginHost::load(wiring.host, wiring.registry, backends.clone()) {
         Ok(loaded) => loaded,
@@ -74,7 +78,7 @@ pub async fn wire(wiring: Wiring<'_>) -> anyhow::Result<Result<Wired, ConfigErro
         pipeline,
         host,
         backends,
-        warnings: loaded.warnings,
+        diagnostics: loaded.diagnostics,
     }))
 }
 

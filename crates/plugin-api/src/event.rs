@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// One of the nine events a plugin can subscribe to.
+/// One of the ten events a plugin can subscribe to.
 ///
 /// Events are written in `config/plugins.yml` and on the wire as their dotted names
 /// (`conversation.complete`); [`Event::as_str`] and [`FromStr`] convert both ways, and an unknown
@@ -36,11 +36,16 @@ pub enum Event {
     /// Another plugin called this one through `call_plugin` (`plugin_action`). Data: `action`
     /// plus whatever the caller sent.
     PluginAction,
+    /// A wake word was heard in a live session (`wake_word.detected`), handled by
+    /// `on_wake_word_detected`. Data, as in the original: `command` (what was said after the
+    /// wake word), `transcript` (the same), `wakeword`, `score` (`null` when the detector gives
+    /// none), `source`, `asr_status`, `session_id`, `client_id`, `conversation_id`.
+    WakeWordDetected,
 }
 
 impl Event {
     /// Every event, in the order the documentation lists them.
-    pub const ALL: [Event; 9] = [
+    pub const ALL: [Event; 10] = [
         Event::TranscriptStreaming,
         Event::TranscriptBatch,
         Event::ConversationComplete,
@@ -50,6 +55,7 @@ impl Event {
         Event::ButtonDoublePress,
         Event::ButtonLongPress,
         Event::PluginAction,
+        Event::WakeWordDetected,
     ];
 
     /// The dotted name used in configuration files and on the wire.
@@ -64,10 +70,11 @@ impl Event {
             Event::ButtonDoublePress => "button.double_press",
             Event::ButtonLongPress => "button.long_press",
             Event::PluginAction => "plugin_action",
+            Event::WakeWordDetected => "wake_word.detected",
         }
     }
 
-    /// A dense index in `0..9`, stable within one build; lets the host keep per-event tables in
+    /// A dense index in `0..10`, stable within one build; lets the host keep per-event tables in
     /// arrays instead of maps.
     pub const fn index(self) -> usize {
         self as usize
@@ -78,7 +85,9 @@ impl Event {
     /// `plugin_action` has none: every plugin may be called by another.
     pub const fn access_level(self) -> Option<AccessLevel> {
         match self {
-            Event::TranscriptStreaming | Event::TranscriptBatch => Some(AccessLevel::Transcript),
+            Event::TranscriptStreaming | Event::TranscriptBatch | Event::WakeWordDetected => {
+                Some(AccessLevel::Transcript)
+            }
             Event::ConversationComplete | Event::ConversationStarred => {
                 Some(AccessLevel::Conversation)
             }
@@ -91,7 +100,8 @@ impl Event {
     }
 
     /// Whether transcript conditions (`wake_word`, `keyword_anywhere`, `regex`) are ignored for
-    /// this event: a button press, a star toggle or a direct call is always delivered.
+    /// this event: a button press, a star toggle, a direct call or a detected wake word (whose
+    /// wake word was already found) is always delivered.
     pub const fn bypasses_transcript_conditions(self) -> bool {
         matches!(
             self,
@@ -100,6 +110,7 @@ impl Event {
                 | Event::ButtonLongPress
                 | Event::ConversationStarred
                 | Event::PluginAction
+                | Event::WakeWordDetected
         )
     }
 
@@ -122,7 +133,7 @@ impl fmt::Display for Event {
     }
 }
 
-/// The error for an event name that is not one of the nine.
+/// The error for an event name that is not one of the ten.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown event `{name}`{}", suggestion_suffix(.suggestion))]
 pub struct UnknownEvent {

@@ -67,6 +67,11 @@ pub trait Plugin: Send + Sync + 'static {
     async fn on_plugin_action(&self, _ctx: &mut PluginContext) -> HandlerOutcome {
         Ok(None)
     }
+
+    /// `wake_word.detected`: a wake word was heard; `ctx.data["command"]` is what followed it.
+    async fn on_wake_word_detected(&self, _ctx: &mut PluginContext) -> HandlerOutcome {
+        Ok(None)
+    }
 }
 
 /// The answer to a health check.

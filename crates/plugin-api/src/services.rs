@@ -70,6 +70,15 @@ pub trait Services: Send + Sync {
 
     /// Generates text with the server's language model (permission `llm`).
     async fn llm_generate(&self, prompt: &str) -> Result<String, ServiceError>;
+
+    /// Tells the device `client_id` to stop playing audio, as the original's `stop_playback`
+    /// did (permission `stop_playback`): `Ok(true)` when a connection of that device was told.
+    /// `user_id` is the device's owner; `None` means the user of the event being handled.
+    async fn stop_playback(
+        &self,
+        client_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<bool, ServiceError>;
 }
 
 /// Why a plugin asks to close a conversation.
@@ -110,16 +119,19 @@ pub enum Permission {
     Database,
     /// `llm_generate`.
     Llm,
+    /// `stop_playback`.
+    StopPlayback,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Permission::CloseConversation,
         Permission::StarConversation,
         Permission::CallPlugin,
         Permission::Database,
         Permission::Llm,
+        Permission::StopPlayback,
     ];
 
     /// The name written in `plugins.yml`.
@@ -130,6 +142,7 @@ impl Permission {
             Permission::CallPlugin => "call_plugin",
             Permission::Database => "database",
             Permission::Llm => "llm",
+            Permission::StopPlayback => "stop_playback",
         }
     }
 }

@@ -5,8 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chronicle_host_ports::{
-    Actor, BackendError, ConversationControl, DocumentStore, LanguageModel, apply_update,
-    ensure_id, matches_filter,
+    Actor, BackendError, ConversationControl, Devices, DocumentStore, LanguageModel, NoDevices,
+    apply_update, ensure_id, matches_filter,
 };
 use chronicle_plugin_api::{CloseReason, JsonMap, async_trait};
 
@@ -23,6 +23,8 @@ pub struct Backends {
     pub llm: Option<Arc<dyn LanguageModel>>,
     /// Where every dispatch is recorded.
     pub event_log: Arc<dyn EventLog>,
+    /// The devices connected to the server; none without one.
+    pub devices: Arc<dyn Devices>,
 }
 
 impl Backends {
@@ -34,6 +36,7 @@ impl Backends {
             documents: Arc::new(MemoryDocuments::default()),
             llm: None,
             event_log: Arc::new(MemoryEventLog::new(EVENT_LOG_CAPACITY)),
+            devices: Arc::new(NoDevices),
         }
     }
 }

@@ -43,6 +43,7 @@ fn handler<'a>(plugin: &'a dyn Plugin, ctx: &'a mut PluginContext) -> HandlerFut
             plugin.on_button_event(ctx)
         }
         Event::PluginAction => plugin.on_plugin_action(ctx),
+        Event::WakeWordDetected => plugin.on_wake_word_detected(ctx),
     }
 }
 

@@ -25,6 +25,15 @@ pub enum Condition {
     KeywordAnywhere(Keywords),
     /// The regular expression matches the original transcript; named groups are added.
     Regex(Regex),
+    /// Upstream's placeholder for custom checks, which it never implemented: every event, as
+    /// there.
+    Conditional,
+    /// Only `wake_word.detected`, and only when its `score` reaches the threshold; an event
+    /// without a score (a detector that gives none) counts as 1.0, as in the original.
+    AcousticWakeWord {
+        /// The lowest score that runs the plugin.
+        threshold: f64,
+    },
 }
 
 /// Normalized wake-word phrases, in the order written.
@@ -57,6 +66,8 @@ impl Condition {
             Condition::WakeWord(_) => "wake_word",
             Condition::KeywordAnywhere(_) => "keyword_anywhere",
             Condition::Regex(_) => "regex",
+            Condition::Conditional => "conditional",
+            Condition::AcousticWakeWord { .. } => "acoustic_wake_word",
         }
     }
 
@@ -73,6 +84,10 @@ impl Condition {
             Condition::Regex(regex) => {
                 serde_json::json!({"type": "regex", "pattern": regex.as_str()})
             }
+            Condition::Conditional => serde_json::json!({"type": "conditional"}),
+            Condition::AcousticWakeWord { threshold } => {
+                serde_json::json!({"type": "acoustic_wake_word", "threshold": threshold})
+            }
         }
     }
 
@@ -81,20 +96,35 @@ impl Condition {
         match self {
             Condition::WakeWord(phrases) => &phrases.0,
             Condition::KeywordAnywhere(keywords) => &keywords.phrases,
-            Condition::Always | Condition::Regex(_) => &[],
+            Condition::Always
+            | Condition::Regex(_)
+            | Condition::Conditional
+            | Condition::AcousticWakeWord { .. } => &[],
         }
     }
 
     /// Decides whether `event` with this transcript reaches the plugin.
     pub fn evaluate(&self, event: Event, transcript: &mut TranscriptView<'_>) -> Verdict {
-        if matches!(self, Condition::Always) || event.bypasses_transcript_conditions() {
+        if let Condition::AcousticWakeWord { threshold } = self {
+            let score = transcript.score().unwrap_or(1.0);
+            return if event == Event::WakeWordDetected && score >= *threshold {
+                Verdict::Run(Vec::new())
+            } else {
+                Verdict::Skip
+            };
+        }
+        if matches!(self, Condition::Always | Condition::Conditional)
+            || event.bypasses_transcript_conditions()
+        {
             return Verdict::Run(Vec::new());
         }
         let Some(original) = transcript.original else {
             return Verdict::Skip;
         };
         match self {
-            Condition::Always => Verdict::Run(Vec::new()),
+            Condition::Always | Condition::Conditional | Condition::AcousticWakeWord { .. } => {
+                Verdict::Run(Vec::new())
+            }
             Condition::WakeWord(phrases) => {
                 let normalized = transcript.normalized();
                 for phrase in &phrases.0 {
@@ -172,6 +202,7 @@ pub enum Verdict {
 
 /// The transcript of one event, normalized at most once however many conditions read it.
 pub struct TranscriptView<'a> {
+    data: &'a serde_json::Map<String, Value>,
     original: Option<&'a str>,
     normalized: Option<Normalized<'a>>,
 }
@@ -180,10 +211,16 @@ impl<'a> TranscriptView<'a> {
     /// A view of `data["transcript"]`, if it is a string.
     pub fn new(data: &'a serde_json::Map<String, Value>) -> Self {
         Self {
+            data,
             original: chronicle_plugin_api::small_map_get(data, "transcript")
                 .and_then(Value::as_str),
             normalized: None,
         }
+    }
+
+    /// The detector's `score`, when the event carries a number there.
+    fn score(&self) -> Option<f64> {
+        chronicle_plugin_api::small_map_get(self.data, "score").and_then(Value::as_f64)
     }
 
     fn normalized(&mut self) -> &Normalized<'a> {

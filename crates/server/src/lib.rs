@@ -81,6 +81,9 @@ pub async fn serve(
     tracing::info!("Data: {}.", store.folder().root().display());
     let event_log = ServerEventLog::start(store.clone(), dispatches.clone());
     let wired = wire(Wiring {
+        // The device registry comes with the device protocols (see `devices`); until a
+        // connection registers, no device can be told anything.
+        devices: Arc::new(chronicle_host_ports::NoDevices),
         store: store.clone(),
         pipeline: &config.pipeline,
         host: &config.host,
@@ -91,8 +94,8 @@ pub async fn serve(
     .await
     .context("cannot start the pipeline")?
     .map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    for warning in &wired.warnings {
-        tracing::warn!("{warning}");
+    for diagnostic in &wired.diagnostics {
+        diagnostic.log();
     }
     let Wired {
         pipeline,

@@ -62,6 +62,8 @@ pub mod method {
     pub const COUNT: &str = "db.count";
     /// Plugin → host: generate text with the language model.
     pub const LLM_GENERATE: &str = "llm.generate";
+    /// Plugin → host: tell a device to stop playing audio.
+    pub const STOP_PLAYBACK: &str = "services.stop_playback";
 }
 
 /// Error codes beyond JSON-RPC's own (-32700 parse error, -32600 invalid request, -32601
@@ -370,6 +372,19 @@ pub enum ServiceCall {
     Count(QueryParams),
     /// `llm.generate` → text.
     LlmGenerate(GenerateParams),
+    /// `services.stop_playback` → bool.
+    StopPlayback(StopPlaybackParams),
+}
+
+/// `services.stop_playback` params.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopPlaybackParams {
+    /// The device to tell.
+    pub client_id: String,
+    /// Its owner; the event's user when absent.
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 /// `services.close_conversation` params.
@@ -483,6 +498,7 @@ impl ServiceRequest {
             method::DELETE_ONE => ServiceCall::DeleteOne(parse(request, params)?),
             method::COUNT => ServiceCall::Count(parse(request, params)?),
             method::LLM_GENERATE => ServiceCall::LlmGenerate(parse(request, params)?),
+            method::STOP_PLAYBACK => ServiceCall::StopPlayback(parse(request, params)?),
             other => {
                 return Err(RpcError::new(
                     code::METHOD_NOT_FOUND,

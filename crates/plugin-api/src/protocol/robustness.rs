@@ -42,6 +42,7 @@ const METHODS: &[&str] = &[
     method::DELETE_ONE,
     method::COUNT,
     method::LLM_GENERATE,
+    method::STOP_PLAYBACK,
     method::INITIALIZE,
     method::HANDLE_EVENT,
     "db.find ",
@@ -249,6 +250,10 @@ fn service_call() -> impl Strategy<Value = (&'static str, ServiceCall)> {
             method::LLM_GENERATE,
             ServiceCall::LlmGenerate(GenerateParams { prompt })
         )),
+        (text(), prop::option::of(text())).prop_map(|(client_id, user_id)| (
+            method::STOP_PLAYBACK,
+            ServiceCall::StopPlayback(StopPlaybackParams { client_id, user_id })
+        )),
     ]
 }
 
@@ -265,6 +270,7 @@ fn params_of(call: &ServiceCall) -> Value {
         | ServiceCall::Count(params) => serde_json::to_value(params),
         ServiceCall::UpdateOne(params) => serde_json::to_value(params),
         ServiceCall::LlmGenerate(params) => serde_json::to_value(params),
+        ServiceCall::StopPlayback(params) => serde_json::to_value(params),
     };
     value.expect("params serialize")
 }
@@ -375,7 +381,7 @@ proptest! {
                 .prop_map(|((_, call), mutations)| mutate(params_of(&call), &mutations)),
         ],
     ) {
-        let known = METHODS[..10].contains(&method.as_str());
+        let known = METHODS[..11].contains(&method.as_str()); // the service methods
         let request = Request { jsonrpc: JsonRpc2, id: 1, method, params: params.clone() };
         match ServiceRequest::decode(&request) {
             Ok(_) => prop_assert!(known),

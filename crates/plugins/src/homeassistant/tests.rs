@@ -938,6 +938,9 @@ impl Services for NoServices {
     async fn llm_generate(&self, _: &str) -> Result<String, ServiceError> {
         Err(unavailable())
     }
+    async fn stop_playback(&self, _: &str, _: Option<&str>) -> Result<bool, ServiceError> {
+        Err(unavailable())
+    }
 }
 
 fn unavailable() -> ServiceError {
