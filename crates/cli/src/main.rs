@@ -68,10 +68,17 @@ async fn serve(paths: &args::Paths, args: args::ServeArgs) -> anyhow::Result<Exi
         }
         _ => None,
     };
+    let mut host = plugin::host_config(paths);
+    // The server keeps plugin environments with its data, unless CHRONICLE_PYTHON asked for
+    // none; the plugin tools keep theirs in the user's cache.
+    if host.process.plugin_envs.is_some() {
+        let folder = chronicle_store::DataFolder::absolute(&args.data_dir)?;
+        host.process.plugin_envs = Some(folder.plugin_envs());
+    }
     let config = chronicle_server::ServerConfig {
         bind: args.bind,
         data_dir: args.data_dir,
-        host: plugin::host_config(paths),
+        host,
         auth_secret: std::env::var("AUTH_SECRET_KEY").ok(),
         admin,
         hot_reload: !args.no_hot_reload,

@@ -375,7 +375,7 @@ fn test_reads_data_from_a_file_and_prints_a_readable_record() {
 #[test]
 fn a_failing_plugin_exits_3_and_bad_input_exits_2() {
     let workspace = Workspace::with_plugins_yml(
-        "plugins:\n  test_event:\n    enabled: true\n    events: [memory.processed]\n",
+        "plugins:\n  test_event:\n    enabled: true\n    events: [memory.processed]\n    permissions: []\n",
     );
     let run = workspace.run(&["plugin", "test", "--event", "memory.processed", "--json"]);
     run.expect_code(3);
@@ -798,4 +798,81 @@ fn new_python_scaffolds_the_guides_layout_which_validates_and_runs() {
     let record = run.json();
     assert_eq!(statuses(&record), [pair("word_counter", "executed")]);
     assert_eq!(record["plugins"][0]["result"]["message"], "3 words");
+}
+
+#[test]
+fn a_subscribed_plugin_that_failed_to_start_makes_plugin_test_exit_3() {
+    let workspace = Workspace::with_plugins_yml(
+        "plugins:\n  broken:\n    enabled: true\n    events: [conversation.complete]\n",
+    );
+    workspace.write(
+        "plugins/broken/plugin.py",
+        "from advanced_omi_backend.plugins.base import BasePlugin\n\nclass BrokenPlugin(BasePlugin):\n    async def initialize(self):\n        raise RuntimeError('no token configured')\n",
+    );
+    let run = workspace.run(&["plugin", "test", "--event", "conversation.complete"]);
+    run.expect_code(3);
+    assert!(
+        run.stderr()
+            .contains("plugin `broken` is failed and did not run")
+            && run.stderr().contains("no token configured"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn plugin_validate_imports_python_plugins_and_names_the_failing_line() {
+    let workspace = Workspace::with_plugins_yml(
+        "plugins:\n  needs_missing:\n    enabled: true\n    events: [conversation.complete]\n",
+    );
+    workspace.write(
+        "plugins/needs_missing/plugin.py",
+        "import json\nimport a_module_nobody_installed\n\nfrom advanced_omi_backend.plugins.base import BasePlugin\n\nclass NeedsMissingPlugin(BasePlugin):\n    pass\n",
+    );
+    let run = workspace.run(&["plugin", "validate"]);
+    run.expect_code(1);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("plugin `needs_missing`: its code does not import: ModuleNotFoundError: No module named 'a_module_nobody_installed'")
+            && stderr.contains("plugin.py, line 2)"),
+        "{stderr}"
+    );
+    assert_eq!(run.stdout(), "", "no `ok` for a plugin that cannot import");
+}
+
+#[test]
+fn a_user_folder_runs_instead_of_the_bundled_plugin_of_that_name() {
+    let workspace = Workspace::with_plugins_yml(
+        "plugins:\n  test_event:\n    enabled: true\n    events: [conversation.complete]\n",
+    );
+    workspace.write(
+        "plugins/test_event/plugin.py",
+        "from advanced_omi_backend.plugins.base import BasePlugin, PluginResult\n\nclass TestEventPlugin(BasePlugin):\n    async def on_conversation_complete(self, context):\n        return PluginResult(success=True, message='the user folder ran')\n",
+    );
+    let run = workspace.run(&[
+        "plugin",
+        "test",
+        "--event",
+        "conversation.complete",
+        "--json",
+    ]);
+    run.expect_code(0);
+    assert_eq!(
+        run.json()["plugins"][0]["result"]["message"],
+        "the user folder ran"
+    );
+    assert!(
+        run.stderr()
+            .contains("runs as `test_event` (python) instead of the bundled plugin"),
+        "{}",
+        run.stderr()
+    );
+    let list = workspace.run(&["plugin", "list", "--json"]);
+    let plugins = list.json();
+    let row = plugins
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["plugin_id"] == "test_event"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(row["runtime"], "python");
 }

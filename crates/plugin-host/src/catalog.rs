@@ -58,12 +58,13 @@ impl Available {
     }
 }
 
-/// Everything the host can run, bundled plugins first, then folders in name order.
+/// Everything the host can run: bundled plugins first (a user's folder of the same name in
+/// its place), then folders in name order.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     /// The plugins found.
     pub plugins: Vec<Available>,
-    /// Folders that looked like plugins but were passed over, with why.
+    /// What the operator should know about discovery: which folder replaced a bundled plugin.
     pub notes: Vec<String>,
 }
 
@@ -71,9 +72,9 @@ impl Catalog {
     /// Lists `registry` and the plugin folders of `plugins_dir`.
     ///
     /// A folder is a process plugin when it holds `plugin.toml`, otherwise a Python plugin when
-    /// it holds `plugin.py`; folders starting with `_` or `.` are skipped. A folder named after a
-    /// bundled plugin holds that plugin's `config.yml` and `.env`, not a second plugin. An
-    /// unreadable `plugins_dir` gives an empty list, never an error: the bundled plugins still
+    /// it holds `plugin.py`; folders starting with `_` or `.` are skipped. A folder with code named
+    /// after a bundled plugin replaces it (one note says so); one without code holds the bundled
+    /// plugin's `config.yml` and `.env`. An unreadable `plugins_dir` gives an empty list, never an error: the bundled plugins still
     /// run.
     pub fn discover(registry: &[PluginDescriptor], plugins_dir: &Path) -> Self {
         let mut catalog = Catalog {
@@ -111,18 +112,23 @@ impl Catalog {
             } else {
                 continue;
             };
-            if catalog.get(id).is_some() {
-                catalog.notes.push(format!(
-                    "{}: ignored, `{id}` is a bundled plugin; this folder only holds its config.yml and .env",
-                    folder.display()
-                ));
-                continue;
-            }
-            catalog.plugins.push(Available {
+            let found = Available {
                 id: id.to_owned(),
                 runtime,
-                source: Source::Folder(folder),
-            });
+                source: Source::Folder(folder.clone()),
+            };
+            // The user's code wins over ours: a folder named after a bundled plugin is what
+            // the Python original would have run under that id.
+            match catalog.plugins.iter_mut().find(|plugin| plugin.id == id) {
+                Some(bundled) => {
+                    catalog.notes.push(format!(
+                        "{}: runs as `{id}` ({runtime}) instead of the bundled plugin of that name",
+                        folder.display()
+                    ));
+                    *bundled = found;
+                }
+                None => catalog.plugins.push(found),
+            }
         }
         catalog
     }

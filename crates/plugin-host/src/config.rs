@@ -71,12 +71,36 @@ pub struct PluginSpec {
     pub timeout: Option<Duration>,
     /// Retries of a failed terminal delivery.
     pub max_retries: u32,
-    /// Services it may use.
-    pub permissions: Vec<Permission>,
+    /// The services it may use, as its `permissions:` list says; `None` when the entry has no
+    /// such key: every service, as in the Python original (see [`crate::grants`]).
+    pub permissions: Option<Vec<Permission>>,
+    /// Why it cannot run: the errors in its entry or its `config.yml`, each with file, line
+    /// and column. The others still run.
+    pub failure: Option<String>,
     /// Everything else: the plugin's settings.
     pub settings: Settings,
     /// Where each top-level setting was written, for errors raised when the plugin is built.
     pub setting_locations: HashMap<String, Location>,
+}
+
+impl PluginSpec {
+    /// An entry with nothing set: disabled, no events, the defaults.
+    fn new(id: &str, location: Location) -> Self {
+        Self {
+            id: id.to_owned(),
+            location,
+            enabled: false,
+            events: Vec::new(),
+            condition: Condition::Always,
+            priority: DEFAULT_PRIORITY,
+            timeout: None,
+            max_retries: DEFAULT_MAX_RETRIES,
+            permissions: None,
+            failure: None,
+            settings: Settings::new(),
+            setting_locations: HashMap::new(),
+        }
+    }
 }
 
 /// The default priority, as in the original.
@@ -94,7 +118,14 @@ const ORCHESTRATION_KEYS: [&str; 7] = [
     "permissions",
 ];
 const DEPRECATED_KEYS: [&str; 3] = ["subscriptions", "trigger", "access_level"];
-const CONDITION_TYPES: [&str; 4] = ["always", "wake_word", "keyword_anywhere", "regex"];
+const CONDITION_TYPES: [&str; 6] = [
+    "always",
+    "wake_word",
+    "keyword_anywhere",
+    "regex",
+    "conditional",
+    "acoustic_wake_word",
+];
 
 /// The result of reading the configuration: the entries that could be read, and every problem.
 #[derive(Debug, Default)]
@@ -189,17 +220,33 @@ pub fn load(config: &HostConfig, catalog: &Catalog) -> LoadedConfig {
             }
         };
         for (id, entry) in plugin_entries {
+            let first_error = out.diagnostics.len();
             let mut reader = EntryReader {
                 file: &plugins_file,
                 id: &id.name,
                 diagnostics: &mut out.diagnostics,
             };
-            let errors_before = reader.error_count();
             let spec = reader.read_entry(id, entry.clone(), config, catalog, &env);
-            // An entry with errors is not built: its build errors would only repeat them.
-            if let Some(spec) = spec.filter(|_| reader.error_count() == errors_before) {
-                out.specs.push(spec);
+            let errors: Vec<String> = out.diagnostics[first_error..]
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| format!("{}: {}", d.location, d.message))
+                .collect();
+            // An entry with errors is not built (its build errors would only repeat them): its
+            // plugin is `failed` with them, and the other plugins run.
+            let mut spec = match spec {
+                Some(spec) => spec,
+                None if errors.is_empty() => continue,
+                // Unreadable as a whole: shown as enabled and failed rather than left out.
+                None => PluginSpec {
+                    enabled: true,
+                    ..PluginSpec::new(&id.name, Location::new(&plugins_file, id.pos))
+                },
+            };
+            if !errors.is_empty() {
+                spec.failure = Some(errors.join("; "));
             }
+            out.specs.push(spec);
         }
     }
     out
@@ -237,12 +284,16 @@ impl EntryReader<'_> {
     }
 
     fn error(&mut self, pos: Pos, message: impl Into<String>, hint: impl Into<String>) {
-        let diagnostic = Diagnostic::error(self.at(pos), message).with_hint(hint);
+        let diagnostic = Diagnostic::error(self.at(pos), message)
+            .with_hint(hint)
+            .for_plugin(self.id);
         self.diagnostics.push(diagnostic);
     }
 
     fn warning(&mut self, pos: Pos, message: impl Into<String>, hint: impl Into<String>) {
-        let diagnostic = Diagnostic::warning(self.at(pos), message).with_hint(hint);
+        let diagnostic = Diagnostic::warning(self.at(pos), message)
+            .with_hint(hint)
+            .for_plugin(self.id);
         self.diagnostics.push(diagnostic);
     }
 
@@ -312,19 +363,7 @@ impl EntryReader<'_> {
             }
         };
 
-        let mut spec = PluginSpec {
-            id: id.name.clone(),
-            location: self.at(id.pos),
-            enabled: false,
-            events: Vec::new(),
-            condition: Condition::Always,
-            priority: DEFAULT_PRIORITY,
-            timeout: None,
-            max_retries: DEFAULT_MAX_RETRIES,
-            permissions: Vec::new(),
-            settings: Settings::new(),
-            setting_locations: HashMap::new(),
-        };
+        let mut spec = PluginSpec::new(&id.name, self.at(id.pos));
         let mut event_positions = Vec::new();
         let seen = |name: &str| fields.iter().any(|(key, _)| key.name == name);
         let has_events = seen("events");
@@ -423,12 +462,24 @@ impl EntryReader<'_> {
                         "the default is 3",
                     ),
                 },
-                "permissions" => spec.permissions = self.read_permissions(value),
+                "permissions" => spec.permissions = Some(self.read_permissions(value)),
                 "access_level" => self.warning(
                     key.pos,
                     "`access_level` is deprecated and ignored",
                     "remove it; a plugin declares the events it supports itself",
                 ),
+                "modes" => {
+                    // Upstream's interaction modes (a plugin holding the floor for a voice
+                    // dialogue) need voice sessions and playback, which this host does not run.
+                    self.warning(
+                        key.pos,
+                        "interaction modes are not run by this host: `on_interaction_start`, `on_interaction_turn` and `on_interaction_end` are never called",
+                        "the plugin still receives the events it subscribes to; docs/compatibility.md says what differs",
+                    );
+                    spec.settings.insert(key.name.clone(), value.to_json());
+                    spec.setting_locations
+                        .insert(key.name.clone(), self.at(key.pos));
+                }
                 _ => {
                     spec.settings.insert(key.name.clone(), value.to_json());
                     spec.setting_locations
@@ -444,14 +495,15 @@ impl EntryReader<'_> {
                     .is_none_or(|level| levels.contains(&level));
                 if !supported {
                     let names: Vec<&str> = levels.iter().map(|level| level.as_str()).collect();
-                    self.error(
+                    // Informs, never refuses, as SUPPORTED_ACCESS_LEVELS did in the original.
+                    self.warning(
                         *pos,
                         format!(
-                            "plugin `{}` cannot handle `{event}`: it supports {} events only",
+                            "plugin `{}` declares {} events only; it receives `{event}` anyway",
                             spec.id,
                             names.join(", ")
                         ),
-                        format!("remove `{event}` from its events"),
+                        format!("remove `{event}` from its events if it has no handler for it"),
                     );
                 }
             }
@@ -631,10 +683,20 @@ impl EntryReader<'_> {
             "wake_word" => &["type", "wake_words", "wake_word"],
             "keyword_anywhere" => &["type", "keywords", "keyword"],
             "regex" => &["type", "pattern", "flags"],
+            "acoustic_wake_word" => &["type", "threshold"],
             _ => &["type"],
         };
         let mut ok = true;
         for (key, _) in fields {
+            if kind == "conditional" && key.name != "type" {
+                // Upstream defined no keys for it and read none: they are kept only as text.
+                self.warning(
+                    key.pos,
+                    format!("`{}` is ignored: a conditional condition has no checks, so it always runs, as in the Python Chronicle", key.name),
+                    "use wake_word, keyword_anywhere or regex to filter",
+                );
+                continue;
+            }
             if !allowed.contains(&key.name.as_str()) {
                 self.error(
                     key.pos,
@@ -646,6 +708,8 @@ impl EntryReader<'_> {
         }
         let condition = match kind.as_str() {
             "always" => Some(Condition::Always),
+            "conditional" => Some(Condition::Conditional),
+            "acoustic_wake_word" => self.read_threshold(field("threshold")),
             "wake_word" => self
                 .read_phrases(
                     value,
@@ -680,6 +744,31 @@ impl EntryReader<'_> {
     }
 
     /// Reads a list of phrases (`wake_words`) or its single-string form (`wake_word`).
+    fn read_threshold(&mut self, field: Option<&(Key, Node)>) -> Option<Condition> {
+        let Some((_, node)) = field else {
+            return Some(Condition::AcousticWakeWord { threshold: 0.0 });
+        };
+        let threshold = match node.kind {
+            NodeKind::Int(value) => Some(value as f64),
+            NodeKind::Float(value) => Some(value),
+            NodeKind::Null => Some(0.0),
+            _ => None,
+        };
+        match threshold {
+            Some(threshold) if threshold.is_finite() => {
+                Some(Condition::AcousticWakeWord { threshold })
+            }
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("`threshold` must be a number, found {}", describe(node)),
+                    "for example `threshold: 0.5`; events without a score count as 1.0",
+                );
+                None
+            }
+        }
+    }
+
     fn read_phrases(
         &mut self,
         condition: &Node,

@@ -47,10 +47,14 @@ impl fmt::Display for Location {
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
-    /// The configuration is refused.
+    /// Something cannot work: the file is refused, or, for a diagnostic about one plugin's
+    /// entry, that plugin is `failed` and the others run.
     Error,
     /// Accepted, but probably not what was meant (a deprecated alias, an ignored key).
     Warning,
+    /// Accepted as meant, and worth telling the operator once (a folder that replaces a
+    /// bundled plugin, a plugin that declares no permissions).
+    Info,
 }
 
 /// One problem found in the configuration.
@@ -67,6 +71,8 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it.
     pub hint: Option<String>,
+    /// The plugin whose entry this is about: its errors fail that plugin only.
+    pub plugin: Option<Arc<str>>,
 }
 
 impl Diagnostic {
@@ -77,6 +83,7 @@ impl Diagnostic {
             location,
             message: message.into(),
             hint: None,
+            plugin: None,
         }
     }
 
@@ -88,15 +95,43 @@ impl Diagnostic {
         }
     }
 
+    /// A note at `location`.
+    pub fn info(location: Location, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Info,
+            ..Self::error(location, message)
+        }
+    }
+
+    /// Says which plugin's entry this is about.
+    pub fn for_plugin(mut self, plugin_id: &str) -> Self {
+        self.plugin = Some(Arc::from(plugin_id));
+        self
+    }
+
     /// Adds how to fix it.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
-    /// Whether this diagnostic refuses the configuration.
+    /// Whether something cannot work as written (the file, or one plugin).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// Whether this error refuses the whole file rather than failing one plugin.
+    pub fn refuses_file(&self) -> bool {
+        self.is_error() && self.plugin.is_none()
+    }
+
+    /// Writes it to the log at its severity.
+    pub fn log(&self) {
+        match self.severity {
+            Severity::Error => tracing::error!("{self}"),
+            Severity::Warning => tracing::warn!("{self}"),
+            Severity::Info => tracing::info!("{self}"),
+        }
     }
 }
 
@@ -105,6 +140,7 @@ impl fmt::Display for Diagnostic {
         let label = match self.severity {
             Severity::Error => "",
             Severity::Warning => "warning: ",
+            Severity::Info => "note: ",
         };
         write!(f, "{}: {label}{}", self.location, self.message)?;
         if let Some(hint) = &self.hint {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chronicle_host_ports::Actor;
 use chronicle_plugin_api::protocol::{InitializeParams, Orchestration, PROTOCOL_VERSION};
 use chronicle_plugin_api::{
-    ConnectionCheck, ConnectionReport, Event, Plugin, PluginDescriptor, PluginErrorKind,
+    ConnectionCheck, ConnectionReport, Event, Permission, Plugin, PluginDescriptor, PluginErrorKind,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -99,12 +99,21 @@ impl PartialEq<&str> for PluginState {
     }
 }
 
-/// A host that loaded, and the warnings its configuration produced.
+/// A host that loaded, and what its configuration produced besides.
 pub struct Loaded {
     /// The host, not yet initialized.
     pub host: PluginHost,
-    /// Accepted, but worth telling the operator.
-    pub warnings: Vec<Diagnostic>,
+    /// Worth telling the operator: warnings, notes, and the errors that each failed one plugin
+    /// (that plugin is `failed` with them; the others run).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// The errors among the diagnostics: what a strict check (`plugin validate`, the admin
+    /// validate route) refuses.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
 }
 
 /// One row of `chronicle plugin list`.
@@ -128,6 +137,11 @@ pub struct PluginStatus {
     pub condition: Value,
     /// Its place in chains.
     pub priority: i64,
+    /// The services its `permissions:` list grants; `None` when it lists none and may use
+    /// every service.
+    pub permissions: Option<Vec<Permission>>,
+    /// The permissions its service calls have needed since it was loaded: the least list.
+    pub permissions_used: Vec<Permission>,
     /// Its health, or not configured.
     pub status: PluginState,
     /// Why it is degraded or failed.
@@ -140,8 +154,9 @@ pub struct PluginStatus {
 
 impl PluginHost {
     /// Discovers plugins, reads and validates the configuration, and builds every enabled
-    /// plugin. Refuses the whole configuration if anything in it is an error, listing all of
-    /// them; a plugin that merely fails to *initialize* later is that plugin's failure only.
+    /// plugin. Refuses the whole configuration only for errors in the file itself (its YAML,
+    /// its shape, the project's `.env`), listing all of them; an error in one plugin's entry or
+    /// settings makes that plugin `failed` with the message, and the others load.
     pub fn load(
         config: &HostConfig,
         registry: &[PluginDescriptor],
@@ -151,72 +166,83 @@ impl PluginHost {
         let loaded = config::load(config, &catalog);
         let mut diagnostics = loaded.diagnostics;
         let mut slots = Vec::with_capacity(loaded.specs.len());
-        for spec in loaded.specs {
+        for mut spec in loaded.specs {
             let Some(available) = catalog.get(&spec.id) else {
                 continue; // already reported by config::load
             };
             let mut process = None;
-            let (name, description, instance) = match &available.source {
-                Source::Native(descriptor) => {
-                    let instance = if spec.enabled {
-                        match (descriptor.build)(&spec.settings) {
-                            Ok(plugin) => Some(Arc::<dyn Plugin>::from(plugin)),
-                            Err(error) => {
-                                let top_key = error
-                                    .key
-                                    .as_deref()
-                                    .and_then(|key| key.split(['.', '[']).next());
-                                let location = top_key
-                                    .and_then(|key| spec.setting_locations.get(key))
-                                    .unwrap_or(&spec.location)
-                                    .clone();
-                                diagnostics.push(
-                                    Diagnostic::error(
-                                        location,
-                                        format!("plugin `{}`: {error}", spec.id),
-                                    )
-                                    .with_hint(format!(
-                                        "see plugins/{}/config.yml for the settings it takes",
-                                        spec.id
-                                    )),
-                                );
-                                None
-                            }
-                        }
-                    } else {
+            let (name, description) = match &available.source {
+                Source::Native(descriptor) => (
+                    descriptor.name.to_owned(),
+                    descriptor.description.to_owned(),
+                ),
+                Source::Folder(_) => (spec.id.clone(), String::new()),
+            };
+            let instance = match &available.source {
+                _ if !spec.enabled || spec.failure.is_some() => None,
+                Source::Native(descriptor) => match (descriptor.build)(&spec.settings) {
+                    Ok(plugin) => Some(Arc::<dyn Plugin>::from(plugin)),
+                    Err(error) => {
+                        let top_key = error
+                            .key
+                            .as_deref()
+                            .and_then(|key| key.split(['.', '[']).next());
+                        let location = top_key
+                            .and_then(|key| spec.setting_locations.get(key))
+                            .unwrap_or(&spec.location)
+                            .clone();
+                        let diagnostic =
+                            Diagnostic::error(location, format!("plugin `{}`: {error}", spec.id))
+                                .with_hint(format!(
+                                    "see plugins/{}/config.yml for the settings it takes",
+                                    spec.id
+                                ))
+                                .for_plugin(&spec.id);
+                        spec.failure =
+                            Some(format!("{}: {}", diagnostic.location, diagnostic.message));
+                        diagnostics.push(diagnostic);
                         None
-                    };
-                    (
-                        descriptor.name.to_owned(),
-                        descriptor.description.to_owned(),
-                        instance,
-                    )
-                }
-                Source::Folder(dir) if spec.enabled => {
-                    match launch_for(available.runtime, &spec, dir, config) {
-                        Ok(launch) => {
-                            let plugin = Arc::new(ProcessPlugin::new(
-                                launch,
-                                initialize_params(&spec),
-                                config.process.clone(),
-                            ));
-                            process = Some(Arc::clone(&plugin));
-                            let instance: Arc<dyn Plugin> = plugin;
-                            (spec.id.clone(), String::new(), Some(instance))
-                        }
-                        Err(diagnostic) => {
-                            diagnostics.push(diagnostic);
-                            (spec.id.clone(), String::new(), None)
-                        }
                     }
-                }
-                Source::Folder(_) => (spec.id.clone(), String::new(), None),
+                },
+                Source::Folder(dir) => match launch_for(available.runtime, &spec, dir, config) {
+                    Ok(launch) => {
+                        let plugin = Arc::new(ProcessPlugin::new(
+                            launch,
+                            initialize_params(&spec),
+                            config.process.clone(),
+                        ));
+                        process = Some(Arc::clone(&plugin));
+                        Some(plugin as Arc<dyn Plugin>)
+                    }
+                    Err(diagnostic) => {
+                        let diagnostic = diagnostic.for_plugin(&spec.id);
+                        spec.failure =
+                            Some(format!("{}: {}", diagnostic.location, diagnostic.message));
+                        diagnostics.push(diagnostic);
+                        None
+                    }
+                },
             };
-            let health = if spec.enabled {
-                Health::Registered
-            } else {
-                Health::Disabled
+            let health = match (&spec.failure, spec.enabled) {
+                (Some(_), _) => Health::Failed,
+                (None, true) => Health::Registered,
+                (None, false) => Health::Disabled,
             };
+            if spec.enabled && spec.permissions.is_none() && spec.failure.is_none() {
+                diagnostics.push(
+                    Diagnostic::info(
+                        spec.location.clone(),
+                        format!(
+                            "plugin `{}` lists no `permissions`: it may use every service, as in the Python Chronicle",
+                            spec.id
+                        ),
+                    )
+                    .with_hint(
+                        "the host logs each service it uses and `chronicle plugin list --json` shows the least list (`permissions_used`); write it as `permissions: [...]` to enforce it",
+                    )
+                    .for_plugin(&spec.id),
+                );
+            }
             slots.push(Slot {
                 id: Arc::from(spec.id.as_str()),
                 runtime: available.runtime,
@@ -224,13 +250,14 @@ impl PluginHost {
                 description,
                 instance,
                 process,
-                grants: Grants::new(&spec.permissions),
-                health: HealthCell::new(health),
+                grants: Grants::for_entry(spec.permissions.as_deref()),
+                permissions_used: Default::default(),
+                health: HealthCell::new(health, spec.failure.clone()),
                 skip_reasons: SkipReasons::new(&spec),
                 spec,
             });
         }
-        if diagnostics.iter().any(Diagnostic::is_error) {
+        if diagnostics.iter().any(Diagnostic::refuses_file) {
             return Err(ConfigErrors(diagnostics));
         }
         let chains = Event::ALL.map(|event| {
@@ -240,9 +267,8 @@ impl PluginHost {
             chain.sort_by_key(|index| slots[*index].spec.priority); // stable: ties keep file order
             chain
         });
-        let mut warnings = diagnostics;
-        warnings.extend(catalog.notes.iter().map(|note| {
-            Diagnostic::warning(
+        diagnostics.extend(catalog.notes.iter().map(|note| {
+            Diagnostic::info(
                 crate::diagnostic::Location::new(
                     &crate::diagnostic::shared_path(&config.plugins_dir),
                     Default::default(),
@@ -271,7 +297,7 @@ impl PluginHost {
         }
         Ok(Loaded {
             host: PluginHost { inner },
-            warnings,
+            diagnostics,
         })
     }
 
@@ -294,6 +320,13 @@ impl PluginHost {
             }
             let plugin = slot.instance.clone()?;
             Some(async move {
+                if let Some(process) = &slot.process
+                    && let Err(error) = process.prepare().await
+                {
+                    tracing::warn!(plugin = %slot.id, error = %error.message, "Plugin did not initialize.");
+                    slot.set_health(Health::Failed, Some(error.message));
+                    return;
+                }
                 let (health, error) = initialize_slot(plugin).await;
                 match &error {
                     Some(error) => tracing::warn!(plugin = %slot.id, status = ?health, %error, "Plugin did not initialize."),
@@ -324,6 +357,24 @@ impl PluginHost {
         futures_util::future::join_all(pending).await;
     }
 
+    /// Imports the code of every enabled Python plugin in a child process, without starting
+    /// any: `(plugin id, why it failed)` for each whose import fails (its packages are
+    /// installed first, as a start would).
+    pub async fn check_imports(&self) -> Vec<(String, String)> {
+        let checks = self.inner.slots.iter().filter_map(|slot| {
+            let process = slot.process.clone()?;
+            Some(async move {
+                let result = process.check_import().await;
+                result.err().map(|error| (slot.id.to_string(), error))
+            })
+        });
+        futures_util::future::join_all(checks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     /// Runs `plugin_id`'s connection test (bounded by [`CONNECTION_TEST_TIMEOUT`]). A plugin
     /// that is disabled or was not built gets a failed report saying so; one that failed to
     /// start gets its start error as a first failed step, then its own steps. `None` if no
@@ -344,10 +395,16 @@ impl PluginHost {
             ));
         }
         let Some(plugin) = &slot.instance else {
-            return Some(not_ready(
-                format!("`{plugin_id}` was not built"),
-                "run `chronicle plugin validate` for why",
-            ));
+            return Some(match &slot.spec.failure {
+                Some(failure) => not_ready(
+                    format!("`{plugin_id}` cannot be built: {failure}"),
+                    "fix its entry in plugins.yml or plugins/<id>/config.yml at the place named",
+                ),
+                None => not_ready(
+                    format!("`{plugin_id}` was not built"),
+                    "run `chronicle plugin validate` for why",
+                ),
+            });
         };
         // A plugin that failed to start is still tested: its steps say what to fix.
         let failed = slot
@@ -398,6 +455,8 @@ impl PluginHost {
                 events: slot.spec.events.clone(),
                 condition: slot.spec.condition.describe(),
                 priority: slot.spec.priority,
+                permissions: slot.spec.permissions.clone(),
+                permissions_used: slot.permissions_used.list(),
                 status: slot.health().into(),
                 error: slot.error(),
                 pid: slot.process.as_ref().and_then(|process| process.pid()),
@@ -434,6 +493,8 @@ impl PluginHost {
                 events: Vec::new(),
                 condition: Value::Null,
                 priority: config::DEFAULT_PRIORITY,
+                permissions: None,
+                permissions_used: Vec::new(),
                 status: PluginState::NotConfigured,
                 error: None,
                 pid: None,
@@ -483,12 +544,17 @@ fn launch_for(
             .map(|manifest| launch::manifest_launch(dir, &manifest));
     }
     match crate::process::sdk::python_path() {
-        Ok(sdk) => Ok(launch::python(
-            &spec.id,
-            &config.plugins_dir,
-            &config.process,
-            &sdk,
-        )),
+        Ok(sdk) => {
+            launch::python(&spec.id, &config.plugins_dir, &config.process, &sdk).map_err(|error| {
+                Diagnostic::error(
+                    spec.location.clone(),
+                    format!("plugin `{}`: {error}", spec.id),
+                )
+                .with_hint(
+                    "fix the file named; its dependencies must be a list of requirement strings",
+                )
+            })
+        }
         Err(error) => Err(Diagnostic::error(
             spec.location.clone(),
             format!("cannot prepare the Python SDK for `{}`: {error}", spec.id),
@@ -512,7 +578,11 @@ fn initialize_params(spec: &PluginSpec) -> InitializeParams {
             condition: spec.condition.describe(),
             priority: spec.priority,
         },
-        permissions: spec.permissions.clone(),
+        // Without a list, every service, as the host grants it.
+        permissions: spec
+            .permissions
+            .clone()
+            .unwrap_or_else(|| Permission::ALL.to_vec()),
     }
 }
 

@@ -51,10 +51,27 @@ impl HostServices {
                 permission,
             });
         }
-        self.host.upgrade().ok_or(ServiceError::Unavailable {
+        let host = self.host.upgrade().ok_or(ServiceError::Unavailable {
             service: call,
             reason: "the plugin host is shutting down".into(),
-        })
+        })?;
+        if let Some(slot) = host.slots.iter().find(|slot| slot.id == self.plugin_id)
+            && slot.permissions_used.record(permission)
+            && !self.grants.is_declared()
+        {
+            let used: Vec<&str> = slot
+                .permissions_used
+                .list()
+                .into_iter()
+                .map(Permission::as_str)
+                .collect();
+            tracing::info!(
+                plugin = %self.plugin_id,
+                "Plugin used `{permission}` for the first time; its least list so far: `permissions: [{}]`.",
+                used.join(", ")
+            );
+        }
+        Ok(host)
     }
 }
 
@@ -141,6 +158,27 @@ impl Services for HostServices {
             .close_conversation(&self.actor, session_id, reason)
             .await
             .map_err(backend_error(CALL))
+    }
+
+    async fn stop_playback(
+        &self,
+        client_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<bool, ServiceError> {
+        let host = self.check(
+            "stop_playback",
+            Permission::StopPlayback,
+            json!({"client_id": client_id, "user_id": user_id}),
+        )?;
+        let owner = match user_id {
+            Some(user_id) => Arc::from(user_id),
+            None => self.actor.user_id(),
+        };
+        let told = host
+            .backends
+            .devices
+            .stop_playback(&self.actor, &owner, client_id);
+        Ok(told > 0)
     }
 
     async fn star_conversation(&self, session_id: &str) -> Result<bool, ServiceError> {

@@ -11,13 +11,13 @@ use serde::Serialize;
 use crate::backends::Backends;
 use crate::catalog::{Catalog, Runtime};
 use crate::config::PluginSpec;
-use crate::grants::Grants;
+use crate::grants::{Grants, PermissionsUsed};
 use crate::process::ProcessPlugin;
 
 pub(crate) struct HostInner {
     pub slots: Vec<Slot>,
     /// For each event (by [`Event::index`]), the slots subscribed to it in chain order.
-    pub chains: [Vec<usize>; 9],
+    pub chains: [Vec<usize>; Event::ALL.len()],
     pub backends: Backends,
     pub catalog: Catalog,
 }
@@ -32,6 +32,8 @@ pub(crate) struct Slot {
     /// The same plugin as `instance`, when it runs in a child process.
     pub process: Option<Arc<ProcessPlugin>>,
     pub grants: Grants,
+    /// What its service calls have needed so far: the least `permissions` list it could have.
+    pub permissions_used: PermissionsUsed,
     pub health: HealthCell,
     pub skip_reasons: SkipReasons,
 }
@@ -62,10 +64,10 @@ pub(crate) struct HealthCell {
 }
 
 impl HealthCell {
-    pub(crate) fn new(health: Health) -> Self {
+    pub(crate) fn new(health: Health, error: Option<String>) -> Self {
         Self {
             health: AtomicU8::new(health as u8),
-            error: Mutex::new(None),
+            error: Mutex::new(error),
         }
     }
 

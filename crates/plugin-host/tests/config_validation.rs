@@ -8,13 +8,13 @@ use common::Project;
 #[track_caller]
 fn check_errors(plugins_yml: &str, expected: &[&str]) {
     let project = Project::new(plugins_yml);
-    let errors = match project.load() {
-        Ok(_) => panic!("config accepted, expected errors {expected:?}"),
-        Err(errors) => errors,
+    // File-level errors refuse the file; an entry's errors fail its plugin only: both count.
+    let diagnostics = match project.load() {
+        Ok(loaded) => loaded.diagnostics,
+        Err(errors) => errors.0,
     };
     let file = project.config().plugins_file();
-    let found: Vec<String> = errors
-        .0
+    let found: Vec<String> = diagnostics
         .iter()
         .filter(|d| d.is_error())
         .map(|d| {
@@ -100,13 +100,30 @@ fn plugin_id_no_runtime_provides() {
 }
 
 #[test]
-fn event_outside_supported_access_levels() {
-    check_errors(
+fn supported_access_levels_inform_and_never_refuse() {
+    let project = Project::new(
         "plugins:\n  buttons_only:\n    enabled: true\n    events:\n      - button.single_press\n      - conversation.complete\n",
-        &[
-            "6:9: plugin `buttons_only` cannot handle `conversation.complete`: it supports button events only",
-        ],
     );
+    let loaded = project.load().unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(loaded.errors().count(), 0);
+    let warning = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == chronicle_plugin_host::Severity::Warning)
+        .expect("a warning");
+    assert_eq!(
+        (warning.location.pos.line, warning.location.pos.column),
+        (6, 9)
+    );
+    assert!(
+        warning
+            .message
+            .contains("declares button events only; it receives `conversation.complete` anyway"),
+        "{warning}"
+    );
+    let status = &loaded.host.plugins()[0];
+    assert_eq!(status.status, "registered");
+    assert_eq!(status.events.len(), 2);
 }
 
 #[test]
@@ -160,17 +177,28 @@ fn syntax_errors_and_wrong_shapes() {
 
 #[test]
 fn errors_are_all_reported_together_and_display_with_file_line_column() {
-    let project = Project::new("plugins:\n  a:\n    events: [x.y]\n    priority: high\n");
-    let errors = project.load().err().expect("refused");
-    let text = errors.to_string();
+    let project = Project::new(
+        "plugins:\n  a:\n    enabled: true\n    events: [x.y]\n    priority: high\n  b:\n    enabled: true\n    events: [conversation.complete]\n",
+    );
+    // The errors are in `a`'s entry: `a` is failed with them, and `b` loads.
+    let loaded = project.load().unwrap_or_else(|errors| panic!("{errors}"));
+    let text: String = loaded.errors().map(|d| format!("{d}\n")).collect();
     let file = project.config().plugins_file();
+    let plugins = loaded.host.plugins();
+    assert_eq!(plugins[0].status, "failed");
+    let reason = plugins[0].error.clone().unwrap_or_default();
     assert!(
-        text.contains(&format!("{}:3:14: unknown event `x.y`", file.display())),
+        reason.contains(":4:14: unknown event `x.y`") && reason.contains(":5:15: `priority`"),
+        "{reason}"
+    );
+    assert_eq!(plugins[1].status, "registered");
+    assert!(
+        text.contains(&format!("{}:4:14: unknown event `x.y`", file.display())),
         "{text}"
     );
     assert!(
         text.contains(&format!(
-            "{}:4:15: `priority` must be an integer",
+            "{}:5:15: `priority` must be an integer",
             file.display()
         )),
         "{text}"
@@ -187,7 +215,12 @@ fn deprecated_aliases_are_accepted_with_warnings() {
         "plugins:\n  a:\n    enabled: true\n    subscriptions: [transcript.streaming]\n    trigger: {type: wake_word, wake_word: hey hermes}\n    access_level: transcript\n",
     );
     let loaded = project.load().unwrap_or_else(|errors| panic!("{errors}"));
-    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+    let warnings: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == chronicle_plugin_host::Severity::Warning)
+        .map(|w| w.message.clone())
+        .collect();
     assert_eq!(
         warnings,
         [
@@ -216,7 +249,7 @@ fn a_missing_plugins_file_is_a_warning_not_an_error() {
     let project = Project::new("");
     std::fs::remove_file(project.config().plugins_file()).unwrap();
     let loaded = project.load().unwrap_or_else(|errors| panic!("{errors}"));
-    assert!(loaded.warnings[0].message.contains("file not found"));
+    assert!(loaded.diagnostics[0].message.contains("file not found"));
     assert!(loaded.host.plugins().iter().all(|p| !p.configured));
 }
 
@@ -227,8 +260,9 @@ fn errors_in_a_plugins_config_yml_name_that_file() {
         "plugins/a/config.yml",
         "# settings\nsleep_ms: ${CHRONICLE_TEST_UNSET_TOO}\n",
     );
-    let errors = project.load().err().expect("refused");
-    let diagnostic = &errors.0[0];
+    let loaded = project.load().unwrap_or_else(|errors| panic!("{errors}"));
+    let diagnostic = loaded.errors().next().expect("an error");
+    assert_eq!(loaded.host.plugins()[0].status, "failed");
     assert!(
         diagnostic.location.file.ends_with("plugins/a/config.yml"),
         "{diagnostic}"
@@ -236,5 +270,39 @@ fn errors_in_a_plugins_config_yml_name_that_file() {
     assert_eq!(
         (diagnostic.location.pos.line, diagnostic.location.pos.column),
         (2, 11)
+    );
+}
+
+#[test]
+fn an_unset_variable_fails_its_plugin_and_the_others_start() {
+    let project = Project::new(
+        "plugins:\n  a:\n    enabled: true\n    events: [conversation.complete]\n    token: ${CHRONICLE_TEST_NEVER_SET}\n  b:\n    enabled: true\n    events: [conversation.complete]\n",
+    );
+    let loaded = project.load().unwrap_or_else(|errors| panic!("{errors}"));
+    let plugins = loaded.host.plugins();
+    assert_eq!(
+        (plugins[0].plugin_id.as_str(), plugins[0].status.as_str()),
+        ("a", "failed")
+    );
+    let reason = plugins[0].error.clone().unwrap_or_default();
+    assert!(
+        reason.contains(
+            "plugins.yml:5:12: environment variable `CHRONICLE_TEST_NEVER_SET` is not set"
+        ),
+        "{reason}"
+    );
+    assert_eq!(plugins[1].status, "registered");
+}
+
+#[test]
+fn a_yaml_syntax_error_still_refuses_the_file() {
+    let project = Project::new("plugins:\n  a: [unclosed\n  b:\n    enabled: true\n");
+    let errors = project.load().err().expect("refused");
+    assert!(
+        errors
+            .0
+            .iter()
+            .any(|d| d.message.starts_with("invalid YAML")),
+        "{errors}"
     );
 }

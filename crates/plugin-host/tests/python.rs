@@ -139,7 +139,7 @@ async fn python_failures_are_that_plugins_own_and_crashed_ones_serve_again() {
         ("raises", ""),
         ("sleeps", ", timeout: 0.5"),
         ("exits", ""),
-        ("database", ""),
+        ("database", ", permissions: [llm]"),
     ] {
         yml.push_str(&format!(
             "  {id}: {{enabled: true, events: [transcript.batch], mode: {id}{extra}}}\n"

@@ -296,7 +296,7 @@ async fn call_plugin_needs_its_permission_and_cycles_end_with_an_error() {
         "plugins:\n",
         "  a: {enabled: true, events: [button.single_press], call: b, permissions: [call_plugin]}\n",
         "  b: {enabled: true, events: [], call: a, permissions: [call_plugin]}\n",
-        "  c: {enabled: true, events: [button.single_press], call: b}\n",
+        "  c: {enabled: true, events: [button.single_press], call: b, permissions: [database]}\n",
     ))
     .host()
     .await;

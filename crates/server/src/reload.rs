@@ -45,8 +45,8 @@ async fn reload_after(core: &Arc<Core>, changed_at: Option<Instant>) -> Result<V
                 "Plugin configuration refused; the running plugins stay."
             )
         })?;
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
+    for diagnostic in &loaded.diagnostics {
+        diagnostic.log();
     }
     loaded.host.initialize().await;
     let new = Arc::new(loaded.host);
@@ -104,18 +104,24 @@ pub async fn validate_candidate(core: &Core, text: &str) -> Result<(), Vec<Strin
         config_dir: scratch.clone(),
         ..core.config.host.clone()
     };
-    let result = PluginHost::load(&config, core.registry, Backends::in_memory())
-        .map(|_| ())
-        .map_err(|errors| {
-            let candidate = scratch.join("plugins.yml").display().to_string();
-            let real = core.config.host.plugins_file().display().to_string();
-            errors
-                .0
-                .iter()
-                .filter(|d| d.is_error())
-                .map(|d| d.to_string().replace(&candidate, &real))
-                .collect()
-        });
+    // Strict: an edit that would leave a plugin failed is refused too, so the person editing
+    // sees every error before anything is saved.
+    let diagnostics = match PluginHost::load(&config, core.registry, Backends::in_memory()) {
+        Ok(loaded) => loaded.diagnostics,
+        Err(errors) => errors.0,
+    };
+    let candidate = scratch.join("plugins.yml").display().to_string();
+    let real = core.config.host.plugins_file().display().to_string();
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string().replace(&candidate, &real))
+        .collect();
+    let result = if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    };
     let _ = std::fs::remove_dir_all(&scratch);
     result
 }

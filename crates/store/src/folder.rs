@@ -64,6 +64,12 @@ impl DataFolder {
             .join(format!("upload-{}.wav", uuid::Uuid::new_v4().simple()))
     }
 
+    /// Where Python plugins that list packages get their virtual environments, one folder per
+    /// plugin and version of its requirements.
+    pub fn plugin_envs(&self) -> PathBuf {
+        self.root.join("plugin-envs")
+    }
+
     /// Scratch space, for files that are written only to be checked.
     pub fn scratch(&self) -> PathBuf {
         self.root.join("tmp")

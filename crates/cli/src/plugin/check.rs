@@ -15,6 +15,10 @@ pub async fn run(paths: &Paths, plugin_id: &str, json: bool) -> anyhow::Result<E
     let host = loaded.host;
     host.initialize_one(plugin_id).await;
     let report = host.test_connection(plugin_id).await;
+    let status = host
+        .plugins()
+        .into_iter()
+        .find(|plugin| plugin.plugin_id == plugin_id);
     host.shutdown().await;
     let Some(report) = report else {
         eprintln!(
@@ -26,6 +30,9 @@ pub async fn run(paths: &Paths, plugin_id: &str, json: bool) -> anyhow::Result<E
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render(plugin_id, &report));
+        if let Some(status) = &status {
+            println!("  permissions: {}", super::list::permissions(status));
+        }
     }
     Ok(if report.ok {
         ExitCode::SUCCESS

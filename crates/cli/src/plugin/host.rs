@@ -30,7 +30,7 @@ pub(super) fn load(paths: &Paths, session: Option<String>) -> Result<Loaded, Exi
     };
     match PluginHost::load(&host_config(paths), chronicle_plugins::REGISTRY, backends) {
         Ok(loaded) => {
-            print_diagnostics(&loaded.warnings);
+            print_diagnostics(&loaded.diagnostics);
             Ok(loaded)
         }
         Err(errors) => {

@@ -21,7 +21,7 @@ pub async fn run(paths: &Paths, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn table(plugins: &[PluginStatus]) -> String {
-    let rows: Vec<[String; 9]> = plugins
+    let rows: Vec<[String; 10]> = plugins
         .iter()
         .map(|p| {
             let condition = match p.condition.get("type").and_then(|t| t.as_str()) {
@@ -57,6 +57,7 @@ fn table(plugins: &[PluginStatus]) -> String {
                     events.join(",")
                 },
                 condition,
+                permissions(p),
             ]
         })
         .collect();
@@ -70,6 +71,7 @@ fn table(plugins: &[PluginStatus]) -> String {
         "RESTARTS",
         "EVENTS",
         "CONDITION",
+        "PERMISSIONS",
     ]
     .map(str::to_owned);
     let mut widths = header.clone().map(|h| h.len());
@@ -92,4 +94,21 @@ fn table(plugins: &[PluginStatus]) -> String {
         }
     }
     out
+}
+
+/// The declared list, or, for an entry without one, "all" and what its calls needed so far.
+pub(super) fn permissions(plugin: &PluginStatus) -> String {
+    let names = |list: &[chronicle_plugin_api::Permission]| {
+        list.iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match &plugin.permissions {
+        _ if !plugin.configured => "-".to_owned(),
+        Some(list) if list.is_empty() => "none".to_owned(),
+        Some(list) => names(list),
+        None if plugin.permissions_used.is_empty() => "all (undeclared)".to_owned(),
+        None => format!("all (undeclared; used {})", names(&plugin.permissions_used)),
+    }
 }

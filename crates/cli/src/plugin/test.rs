@@ -24,13 +24,44 @@ pub async fn run(paths: &Paths, args: TestArgs) -> anyhow::Result<ExitCode> {
             ..DispatchRequest::new(event, args.user_id, data)
         })
         .await;
+    // A subscribed plugin that could not start did not take part: that is a failure too.
+    let down: Vec<_> = host
+        .plugins()
+        .into_iter()
+        .filter(|plugin| {
+            plugin.enabled && plugin.events.contains(&event) && plugin.status.is_down()
+        })
+        .collect();
+    let undeclared: Vec<_> = host
+        .plugins()
+        .into_iter()
+        .filter(|plugin| {
+            plugin.configured && plugin.permissions.is_none() && !plugin.permissions_used.is_empty()
+        })
+        .collect();
     host.shutdown().await;
     if args.json {
         println!("{}", serde_json::to_string(&*record)?);
     } else {
         print!("{}", human(&record));
     }
-    Ok(if record.has_failures() {
+    for plugin in &down {
+        eprintln!(
+            "plugin `{}` is {} and did not run: {}",
+            plugin.plugin_id,
+            plugin.status,
+            plugin.error.as_deref().unwrap_or("no reason recorded")
+        );
+    }
+    for plugin in &undeclared {
+        let used: Vec<&str> = plugin.permissions_used.iter().map(|p| p.as_str()).collect();
+        eprintln!(
+            "note: plugin `{}` lists no permissions; this run needed `permissions: [{}]`",
+            plugin.plugin_id,
+            used.join(", ")
+        );
+    }
+    Ok(if record.has_failures() || !down.is_empty() {
         ExitCode::from(crate::exit::PLUGIN_FAILED)
     } else {
         ExitCode::SUCCESS

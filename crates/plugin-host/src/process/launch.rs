@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::python_env::PythonEnv;
 use crate::diagnostic::{Diagnostic, Location, Pos, shared_path};
 
 /// Knobs of the process runtime.
@@ -14,6 +15,10 @@ use crate::diagnostic::{Diagnostic, Location, Pos, shared_path};
 pub struct ProcessOptions {
     /// The Python interpreter for `plugin.py` plugins (`CHRONICLE_PYTHON`, else `python3`).
     pub python: String,
+    /// Where a Python plugin that lists packages (`requirements.txt`) gets its own virtual
+    /// environment; `None` runs every plugin on `python` as it is, which is what setting
+    /// `CHRONICLE_PYTHON` asks for.
+    pub plugin_envs: Option<PathBuf>,
     /// How long a started process has to answer `initialize`.
     pub handshake_timeout: Duration,
     /// The first restart delay after a crash; it doubles with each consecutive failure.
@@ -30,6 +35,12 @@ impl Default for ProcessOptions {
     fn default() -> Self {
         Self {
             python: std::env::var("CHRONICLE_PYTHON").unwrap_or_else(|_| "python3".to_owned()),
+            plugin_envs: match std::env::var_os("CHRONICLE_PYTHON") {
+                Some(_) => None,
+                None => super::sdk::private_cache_dir()
+                    .ok()
+                    .map(|dir| dir.join("plugin-envs")),
+            },
             handshake_timeout: Duration::from_secs(10),
             restart_base: Duration::from_secs(1),
             restart_cap: Duration::from_secs(60),
@@ -60,6 +71,8 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// Extra environment.
     pub env: Vec<(String, String)>,
+    /// The virtual environment `program` lives in, made before the first start.
+    pub python_env: Option<PythonEnv>,
 }
 
 impl Launch {
@@ -72,15 +85,37 @@ impl Launch {
     }
 }
 
-/// The Python runner for `plugins/<id>/plugin.py`, with the SDK on PYTHONPATH.
-pub fn python(id: &str, plugins_dir: &Path, options: &ProcessOptions, sdk: &Path) -> Launch {
+/// The Python runner for `plugins/<id>/plugin.py`, with the SDK on PYTHONPATH, in the
+/// plugin's own virtual environment when its folder lists packages.
+pub fn python(
+    id: &str,
+    plugins_dir: &Path,
+    options: &ProcessOptions,
+    sdk: &Path,
+) -> Result<Launch, String> {
     let plugins_dir = std::path::absolute(plugins_dir).unwrap_or_else(|_| plugins_dir.to_owned());
+    let plugin_dir = plugins_dir.join(id);
+    let python_env = match &options.plugin_envs {
+        Some(root) => PythonEnv::for_folder(id, &plugin_dir, &options.python, root)?,
+        None => {
+            if plugin_dir.join("requirements.txt").is_file() {
+                tracing::info!(
+                    plugin = id,
+                    "CHRONICLE_PYTHON is set: requirements.txt is not installed; the plugin runs on that interpreter as it is."
+                );
+            }
+            None
+        }
+    };
+    let program = python_env
+        .as_ref()
+        .map_or_else(|| PathBuf::from(&options.python), PythonEnv::python);
     let mut python_path = sdk.display().to_string();
     if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
         python_path = format!("{python_path}:{}", existing.to_string_lossy());
     }
-    Launch {
-        program: PathBuf::from(&options.python),
+    Ok(Launch {
+        program,
         args: vec![
             "-m".into(),
             "chronicle_plugin".into(),
@@ -89,13 +124,14 @@ pub fn python(id: &str, plugins_dir: &Path, options: &ProcessOptions, sdk: &Path
             "--plugins-dir".into(),
             plugins_dir.display().to_string(),
         ],
-        cwd: plugins_dir.join(id),
+        cwd: plugin_dir,
         env: vec![
             ("PYTHONPATH".into(), python_path),
             ("PYTHONUNBUFFERED".into(), "1".into()),
             ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
         ],
-    }
+        python_env,
+    })
 }
 
 /// `plugins/<id>/plugin.toml`.
@@ -186,6 +222,7 @@ pub fn manifest_launch(dir: &Path, manifest: &Manifest) -> Launch {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        python_env: None,
     }
 }
 

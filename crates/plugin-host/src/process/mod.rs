@@ -13,6 +13,7 @@
 
 mod connection;
 pub mod launch;
+pub mod python_env;
 pub mod sdk;
 
 use std::collections::HashMap;
@@ -154,10 +155,28 @@ impl Shared {
         Box::pin(self.start_process())
     }
 
+    /// Makes the plugin's virtual environment if its folder lists packages and it is not made
+    /// yet; quick once it is.
+    async fn prepare(&self) -> Result<(), PluginError> {
+        let Some(env) = &self.launch.python_env else {
+            return Ok(());
+        };
+        env.ensure().await.map_err(|error| {
+            PluginError::broken(format!(
+                "cannot install the packages {} lists: {error}",
+                match &env.requirements {
+                    python_env::Requirements::File(_) => "requirements.txt",
+                    python_env::Requirements::List(_) => "pyproject.toml",
+                }
+            ))
+        })
+    }
+
     async fn start_process(self: &Arc<Self>) -> Result<(), PluginError> {
         if matches!(*lock(&self.state), State::Stopped) {
             return Err(PluginError::broken("stopped"));
         }
+        self.prepare().await?;
         let inbound: Arc<dyn Inbound> = Arc::clone(self) as Arc<dyn Inbound>;
         let connection =
             Connection::spawn(&self.launch, Arc::clone(&self.id), inbound).map_err(|error| {
@@ -215,23 +234,24 @@ impl Shared {
                 protocol::PROTOCOL_VERSION
             )));
         }
+        // SUPPORTED_ACCESS_LEVELS informs, as in the Python original: the plugin still gets
+        // every event it subscribed to, and a handler it lacks declines.
         if let Some(event) = self.init.orchestration.events.iter().find(|event| {
             !info.access_levels.is_empty()
                 && event
                     .access_level()
                     .is_some_and(|level| !info.access_levels.contains(&level))
         }) {
-            connection.kill();
             let levels: Vec<&str> = info
                 .access_levels
                 .iter()
                 .map(|level| level.as_str())
                 .collect();
-            return Err(PluginError::broken(format!(
-                "plugin `{}` cannot handle `{event}`: it supports {} events only; remove `{event}` from its events in config/plugins.yml",
-                self.id,
+            tracing::warn!(
+                plugin = %self.id,
+                "Plugin subscribes to `{event}` but declares {} access only; it receives the event anyway.",
                 levels.join(", ")
-            )));
+            );
         }
         *lock(&self.info) = Some(info);
         let generation = self.next_context.fetch_add(1, Ordering::Relaxed);
@@ -515,6 +535,11 @@ async fn serve(services: &dyn Services, call: ServiceCall) -> Result<Value, Serv
         ServiceCall::StarConversation(p) => {
             Value::Bool(services.star_conversation(&p.session_id).await?)
         }
+        ServiceCall::StopPlayback(p) => Value::Bool(
+            services
+                .stop_playback(&p.client_id, p.user_id.as_deref())
+                .await?,
+        ),
         ServiceCall::CallPlugin(p) => {
             let result = services
                 .call_plugin(&p.plugin_id, &p.action, p.data, p.user_id.as_deref())
@@ -556,6 +581,74 @@ fn rpc_error(error: &ServiceError) -> RpcError {
     };
     RpcError::new(code, error.to_string())
 }
+
+impl ProcessPlugin {
+    /// Makes what the plugin needs before its first start (its virtual environment), outside
+    /// the deadline of `initialize`: an install can take minutes.
+    pub async fn prepare(&self) -> Result<(), PluginError> {
+        self.shared.prepare().await
+    }
+
+    /// For a Python plugin, imports its code in a child process of its own interpreter, the
+    /// way the runner would, without starting it: `Err` has the exception and the last frame
+    /// of its traceback. `Ok` for other runtimes.
+    pub async fn check_import(&self) -> Result<(), String> {
+        let launch = &self.shared.launch;
+        let Some(plugins_dir) = launch
+            .args
+            .iter()
+            .position(|arg| arg == "--plugins-dir")
+            .and_then(|at| launch.args.get(at + 1))
+        else {
+            return Ok(());
+        };
+        self.prepare().await.map_err(|error| error.message)?;
+        let mut command = tokio::process::Command::new(&launch.program);
+        command
+            .args(["-c", IMPORT_CHECK, &self.shared.id, plugins_dir])
+            .current_dir(&launch.cwd)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(IMPORT_CHECK_TIMEOUT, command.output())
+            .await
+            .map_err(|_| {
+                format!(
+                    "importing took longer than {} s",
+                    IMPORT_CHECK_TIMEOUT.as_secs()
+                )
+            })?
+            .map_err(|error| format!("cannot run {}: {error}", launch.program.display()))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
+        Err(last
+            .unwrap_or("the import failed without a message")
+            .to_owned())
+    }
+}
+
+/// How long importing a plugin's code may take in `check_import`.
+const IMPORT_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Imports the plugin as the runner does; on failure prints one line: the exception, and the
+/// file and line of the traceback's last frame.
+const IMPORT_CHECK: &str = r#"
+import sys, traceback
+from pathlib import Path
+from chronicle_plugin.loader import load_plugin_class
+try:
+    load_plugin_class(sys.argv[1], Path(sys.argv[2]))
+except BaseException as error:
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith("<frozen")]
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    if isinstance(error, SyntaxError):
+        where = f" ({error.filename}, line {error.lineno})"
+    sys.stderr.write(f"{type(error).__name__}: {error}{where}\n")
+    sys.exit(1)
+"#;
 
 #[async_trait]
 impl Plugin for ProcessPlugin {

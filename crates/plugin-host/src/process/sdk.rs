@@ -53,7 +53,7 @@ pub fn python_path() -> io::Result<PathBuf> {
 
 /// `$XDG_CACHE_HOME/chronicle`, `~/.cache/chronicle`, or `$TMPDIR/chronicle-<uid>`: a folder
 /// only this user can write, so nobody else can plant code that plugins would run.
-fn private_cache_dir() -> io::Result<PathBuf> {
+pub(crate) fn private_cache_dir() -> io::Result<PathBuf> {
     let uid = nix::unistd::getuid().as_raw();
     let root = std::env::var_os("XDG_CACHE_HOME")
         .filter(|dir| !dir.is_empty())

@@ -45,7 +45,7 @@ async fn stores_every_event_it_receives() {
 #[tokio::test]
 async fn without_the_database_permission_it_fails_and_says_which_to_grant() {
     let harness = Harness::new(
-        "plugins:\n  test_event:\n    enabled: true\n    events: [transcript.batch]\n",
+        "plugins:\n  test_event:\n    enabled: true\n    events: [transcript.batch]\n    permissions: []\n",
         None,
     )
     .await;

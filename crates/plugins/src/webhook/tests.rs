@@ -434,7 +434,7 @@ async fn without_the_database_permission_the_error_says_to_grant_it() {
     let fine = Scripted::start(|_| 204).await;
     let harness = Harness::new(
         &format!(
-            "plugins:\n  webhook:\n    enabled: true\n    events: [conversation.complete]\n    endpoints:\n      - url: {}/in\n        secret: \"{SECRET}\"\n",
+            "plugins:\n  webhook:\n    enabled: true\n    events: [conversation.complete]\n    permissions: []\n    endpoints:\n      - url: {}/in\n        secret: \"{SECRET}\"\n",
             fine.base
         ),
         None,
