@@ -40,12 +40,12 @@ class ImportsTest(unittest.TestCase):
 
 
 class EventsTest(unittest.TestCase):
-    def test_the_nine_events_compare_equal_to_their_names(self):
+    def test_the_events_compare_equal_to_their_names(self):
         self.assertEqual(
             [str(event) for event in PluginEvent],
             ["transcript.streaming", "transcript.batch", "conversation.complete", "conversation.starred",
              "memory.processed", "button.single_press", "button.double_press", "button.long_press",
-             "plugin_action"],
+             "plugin_action", "wake_word.detected"],
         )
         self.assertEqual(PluginEvent.BUTTON_SINGLE_PRESS, "button.single_press")
         self.assertIsInstance(PluginEvent.PLUGIN_ACTION, str)

@@ -1,5 +1,24 @@
-"""`from advanced_omi_backend.llm_client import async_generate`: the host's language model."""
+"""`advanced_omi_backend.llm_client`: the host's language model (permission `llm`).
 
-from chronicle_plugin import async_generate
+`async_generate(prompt)`, `get_llm_client()` (whose `generate`, `async_generate` and OpenAI-style
+`client.chat.completions.create` go to the host's `llm.generate`) and `async_chat_with_tools`,
+which raises NotImplementedError when given tools.
+"""
 
-__all__ = ["async_generate"]
+from chronicle_plugin.llm import (
+    ChatCompletion,
+    LLMClient,
+    async_chat_with_tools,
+    async_generate,
+    get_llm_client,
+    reset_llm_client,
+)
+
+__all__ = [
+    "ChatCompletion",
+    "LLMClient",
+    "async_chat_with_tools",
+    "async_generate",
+    "get_llm_client",
+    "reset_llm_client",
+]

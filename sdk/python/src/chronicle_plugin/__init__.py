@@ -10,27 +10,37 @@ from .base import BasePlugin
 from .context import Delivery, PluginContext
 from .database import get_database
 from .errors import PluginConnectivityError, ServiceError
-from .events import ButtonActionType, ButtonState, ConversationCloseReason, PluginEvent
-from .llm import async_generate
+from .events import BUTTON_STATE_TO_EVENT, ButtonActionType, ButtonState, ConversationCloseReason, PluginEvent
+from .llm import LLMClient, async_chat_with_tools, async_generate, get_llm_client
+from .models import Conversation, User
+from .prompts import PromptRegistry, get_prompt_registry
 from .protocol import PROTOCOL_VERSION
 from .protocol import SDK_RELEASE as __version__
 from .result import PluginResult
 from .services import PluginServices
 
 __all__ = [
+    "BUTTON_STATE_TO_EVENT",
     "BasePlugin",
     "ButtonActionType",
     "ButtonState",
+    "Conversation",
     "ConversationCloseReason",
     "Delivery",
+    "LLMClient",
     "PROTOCOL_VERSION",
     "PluginConnectivityError",
     "PluginContext",
     "PluginEvent",
     "PluginResult",
     "PluginServices",
+    "PromptRegistry",
     "ServiceError",
+    "User",
     "__version__",
+    "async_chat_with_tools",
     "async_generate",
     "get_database",
+    "get_llm_client",
+    "get_prompt_registry",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .context import PluginContext
 from .events import PluginEvent
@@ -21,6 +21,7 @@ HANDLER_FOR_EVENT: Dict[PluginEvent, str] = {
     PluginEvent.BUTTON_DOUBLE_PRESS: "on_button_event",
     PluginEvent.BUTTON_LONG_PRESS: "on_button_event",
     PluginEvent.PLUGIN_ACTION: "on_plugin_action",
+    PluginEvent.WAKE_WORD_DETECTED: "on_wake_word_detected",
 }
 
 
@@ -39,6 +40,10 @@ class BasePlugin:
     # (`todo_extractor` → "Todo Extractor"), the description to the class docstring.
     name: Optional[str] = None
     description: Optional[str] = None
+    # The Python original's voice interaction modes (InteractionModeDefinition). This host has
+    # no interaction modes: a plugin that declares some is warned about, or refused when it has
+    # no event handler either, so its `on_interaction_*` methods are never silently unused.
+    INTERACTION_MODES: Tuple[Any, ...] = ()
 
     def __init__(self, config: Dict[str, Any]):
         """Keeps `config`: the plugin's settings plus `enabled`, `events`, `condition`,
@@ -68,7 +73,12 @@ class BasePlugin:
         return {"ok": True, "message": "No external service to check"}
 
     def register_prompts(self, registry: Any) -> None:
-        """Kept for plugins written for the Python original, which registered LLM prompts here."""
+        """Registers the plugin's default LLM prompts: `registry.register_default(prompt_id,
+        template=...)`, read back with `await get_prompt_registry().get_prompt(prompt_id, ...)`.
+
+        Called once after the plugin is constructed and before `initialize()`; an exception
+        here is logged and does not stop the plugin, as in the Python original.
+        """
 
     async def on_transcript(self, context: PluginContext) -> Optional[PluginResult]:
         """transcript.streaming and transcript.batch."""
@@ -92,6 +102,10 @@ class BasePlugin:
 
     async def on_plugin_action(self, context: PluginContext) -> Optional[PluginResult]:
         """plugin_action: another plugin's `context.services.call_plugin(...)`."""
+        return None
+
+    async def on_wake_word_detected(self, context: PluginContext) -> Optional[PluginResult]:
+        """wake_word.detected: the spoken wake word was heard; `data["command"]` is what followed."""
         return None
 
 

@@ -3,7 +3,8 @@
 Both sides send requests. Each request from the host runs as its own task, so a slow handler
 never holds up the next event; answers to this plugin's own requests resolve the futures its
 service calls wait on. Every message is written whole, from the event loop's thread only, so
-lines never interleave.
+lines never interleave. A synchronous call made on that thread (`call_blocking`) cannot wait
+for the loop, so its answer is handed over by the reader thread directly.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class Connection:
         self._serve_request = serve_request
         self._request_ids = itertools.count(1)
         self._awaiting_answer: Dict[int, asyncio.Future] = {}
+        self._awaiting_blocking: Dict[int, "_BlockingAnswer"] = {}
+        # Set once a reader thread hands over answers (see `take_blocking_answer`); without one
+        # a blocking call on the loop's thread would wait forever.
+        self.answers_blocking_calls = False
         self._serving: Set[asyncio.Task] = set()
 
     async def run(self) -> None:
@@ -67,6 +72,51 @@ class Connection:
             return await answer
         finally:
             del self._awaiting_answer[request_id]
+
+    def call_blocking(self, method: str, params: Dict[str, Any], timeout: Optional[float] = None) -> Any:
+        """Sends a request from the event loop's own thread and blocks it until the answer.
+
+        The reader thread passes the answer in through `take_blocking_answer`; meanwhile nothing
+        else on the loop runs. An error answer raises ServiceError, as `call` does.
+        """
+        if not self.answers_blocking_calls:
+            raise ServiceError(
+                ErrorCode.SERVICE_UNAVAILABLE,
+                f"`{method}` was called synchronously, which needs the runner's reader thread; "
+                "await the async form instead",
+            )
+        request_id = next(self._request_ids)
+        waiter = _BlockingAnswer()
+        self._awaiting_blocking[request_id] = waiter
+        try:
+            self._write_line(encode_line(request(request_id, method, params)))
+            if not waiter.arrived.wait(timeout):
+                raise ServiceError(ErrorCode.SERVICE_FAILED, f"no answer to `{method}` within {timeout:g}s")
+            return waiter.outcome()
+        finally:
+            del self._awaiting_blocking[request_id]
+
+    def take_blocking_answer(self, line: bytes) -> bool:
+        """Called by the reader thread with each line: keeps the answer to a blocking call for
+        it (True) and leaves every other line to the event loop (False). At end of input (b"")
+        every blocking call still waiting fails, so the loop is free to shut down."""
+        if not self._awaiting_blocking:
+            return False
+        if not line:
+            for waiter in list(self._awaiting_blocking.values()):
+                waiter.deliver({"error": {"code": ErrorCode.SERVICE_FAILED, "message": "the host closed the connection"}})
+            return False
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return False
+        if not isinstance(message, dict) or "method" in message:
+            return False
+        waiter = self._awaiting_blocking.get(message.get("id"))
+        if waiter is None:
+            return False
+        waiter.deliver(message)
+        return True
 
     def _receive(self, line: bytes) -> None:
         try:
@@ -107,6 +157,24 @@ class Connection:
         self._write_line(line)
 
 
+class _BlockingAnswer:
+    """The answer a blocking call waits for, delivered from the reader thread."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self._message: Dict[str, Any] = {}
+
+    def deliver(self, message: Dict[str, Any]) -> None:
+        self._message = message
+        self.arrived.set()
+
+    def outcome(self) -> Any:
+        error = self._message.get("error")
+        if isinstance(error, dict):
+            raise ServiceError(error.get("code", ErrorCode.INTERNAL_ERROR), str(error.get("message", "")))
+        return self._message.get("result")
+
+
 class ThreadedLineReader:
     """Reads protocol lines on a daemon thread and hands them to the event loop.
 
@@ -117,6 +185,8 @@ class ThreadedLineReader:
     def __init__(self, stream: BinaryIO):
         self._loop = asyncio.get_running_loop()
         self._lines: asyncio.Queue[bytes] = asyncio.Queue()
+        # Given each line first, on the reader thread; True keeps it from the event loop.
+        self.intercept: Optional[Callable[[bytes], bool]] = None
         threading.Thread(target=self._pump, args=(stream,), name="chronicle-protocol-reader", daemon=True).start()
 
     async def read_line(self) -> bytes:
@@ -126,6 +196,8 @@ class ThreadedLineReader:
     def _pump(self, stream: BinaryIO) -> None:
         while True:
             line = _read_bounded_line(stream)
+            if line is not None and self.intercept is not None and self.intercept(line):
+                continue
             if line is not None:
                 self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
                 if not line:

@@ -11,7 +11,7 @@ import traceback
 from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from .base import BasePlugin, handled_events
 from .context import Delivery, PluginContext
@@ -21,6 +21,22 @@ from .result import PluginResult, result_to_wire
 from .services import PluginServices
 
 ACCESS_LEVELS = ("transcript", "conversation", "memory", "button")
+# The events every host of protocol 1.0 knows. The host refuses an initialize answer naming an
+# event it does not know, so a handler for a newer one (wake_word.detected) is reported only
+# when the host itself subscribed the plugin to it, which shows that it knows the event.
+PROTOCOL_1_0_EVENTS = frozenset(
+    {
+        PluginEvent.TRANSCRIPT_STREAMING,
+        PluginEvent.TRANSCRIPT_BATCH,
+        PluginEvent.CONVERSATION_COMPLETE,
+        PluginEvent.CONVERSATION_STARRED,
+        PluginEvent.MEMORY_PROCESSED,
+        PluginEvent.BUTTON_SINGLE_PRESS,
+        PluginEvent.BUTTON_DOUBLE_PRESS,
+        PluginEvent.BUTTON_LONG_PRESS,
+        PluginEvent.PLUGIN_ACTION,
+    }
+)
 # Spelled as the interpreter spells the SDK's frames (the same import path), so not resolved.
 SDK_PACKAGE_DIR = Path(__file__).parent
 
@@ -31,17 +47,22 @@ def config_from_initialize(params: Dict[str, Any], plugin_id: str) -> Dict[str, 
     return {**(params.get("settings") or {}), **(params.get("orchestration") or {}), "plugin_id": plugin_id}
 
 
-def initialize_result(plugin: BasePlugin, plugin_id: str) -> Dict[str, Any]:
-    """Who the plugin is: name, description, what it handles and which events it has handlers for."""
+def initialize_result(plugin: BasePlugin, plugin_id: str, subscribed: Iterable[str] = ()) -> Dict[str, Any]:
+    """Who the plugin is: name, description, what it handles and which events it has handlers for.
+
+    `subscribed` is the orchestration's `events`. SUPPORTED_ACCESS_LEVELS only informs: levels
+    the host does not know (the original's `interaction`) are left out rather than refused.
+    """
     plugin_class = type(plugin)
     levels = [level for level in plugin_class.SUPPORTED_ACCESS_LEVELS if level in ACCESS_LEVELS]
+    known = PROTOCOL_1_0_EVENTS | {str(event) for event in subscribed}
     return {
         "protocol_version": PROTOCOL_VERSION,
         "sdk_version": SDK_VERSION,
         "name": str(plugin.name or plugin_id.replace("_", " ").title()),
         "description": str(plugin.description or _docstring_summary(plugin_class)),
         "access_levels": list(dict.fromkeys(levels)),
-        "events": [str(event) for event in handled_events(plugin_class)],
+        "events": [str(event) for event in handled_events(plugin_class) if event in known],
     }
 
 

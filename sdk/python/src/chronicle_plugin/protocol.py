@@ -41,6 +41,7 @@ class Method(StrEnum):
     CLOSE_CONVERSATION = "services.close_conversation"
     STAR_CONVERSATION = "services.star_conversation"
     CALL_PLUGIN = "services.call_plugin"
+    STOP_PLAYBACK = "services.stop_playback"
     # Plugin → host: `get_database()`.
     INSERT_ONE = "db.insert_one"
     FIND = "db.find"
@@ -146,9 +147,11 @@ def to_json_value(value: Any) -> Any:
 
     The guide stores `datetime.utcnow()` in documents, as it could with MongoDB; on the wire a
     datetime or date becomes its ISO 8601 text, a UUID its string, a Decimal a float, a set or
-    tuple a list. Anything else that JSON cannot hold raises TypeError here, at the plugin's
-    call, rather than as a broken message later. NaN and infinities raise ValueError because
-    JSON has no spelling for them.
+    tuple a list. A bson `ObjectId` (the Python original's plugins wrap ids in one, as in
+    `{"_id": ObjectId(user_id)}`) becomes its hex text: the host's `_id`s are strings. Anything
+    else that JSON cannot hold raises TypeError here, at the plugin's call, rather than as a
+    broken message later. NaN and infinities raise ValueError because JSON has no spelling for
+    them.
     """
     if value is None or isinstance(value, (str, bool, int)):
         return value
@@ -166,7 +169,15 @@ def to_json_value(value: Any) -> Any:
         return str(value)
     if isinstance(value, Decimal):
         return to_json_value(float(value))
+    if _is_object_id(value):
+        return str(value)
     raise TypeError(f"a {type(value).__name__} cannot be sent as JSON: {value!r}")
+
+
+def _is_object_id(value: Any) -> bool:
+    """Whether `value` is a bson ObjectId, recognised by its type so the SDK needs no bson."""
+    kind = type(value)
+    return kind.__name__ == "ObjectId" and kind.__module__.split(".")[0] == "bson"
 
 
 def _json_key(key: Any) -> str:

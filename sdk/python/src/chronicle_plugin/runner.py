@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Dict, Optional
 
 from . import host
-from .base import HANDLER_FOR_EVENT, BasePlugin
+from .base import HANDLER_FOR_EVENT, BasePlugin, handled_events
 from .errors import PluginConnectivityError
 from .jsonrpc import Connection, ThreadedLineReader, line_writer
 from .loader import PluginLoadError, load_plugin_class
@@ -20,6 +20,7 @@ from .messages import (
     health_report,
     initialize_result,
 )
+from .prompts import get_prompt_registry
 from .protocol import (
     PROTOCOL_VERSION,
     SDK_VERSION,
@@ -78,6 +79,8 @@ class PluginRunner:
         plugin_class = self._load_class()
         try:
             plugin = plugin_class(config_from_initialize(params, self.plugin_id))
+            self._register_prompts(plugin)
+            _check_interaction_modes(plugin, self.plugin_id)
             await _settle(plugin.initialize())
         except PluginConnectivityError as error:
             logger.warning("plugin `%s` cannot reach a dependency: %s", self.plugin_id, error)
@@ -86,7 +89,16 @@ class PluginRunner:
             logger.exception("plugin `%s` failed to initialize", self.plugin_id)
             raise RpcError(ErrorCode.PLUGIN_BROKEN, exception_summary(error)) from error
         self.plugin = plugin
-        return initialize_result(plugin, self.plugin_id)
+        subscribed = (params.get("orchestration") or {}).get("events")
+        return initialize_result(plugin, self.plugin_id, subscribed if isinstance(subscribed, list) else [])
+
+    def _register_prompts(self, plugin: BasePlugin) -> None:
+        """The original's `register_prompts(registry)` step: once, before `initialize()`; a
+        failure is logged and the plugin starts anyway, as there."""
+        try:
+            plugin.register_prompts(get_prompt_registry())
+        except Exception:
+            logger.exception("plugin `%s` failed to register its prompts", self.plugin_id)
 
     def _load_class(self) -> type:
         if self._plugin_class is None:
@@ -111,12 +123,14 @@ class PluginRunner:
             raise RpcError(ErrorCode.INVALID_PARAMS, f"{Method.HANDLE_EVENT}: {exception_summary(error)}") from error
         handler = getattr(plugin, HANDLER_FOR_EVENT[context.event])
         token = host.current_context_id.set(context.services.context_id)
+        event_token = host.current_event.set(context)
         try:
             outcome = await _settle(handler(context))
         except Exception as error:
             logger.exception("plugin `%s` failed on %s", self.plugin_id, context.event)
             raise handler_failure(error) from error
         finally:
+            host.current_event.reset(event_token)
             host.current_context_id.reset(token)
         try:
             return handle_event_result(outcome, context.metadata)
@@ -148,6 +162,24 @@ class PluginRunner:
         return self.plugin
 
 
+def _check_interaction_modes(plugin: BasePlugin, plugin_id: str) -> None:
+    """The original's voice interaction modes have no counterpart here: a plugin that is nothing
+    but interaction modes is refused, one that also handles events is warned about."""
+    modes = getattr(plugin, "INTERACTION_MODES", ()) or ()
+    if not modes:
+        return
+    names = ", ".join(str(getattr(mode, "mode_id", mode)) for mode in modes)
+    if not handled_events(type(plugin)):
+        raise NotImplementedError(
+            f"interaction modes ({names}): this host does not run the Python original's voice "
+            "interaction modes, so on_interaction_start/turn/end would never be called"
+        )
+    logger.warning(
+        "plugin `%s` declares interaction modes (%s), which this host does not run; "
+        "only its event handlers will be called", plugin_id, names,
+    )
+
+
 async def _settle(value: Any) -> Any:
     """The value a plugin method produced: awaited when it is `async def`, as is when plain."""
     return await value if inspect.isawaitable(value) else value
@@ -158,5 +190,8 @@ async def serve(plugin_id: str, plugins_dir: Path, protocol_in: BinaryIO, protoc
     runner = PluginRunner(plugin_id, plugins_dir)
     reader = ThreadedLineReader(protocol_in)
     connection = Connection(reader.read_line, line_writer(protocol_out), runner.serve_request)
+    # Synchronous service calls from the event loop's thread get their answers from the reader.
+    reader.intercept = connection.take_blocking_answer
+    connection.answers_blocking_calls = True
     host.attach(connection, plugin_id)
     await connection.run()

@@ -35,6 +35,18 @@ class PluginServices:
         params = {"session_id": session_id}
         return bool(await call_host(Method.STAR_CONVERSATION, params, self.context_id))
 
+    async def stop_playback(self, user_id: str, client_id: str) -> bool:
+        """Tells the device `client_id` of user `user_id` to stop what it is playing (barge-in),
+        as the Python original's `stop_playback(user_id, client_id)` did (permission
+        `stop_playback`). Returns whether a connection of that device was told.
+
+        Raises ValueError, as the original did, when either argument is empty.
+        """
+        if not user_id or not client_id:
+            raise ValueError("stop_playback requires user_id and client_id")
+        params = {"client_id": client_id, "user_id": user_id}
+        return bool(await call_host(Method.STOP_PLAYBACK, params, self.context_id))
+
     async def call_plugin(
         self,
         plugin_id: str,

@@ -1,5 +1,19 @@
 """`from advanced_omi_backend.plugins.events import PluginEvent, ButtonState, ...`."""
 
-from chronicle_plugin.events import ButtonActionType, ButtonState, ConversationCloseReason, PluginEvent
+from chronicle_plugin.events import (
+    BUTTON_STATE_TO_EVENT,
+    EVENT_DESCRIPTIONS,
+    ButtonActionType,
+    ButtonState,
+    ConversationCloseReason,
+    PluginEvent,
+)
 
-__all__ = ["ButtonActionType", "ButtonState", "ConversationCloseReason", "PluginEvent"]
+__all__ = [
+    "BUTTON_STATE_TO_EVENT",
+    "EVENT_DESCRIPTIONS",
+    "ButtonActionType",
+    "ButtonState",
+    "ConversationCloseReason",
+    "PluginEvent",
+]

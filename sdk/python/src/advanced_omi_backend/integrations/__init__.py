@@ -1,0 +1,1 @@
+"""`advanced_omi_backend.integrations`: the original's clients for outside services."""

@@ -1,0 +1,1 @@
+"""`advanced_omi_backend.utils`: the original's helpers that plugins import."""
