@@ -16,6 +16,7 @@
 //! | `llm.timeout_seconds` | `LLM_TIMEOUT_SECONDS` | 60 |
 //! | `conversations.inactivity_timeout_seconds` | `SPEECH_INACTIVITY_THRESHOLD_SECONDS` | 60 |
 //! | `conversations.max_duration_seconds` | `MAX_CONVERSATION_SECONDS` | 10740 |
+//! | `conversations.wake_words` | `WAKE_WORDS` (comma-separated) | none: no `wake_word.detected` |
 //! | `memory.extraction` | `MEMORY_EXTRACTION` | true |
 
 use std::path::{Path, PathBuf};
@@ -30,9 +31,13 @@ use crate::transcription::openai::OpenAiTranscriber;
 use crate::transcription::wyoming::WyomingTranscriber;
 use crate::transcription::{RetryPolicy, Transcriber};
 
-/// How conversations are cut and finished.
+/// How conversations are cut, finished and listened to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConversationSettings {
+    /// Normalized phrases that, said at the start of a final live segment, fire
+    /// `wake_word.detected` with what followed as the command (a detector on the transcript:
+    /// it gives no score).
+    pub wake_words: Vec<String>,
     /// Audio without new words that closes a conversation.
     pub inactivity_seconds: f64,
     /// The longest conversation.
@@ -46,6 +51,7 @@ pub struct ConversationSettings {
 impl Default for ConversationSettings {
     fn default() -> Self {
         Self {
+            wake_words: Vec::new(),
             inactivity_seconds: 60.0,
             max_duration_seconds: 10_740.0,
             extract_memories: true,
@@ -131,6 +137,7 @@ struct FileLlm {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConversations {
+    wake_words: Option<Vec<String>>,
     inactivity_timeout_seconds: Option<f64>,
     max_duration_seconds: Option<f64>,
 }
@@ -322,7 +329,16 @@ impl PipelineConfig {
             },
             None => file.memory.extraction.unwrap_or(true),
         };
+        let wake_words = match var(&["WAKE_WORDS"]) {
+            Some(text) => text.split(',').map(str::to_owned).collect(),
+            None => c.wake_words.unwrap_or_default(),
+        };
         let conversations = ConversationSettings {
+            wake_words: wake_words
+                .iter()
+                .map(|phrase| chronicle_plugin_host::condition::normalize(phrase))
+                .filter(|phrase| !phrase.is_empty())
+                .collect(),
             inactivity_seconds: number(
                 &["SPEECH_INACTIVITY_THRESHOLD_SECONDS"],
                 "conversations.inactivity_timeout_seconds",

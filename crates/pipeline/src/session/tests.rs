@@ -124,3 +124,69 @@ async fn a_session_behind_its_plugins_drops_its_oldest_transcripts_and_no_press(
     expected.extend((151..=300).map(|n| format!("words {n}")));
     assert_eq!(seen, expected);
 }
+
+#[tokio::test]
+async fn a_final_segment_starting_with_a_wake_word_fires_wake_word_detected_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = chronicle_store::Store::open(dir.path()).await.unwrap();
+    let user = store
+        .create_user("ana@example.com", "h", false)
+        .await
+        .unwrap();
+    std::fs::write(dir.path().join("plugins.yml"), "plugins: {}\n").unwrap();
+    let config = chronicle_plugin_host::HostConfig::new(dir.path(), dir.path());
+    let host = PluginHost::load(&config, &[], chronicle_plugin_host::Backends::in_memory())
+        .unwrap_or_else(|errors| panic!("{errors}"))
+        .host;
+    let plugins = Arc::new(Gated {
+        seen: Mutex::new(Vec::new()),
+        gate: Semaphore::new(1000),
+        host,
+    });
+    let settings = ConversationSettings {
+        wake_words: vec!["hey hermes".into()],
+        ..ConversationSettings::default()
+    };
+    let pipeline = Pipeline::new(
+        store,
+        Arc::clone(&plugins) as _,
+        None,
+        None,
+        settings,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let owner = SessionOwner {
+        user_id: user.id.clone(),
+        client_id: "abc123-pendant".into(),
+        device_name: "pendant".into(),
+    };
+    let (session, _) = Session::start(&pipeline, owner, Speech::Replayed, false, None);
+    for (at, text) in [
+        (1.0, "Hey, Hermes! Turn off the lights."),
+        (3.0, "they say hey hermes a lot"),
+    ] {
+        let segment = Segment::new(text.to_owned(), at, at + 1.0, Vec::new());
+        session.segment(&pipeline, segment).await.unwrap();
+    }
+    until(|| lock(&plugins.seen).len() == 3).await;
+    let seen = lock(&plugins.seen).clone();
+    let events: Vec<Event> = seen.iter().map(|(event, _)| *event).collect();
+    assert_eq!(
+        events,
+        [
+            Event::TranscriptStreaming,
+            Event::WakeWordDetected,
+            Event::TranscriptStreaming
+        ],
+        "only a segment that starts with the wake word fires it, right after its transcript"
+    );
+    let wake = &seen[1].1;
+    assert_eq!(wake["command"], "Turn off the lights");
+    assert_eq!(wake["transcript"], wake["command"]);
+    assert_eq!(wake["wakeword"], "hey hermes");
+    assert_eq!(wake["score"], Value::Null);
+    assert_eq!(wake["client_id"], "abc123-pendant");
+    assert_eq!(wake["conversation_id"], seen[0].1["conversation_id"]);
+}

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Weak};
 
 use chronicle_plugin_api::Event;
+use chronicle_plugin_host::condition::{Condition, Phrases, TranscriptView, Verdict};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -65,6 +66,7 @@ impl Session {
             "confidence": segment.confidence,
             "is_final": true,
         });
+        let wake = self.wake_word(pipeline, &segment.text, &conversation_id);
         let event = request(
             Event::TranscriptStreaming,
             &self.owner.user_id,
@@ -73,7 +75,61 @@ impl Session {
         );
         // Always taken; if plugins are behind, the oldest queued one is dropped and counted.
         self.queue_live(event);
+        if let Some(wake) = wake {
+            self.queue_live(wake);
+        }
         Ok(())
+    }
+
+    /// `wake_word.detected` for a final segment that starts with a configured wake word, with
+    /// the data keys the original's detector sent; the transcript detector gives no score.
+    fn wake_word(
+        &self,
+        pipeline: &Arc<Pipeline>,
+        text: &str,
+        conversation_id: &str,
+    ) -> Option<chronicle_plugin_host::DispatchRequest> {
+        let phrases = &pipeline.settings.wake_words;
+        if phrases.is_empty() {
+            return None;
+        }
+        let detector = Condition::WakeWord(Phrases(phrases.clone()));
+        let mut data = serde_json::Map::new();
+        data.insert("transcript".into(), Value::from(text));
+        let Verdict::Run(extras) =
+            detector.evaluate(Event::TranscriptStreaming, &mut TranscriptView::new(&data))
+        else {
+            return None;
+        };
+        let command = extras
+            .iter()
+            .find(|(key, _)| key == "command")
+            .map_or(Value::Null, |(_, value)| value.clone());
+        let normalized = chronicle_plugin_host::condition::normalize(text);
+        let wakeword = phrases
+            .iter()
+            .find(|phrase| normalized.starts_with(phrase.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        let data = json!({
+            "command": command,
+            "transcript": command,
+            "wakeword": wakeword,
+            "also_fired": [],
+            "score": null,
+            "reason": "transcript",
+            "source": "wake",
+            "asr_status": "transcribed",
+            "session_id": self.session_id,
+            "client_id": self.owner.client_id,
+            "conversation_id": conversation_id,
+        });
+        Some(request(
+            Event::WakeWordDetected,
+            &self.owner.user_id,
+            data,
+            json!({"client_id": self.owner.client_id, "session_id": self.session_id, "wakeword": wakeword, "source": "wake"}),
+        ))
     }
 
     /// Speech went untranscribed: the conversation (opened now if none is, since someone

@@ -33,9 +33,14 @@ pub struct ProcessOptions {
 
 impl Default for ProcessOptions {
     fn default() -> Self {
+        let chosen_python = std::env::var("CHRONICLE_PYTHON")
+            .ok()
+            .filter(|python| !python.is_empty());
         Self {
-            python: std::env::var("CHRONICLE_PYTHON").unwrap_or_else(|_| "python3".to_owned()),
-            plugin_envs: match std::env::var_os("CHRONICLE_PYTHON") {
+            python: chosen_python
+                .clone()
+                .unwrap_or_else(|| "python3".to_owned()),
+            plugin_envs: match chosen_python {
                 Some(_) => None,
                 None => super::sdk::private_cache_dir()
                     .ok()
