@@ -272,3 +272,82 @@ fn an_upstream_style_button_plugin_uses_every_service_without_a_permissions_list
     assert_eq!(row("button_control")["status"], "initialized");
     assert_eq!(row("button_control")["permissions"], Value::Null);
 }
+
+/// Hermes' shape: a wake-word handler behind an acoustic threshold, and `on_transcript`.
+const WAKE_PLUGIN: &str = r#"from backend.plugins.base import BasePlugin, PluginContext, PluginResult
+
+
+class HermesPlugin(BasePlugin):
+    SUPPORTED_ACCESS_LEVELS = ["transcript"]
+
+    async def initialize(self):
+        pass
+
+    async def on_wake_word_detected(self, context: PluginContext):
+        return PluginResult(success=True, message=f"heard: {context.data['command']}", should_continue=False)
+"#;
+
+#[test]
+fn a_wake_word_handler_runs_on_wake_word_detected_above_its_acoustic_threshold() {
+    let workspace = Workspace::with_plugins_yml(concat!(
+        "plugins:\n",
+        "  hermes:\n",
+        "    enabled: true\n",
+        "    events: [wake_word.detected]\n",
+        "    condition: {type: acoustic_wake_word, threshold: 0.5}\n",
+        "  anything:\n",
+        "    enabled: true\n",
+        "    events: [wake_word.detected]\n",
+        "    condition: {type: conditional, expression: ignored}\n",
+    ));
+    workspace.write("plugins/hermes/plugin.py", WAKE_PLUGIN);
+    workspace.write(
+        "plugins/hermes/__init__.py",
+        "from .plugin import HermesPlugin\n",
+    );
+    workspace.write(
+        "plugins/anything/plugin.py",
+        "from advanced_omi_backend.plugins.base import BasePlugin, PluginResult\n\nclass AnythingPlugin(BasePlugin):\n    async def on_wake_word_detected(self, context):\n        return PluginResult(success=True, message='conditional ran')\n",
+    );
+    let test = |score: &str| {
+        workspace.run(&[
+            "plugin",
+            "test",
+            "--event",
+            "wake_word.detected",
+            "--json",
+            "--data",
+            &format!(
+                r#"{{"command": "lights off", "transcript": "lights off", "score": {score}}}"#
+            ),
+        ])
+    };
+    let quiet = test("0.3");
+    quiet.expect_code(0);
+    assert_eq!(
+        statuses(&quiet.json()),
+        [pair("hermes", "skipped"), pair("anything", "executed")]
+    );
+    assert!(
+        quiet
+            .stderr()
+            .contains("`expression` is ignored: a conditional condition has no checks"),
+        "{}",
+        quiet.stderr()
+    );
+    let heard = test("0.9");
+    heard.expect_code(0);
+    let record = heard.json();
+    assert_eq!(
+        statuses(&record),
+        [pair("hermes", "executed"), pair("anything", "skipped")],
+        "hermes stops the chain, as upstream's should_continue=False does"
+    );
+    assert_eq!(
+        record["plugins"][0]["result"]["message"],
+        "heard: lights off"
+    );
+    // A detector that gives no score counts as 1.0.
+    let unscored = test("null");
+    assert_eq!(statuses(&unscored.json())[0], pair("hermes", "executed"));
+}

@@ -722,4 +722,8 @@ impl Plugin for ProcessPlugin {
     async fn on_plugin_action(&self, ctx: &mut PluginContext) -> HandlerOutcome {
         self.shared.handle_event(ctx).await
     }
+
+    async fn on_wake_word_detected(&self, ctx: &mut PluginContext) -> HandlerOutcome {
+        self.shared.handle_event(ctx).await
+    }
 }
