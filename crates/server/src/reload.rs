@@ -126,14 +126,18 @@ pub async fn validate_candidate(core: &Core, text: &str) -> Result<(), Vec<Strin
     result
 }
 
-/// Whether a changed path can change the plugin set: configuration, plugin code, or a plugin
-/// folder appearing or going; not a plugin's own data files, caches or backups.
+/// Whether a changed path can change the plugin set: configuration, plugin code, the packages
+/// a plugin lists, or a plugin folder appearing or going; not a plugin's own data files, caches
+/// or backups.
 fn relevant(path: &Path, plugins_dir: &Path) -> bool {
     if path.components().any(|c| c.as_os_str() == "__pycache__") {
         return false;
     }
     match path.file_name().and_then(|n| n.to_str()) {
-        Some("plugins.yml" | "config.yml" | ".env" | "plugin.toml") => true,
+        Some(
+            "plugins.yml" | "config.yml" | ".env" | "plugin.toml" | "requirements.txt"
+            | "pyproject.toml",
+        ) => true,
         Some(name) => name.ends_with(".py") || path.parent() == Some(plugins_dir),
         None => false,
     }
@@ -189,6 +193,8 @@ mod tests {
             ("plugins/a/.env", true),
             ("plugins/a/plugin.py", true),
             ("plugins/a/plugin.toml", true),
+            ("plugins/a/requirements.txt", true),
+            ("plugins/a/pyproject.toml", true),
             ("plugins/new_plugin", true),
             ("plugins/a/__pycache__/plugin.cpython-311.pyc", false),
             ("config/plugins.yml.backup", false),
