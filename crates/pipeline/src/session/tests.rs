@@ -52,8 +52,18 @@ async fn until(mut done: impl FnMut() -> bool) {
     panic!("the live queue did not get there");
 }
 
-#[tokio::test]
-async fn a_session_behind_its_plugins_drops_its_oldest_transcripts_and_no_press() {
+/// A store with one user, a pipeline over [`Gated`] plugins holding `permits`, and a live
+/// session of that user's pendant.
+async fn gated_session(
+    settings: ConversationSettings,
+    permits: usize,
+) -> (
+    tempfile::TempDir,
+    Arc<Pipeline>,
+    Arc<Gated>,
+    chronicle_store::User,
+    Arc<Session>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store = chronicle_store::Store::open(dir.path()).await.unwrap();
     let user = store
@@ -67,7 +77,7 @@ async fn a_session_behind_its_plugins_drops_its_oldest_transcripts_and_no_press(
         .host;
     let plugins = Arc::new(Gated {
         seen: Mutex::new(Vec::new()),
-        gate: Semaphore::new(0),
+        gate: Semaphore::new(permits),
         host,
     });
     let pipeline = Pipeline::new(
@@ -75,7 +85,7 @@ async fn a_session_behind_its_plugins_drops_its_oldest_transcripts_and_no_press(
         Arc::clone(&plugins) as _,
         None,
         None,
-        ConversationSettings::default(),
+        settings,
         Default::default(),
     )
     .await
@@ -86,6 +96,13 @@ async fn a_session_behind_its_plugins_drops_its_oldest_transcripts_and_no_press(
         device_name: "pendant".into(),
     };
     let (session, _) = Session::start(&pipeline, owner, Speech::Replayed, false, None);
+    (dir, pipeline, plugins, user, session)
+}
+
+#[tokio::test]
+async fn a_session_behind_its_plugins_drops_its_oldest_transcripts_and_no_press() {
+    let (_dir, pipeline, plugins, user, session) =
+        gated_session(ConversationSettings::default(), 0).await;
     let press = |n: usize| {
         request(
             Event::ButtonSinglePress,
@@ -127,42 +144,11 @@ async fn a_session_behind_its_plugins_drops_its_oldest_transcripts_and_no_press(
 
 #[tokio::test]
 async fn a_final_segment_starting_with_a_wake_word_fires_wake_word_detected_after_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = chronicle_store::Store::open(dir.path()).await.unwrap();
-    let user = store
-        .create_user("ana@example.com", "h", false)
-        .await
-        .unwrap();
-    std::fs::write(dir.path().join("plugins.yml"), "plugins: {}\n").unwrap();
-    let config = chronicle_plugin_host::HostConfig::new(dir.path(), dir.path());
-    let host = PluginHost::load(&config, &[], chronicle_plugin_host::Backends::in_memory())
-        .unwrap_or_else(|errors| panic!("{errors}"))
-        .host;
-    let plugins = Arc::new(Gated {
-        seen: Mutex::new(Vec::new()),
-        gate: Semaphore::new(1000),
-        host,
-    });
     let settings = ConversationSettings {
         wake_words: vec!["hey hermes".into()],
         ..ConversationSettings::default()
     };
-    let pipeline = Pipeline::new(
-        store,
-        Arc::clone(&plugins) as _,
-        None,
-        None,
-        settings,
-        Default::default(),
-    )
-    .await
-    .unwrap();
-    let owner = SessionOwner {
-        user_id: user.id.clone(),
-        client_id: "abc123-pendant".into(),
-        device_name: "pendant".into(),
-    };
-    let (session, _) = Session::start(&pipeline, owner, Speech::Replayed, false, None);
+    let (_dir, pipeline, plugins, _user, session) = gated_session(settings, 1000).await;
     for (at, text) in [
         (1.0, "Hey, Hermes! Turn off the lights."),
         (3.0, "they say hey hermes a lot"),
