@@ -24,6 +24,7 @@ pub mod routes;
 pub mod state;
 pub mod tokens;
 pub mod ws;
+pub mod ws_audio;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;

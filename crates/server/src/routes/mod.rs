@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/jwt/login", post(users::login))
         .route("/api/users/me", get(users::me))
         .route("/ws", get(crate::ws::handler))
+        .route("/ws/audio", get(crate::ws_audio::handler))
         .route("/api/conversations", get(conversations::list))
         .route(
             "/api/conversations/{id}",
