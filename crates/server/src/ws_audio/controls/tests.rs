@@ -4,6 +4,10 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::ws_audio::enums::{
+    ButtonState, DeliveryClass, DeviceKind, ProcessingProfile, ProtocolErrorCode, StopReason,
+};
+use crate::ws_audio::schema::{CaptureBinding, Id, Timestamp};
 use crate::ws_audio::validate;
 
 fn hello_json() -> Value {
