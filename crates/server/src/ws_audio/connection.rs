@@ -23,6 +23,9 @@ use crate::state::AppState;
 use crate::ws::IDLE_TIMEOUT;
 use crate::ws::framing::Closing;
 
+/// The subprotocol a client must ask for.
+pub const SUBPROTOCOL: &str = "chronicle.audio.v2";
+
 /// How long a client has to say hello (the original's apps wait 10 s for the answer).
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -130,7 +133,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, speaks_v2: bool) {
         close(
             &mut socket,
             PROTOCOL_ERROR,
-            format!("{} required", super::SUBPROTOCOL),
+            format!("{SUBPROTOCOL} required"),
         )
         .await;
         return;

@@ -29,6 +29,7 @@ pub mod enums;
 mod proto_json;
 pub mod schema;
 pub mod validate;
+mod well_known;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
@@ -36,13 +37,12 @@ use axum::response::Response;
 
 use crate::state::AppState;
 
-/// The subprotocol a client must ask for.
-pub const SUBPROTOCOL: &str = "chronicle.audio.v2";
+pub use connection::SUBPROTOCOL;
 
 /// Upgrades the request, choosing the subprotocol if the client offered it; a client that did
 /// not is told why before the close.
 pub async fn handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    let ws = ws.protocols([SUBPROTOCOL]);
+    let ws = ws.protocols([connection::SUBPROTOCOL]);
     let speaks_v2 = ws.selected_protocol().is_some();
     // Controls are the largest frames; media frames are checked against their own bound.
     ws.max_message_size(controls::MAX_CONTROL_BYTES)

@@ -1,12 +1,13 @@
 //! The binary side of `chronicle.audio.v2`: the [`MediaEnvelope`] each BINARY frame holds,
 //! with prost's derive and the field numbers of `proto/chronicle_audio_v2.proto` (no code is
 //! generated), and the messages the JSON controls share with it ([`Id`], [`CaptureBinding`],
-//! [`Timestamp`], [`Duration`]).
+//! and, from `well_known.rs`, [`Timestamp`] and [`Duration`]).
 
 use serde::{Deserialize, Serialize};
 
 use super::enums::DeliveryClass;
 use super::proto_json::{is_default, or_default, uint64};
+pub use super::well_known::{Duration, Timestamp};
 
 /// The largest BINARY frame taken: one envelope.
 pub const MAX_MEDIA_BYTES: usize = 4 * 1024;
@@ -32,53 +33,6 @@ impl Id {
         Self {
             value: value.into(),
         }
-    }
-}
-
-/// `google.protobuf.Timestamp`: an RFC 3339 string in JSON (`proto_json.rs`).
-#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
-pub struct Timestamp {
-    #[prost(int64, tag = "1")]
-    pub seconds: i64,
-    #[prost(int32, tag = "2")]
-    pub nanos: i32,
-}
-
-impl Timestamp {
-    pub fn now() -> Self {
-        let now = jiff::Timestamp::now();
-        Self {
-            seconds: now.as_second(),
-            nanos: now.subsec_nanosecond(),
-        }
-    }
-}
-
-/// `google.protobuf.Duration`: `"0.020s"` in JSON (`proto_json.rs`).
-#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
-pub struct Duration {
-    #[prost(int64, tag = "1")]
-    pub seconds: i64,
-    #[prost(int32, tag = "2")]
-    pub nanos: i32,
-}
-
-impl Duration {
-    /// A duration of `millis` milliseconds.
-    pub fn from_millis(millis: u32) -> Self {
-        Self {
-            seconds: i64::from(millis / 1000),
-            nanos: i32::try_from(millis % 1000 * 1_000_000).unwrap_or(0),
-        }
-    }
-
-    /// The duration in whole milliseconds, if it is a non-negative whole number of them.
-    pub fn whole_millis(&self) -> Option<u64> {
-        let seconds = u64::try_from(self.seconds).ok()?;
-        let nanos = u64::try_from(self.nanos).ok()?;
-        nanos
-            .is_multiple_of(1_000_000)
-            .then(|| seconds * 1000 + nanos / 1_000_000)
     }
 }
 
