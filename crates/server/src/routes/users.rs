@@ -1,13 +1,14 @@
 //! Login and the current user.
 
 use axum::Json;
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{Form, FromRequest, Multipart, Request, State};
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{CurrentUser, verify_password};
-use crate::error::{AppError, AppForm, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// The largest login body taken (two short fields, and whatever else a form adds).
@@ -38,17 +39,19 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
                     .starts_with("multipart/form-data")
             });
         if !multipart {
-            let AppForm(login) = AppForm::<Login>::from_request(request, state).await?;
+            let Form(login) = Form::<Login>::from_request(request, state)
+                .await
+                .map_err(|rejection| refused(rejection.status(), rejection.body_text()))?;
             return Ok(LoginForm(login));
         }
         let mut form = Multipart::from_request(request, state)
             .await
-            .map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
+            .map_err(|rejection| refused(rejection.status(), rejection.body_text()))?;
         let (mut username, mut password) = (None, None);
         while let Some(field) = form
             .next_field()
             .await
-            .map_err(|error| AppError::BadRequest(error.body_text()))?
+            .map_err(|error| refused(error.status(), error.body_text()))?
         {
             let slot = match field.name() {
                 Some("username") => &mut username,
@@ -58,7 +61,7 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
             let text = field
                 .text()
                 .await
-                .map_err(|error| AppError::BadRequest(error.body_text()))?;
+                .map_err(|error| refused(error.status(), error.body_text()))?;
             *slot = Some(text);
         }
         match (username, password) {
@@ -67,6 +70,15 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
                 "the login form needs the fields `username` and `password`".into(),
             )),
         }
+    }
+}
+
+/// A login body refused: too large (413) or malformed (400), in our error format.
+fn refused(status: StatusCode, text: String) -> AppError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge(text)
+    } else {
+        AppError::BadRequest(text)
     }
 }
 
