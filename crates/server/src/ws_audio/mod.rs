@@ -51,3 +51,6 @@ pub async fn handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
         .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| connection::serve(socket, state, speaks_v2))
 }
+
+#[cfg(test)]
+mod robustness;
