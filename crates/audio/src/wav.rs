@@ -28,9 +28,12 @@ const FLUSH_EVERY: u64 = TARGET_RATE as u64;
 /// before [`WavRecorder::finish`], the file still reads as a valid WAV holding at least
 /// everything up to the last header update. Dropping the recorder without `finish`
 /// finalizes the file as well, but any error is then lost: call `finish` to see it.
-/// The header updates flush to the operating system; they do not `fsync`.
+/// The header updates flush to the operating system; they do not `fsync`: that is
+/// [`WavRecorder::sync`], for a caller that promises a device its audio is on disk.
 pub struct WavRecorder {
     writer: hound::WavWriter<BufWriter<File>>,
+    /// A second handle on the file, only to `fsync` it: hound keeps its own to itself.
+    sync_handle: File,
     path: PathBuf,
     samples: u64,
     unflushed: u64,
@@ -55,8 +58,11 @@ impl WavRecorder {
         }
         let writer = hound::WavWriter::create(path, spec())
             .map_err(|e| hound_error(&format!("could not create {}", path.display()), e))?;
+        let sync_handle = File::open(path)
+            .map_err(|e| AudioError::io(format!("could not open {}", path.display()), e))?;
         Ok(Self {
             writer,
+            sync_handle,
             path: path.to_path_buf(),
             samples: 0,
             unflushed: 0,
@@ -85,6 +91,19 @@ impl WavRecorder {
             self.unflushed = 0;
         }
         Ok(())
+    }
+
+    /// Makes everything appended so far durable: the header updated, the data handed to the
+    /// operating system and the file's data flushed to the disk (`fsync`). Costs a disk
+    /// round trip: call it when someone waits for the promise, not per chunk.
+    pub fn sync(&mut self) -> Result<(), AudioError> {
+        self.writer
+            .flush()
+            .map_err(|e| hound_error(&format!("could not update {}", self.path.display()), e))?;
+        self.unflushed = 0;
+        self.sync_handle
+            .sync_data()
+            .map_err(|e| AudioError::io(format!("could not sync {}", self.path.display()), e))
     }
 
     /// Seconds of audio appended so far.
@@ -210,6 +229,19 @@ mod tests {
         assert_eq!(spec, super::spec());
         assert!(samples.len() >= 32_000, "only {} samples", samples.len());
         assert_eq!(samples[..], signal[..samples.len()]);
+    }
+
+    #[test]
+    fn a_synced_recording_holds_every_sample_appended_before_the_sync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("synced.wav");
+        let signal = sine_i16(440.0, 0.5, 16_000, 0.3);
+        let mut recorder = WavRecorder::create(&path).expect("create");
+        // Less than a second: no header update would have happened without the sync.
+        recorder.append(&signal).expect("append");
+        recorder.sync().expect("sync");
+        std::mem::forget(recorder);
+        assert_eq!(read(&path).1, signal);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum AppError {
     /// 409.
     #[error("{0}")]
     Conflict(String),
+    /// 413: a body over its route's bound.
+    #[error("{0}")]
+    TooLarge(String),
     /// 500: logged, never shown.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -37,6 +40,7 @@ impl AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

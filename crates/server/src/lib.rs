@@ -1,7 +1,10 @@
 //! The Chronicle server: the HTTP API and the device WebSocket that Chronicle clients and
 //! devices talk to unchanged, over the SQLite store and the plugin host.
 //!
-//! - [`routes`] holds the HTTP API, [`ws`] the device WebSocket, [`auth`] users and tokens.
+//! - [`routes`] holds the HTTP API, [`auth`] users and tokens.
+//! - The device WebSockets: [`ws`] (`/ws`, the Wyoming framing) and [`ws_audio`] (`/ws/audio`,
+//!   `chronicle.audio.v2`), both over a [`device_session::DeviceSession`]; [`acks`] and
+//!   [`receipts`] acknowledge audio once it is on disk; [`devices`] reaches a connected device.
 //! - [`recordings`] writes each device session's audio; the sessions themselves, their
 //!   conversations and transcripts live in `chronicle-pipeline`.
 //! - [`reload`] swaps the plugin set when its configuration changes.
@@ -9,14 +12,19 @@
 //! Architecture Invariant: this is the only crate that knows HTTP, WebSockets and JSON over
 //! the network; the store knows SQL only, the host plugins only.
 
+pub mod acks;
 pub mod auth;
+pub mod device_session;
+pub mod devices;
 pub mod error;
+pub mod receipts;
 pub mod recordings;
 pub mod reload;
 pub mod routes;
 pub mod state;
 pub mod tokens;
 pub mod ws;
+pub mod ws_audio;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -113,6 +121,8 @@ pub async fn serve(
         host,
         pipeline,
         recordings: recordings::Recordings::spawn().context("cannot start the recorder")?,
+        devices: devices::Devices::default(),
+        receipts: receipts::SpoolReceipts::default(),
         dispatches,
         metrics,
         reloading: tokio::sync::Mutex::new(None),

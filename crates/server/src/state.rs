@@ -57,6 +57,11 @@ pub struct Core {
     pub pipeline: Arc<Pipeline>,
     /// Session recordings, written off the async threads.
     pub recordings: crate::recordings::Recordings,
+    /// The connected devices, to reach one from outside its connection
+    /// ([`crate::devices::Devices::stop_playback`]).
+    pub devices: crate::devices::Devices,
+    /// The spool chunks acknowledged to each device, across its reconnects.
+    pub receipts: crate::receipts::SpoolReceipts,
     /// Every dispatch record, for `/api/events/stream`.
     pub dispatches: broadcast::Sender<Arc<DispatchRecord>>,
     pub metrics: PrometheusHandle,

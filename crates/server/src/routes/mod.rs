@@ -31,9 +31,14 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
-        .route("/auth/jwt/login", post(users::login))
+        .route(
+            "/auth/jwt/login",
+            post(users::login).layer(DefaultBodyLimit::max(users::MAX_LOGIN_BODY)),
+        )
         .route("/api/users/me", get(users::me))
+        .route("/users/me", get(users::me))
         .route("/ws", get(crate::ws::handler))
+        .route("/ws/audio", get(crate::ws_audio::handler))
         .route("/api/conversations", get(conversations::list))
         .route(
             "/api/conversations/{id}",

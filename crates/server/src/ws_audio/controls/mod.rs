@@ -1,0 +1,161 @@
+//! The JSON side of `chronicle.audio.v2`: [`ClientControl`] and [`ServerControl`], one per
+//! TEXT frame, in proto3 JSON with the field names of `proto/chronicle_audio_v2.proto`.
+//!
+//! Read as a proto3 JSON parser reads (`proto_json.rs`): lowerCamelCase names are taken too,
+//! enums by name or number, 64-bit integers as strings or numbers; unknown fields are refused,
+//! as the original server refuses them. Written as the original writes: proto field names,
+//! fields at their default left out. What each message must hold beyond its shape is checked
+//! in `validate.rs`.
+
+mod client;
+mod server;
+
+pub use client::*;
+pub use server::*;
+
+use serde::{Deserialize, Serialize};
+
+use super::enums::{AudioCodec, DuplexMode, InputRoute, OutputRoute};
+use super::proto_json::{is_default, or_default, uint32};
+use super::schema::Duration;
+
+/// The largest TEXT frame taken: one control message.
+pub const MAX_CONTROL_BYTES: usize = 64 * 1024;
+
+/// An audio format.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSpec {
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_default"
+    )]
+    pub codec: AudioCodec,
+    #[serde(
+        default,
+        with = "uint32",
+        skip_serializing_if = "is_default",
+        alias = "sampleRateHz"
+    )]
+    pub sample_rate_hz: u32,
+    #[serde(
+        default,
+        with = "uint32",
+        skip_serializing_if = "is_default",
+        alias = "channelCount"
+    )]
+    pub channel_count: u32,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "frameDuration"
+    )]
+    pub frame_duration: Option<Duration>,
+    #[serde(
+        default,
+        with = "uint32",
+        skip_serializing_if = "is_default",
+        alias = "bitrateBps"
+    )]
+    pub bitrate_bps: u32,
+}
+
+impl AudioSpec {
+    /// Opus, mono, at `rate` Hz in packets of `frame_ms` milliseconds.
+    pub fn opus(rate: u32, frame_ms: u32, bitrate_bps: u32) -> Self {
+        Self {
+            codec: AudioCodec::Opus,
+            sample_rate_hz: rate,
+            channel_count: 1,
+            frame_duration: Some(Duration::from_millis(frame_ms)),
+            bitrate_bps,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EffectStatus {
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_default"
+    )]
+    pub requested: bool,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_default"
+    )]
+    pub available: bool,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_default"
+    )]
+    pub enabled: bool,
+}
+
+/// What the device's audio path can do.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureCapabilities {
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_default",
+        alias = "duplexMode"
+    )]
+    pub duplex_mode: DuplexMode,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_default",
+        alias = "inputRoute"
+    )]
+    pub input_route: InputRoute,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_default",
+        alias = "outputRoute"
+    )]
+    pub output_route: OutputRoute,
+    #[serde(
+        default,
+        with = "uint32",
+        skip_serializing_if = "is_default",
+        alias = "nativeSampleRateHz"
+    )]
+    pub native_sample_rate_hz: u32,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "acousticEchoCancellation"
+    )]
+    pub acoustic_echo_cancellation: Option<EffectStatus>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "noiseSuppression"
+    )]
+    pub noise_suppression: Option<EffectStatus>,
+}
+
+/// The one member a oneof holds.
+fn exactly_one<T, const N: usize>(members: [Option<T>; N], message: &str) -> Result<T, String> {
+    let mut present = members.into_iter().flatten();
+    match (present.next(), present.next()) {
+        (Some(member), None) => Ok(member),
+        (None, _) => Err(format!(
+            "a {message} must hold one event; this one holds none"
+        )),
+        (Some(_), Some(_)) => Err(format!(
+            "a {message} must hold one event; this one holds several"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;
