@@ -693,3 +693,39 @@ async fn the_web_ui_logs_in_with_a_multipart_form_and_reads_users_me() {
         .expect("login");
     assert_eq!(huge.status(), 413, "the urlencoded login body too");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_stop_playback_reaches_the_device_as_stop_audio() {
+    let plugin = "from advanced_omi_backend.plugins.base import BasePlugin, PluginResult\n\nclass StopperPlugin(BasePlugin):\n    async def on_button_event(self, context):\n        told = await context.services.stop_playback(context.user_id, context.data['client_id'])\n        return PluginResult(success=told, message=f'told={told}')\n";
+    let server = Server::start_with_files(
+        "plugins:\n  stopper:\n    enabled: true\n    events: [button.single_press]\n",
+        &[("plugins/stopper/plugin.py", plugin)],
+        &[],
+    );
+    let alice = server.login(ALICE).await;
+    let mut socket = ws_connect(
+        &server,
+        &format!("codec=pcm&token={alice}&device_name=Speaker"),
+    )
+    .await;
+    ws_send(
+        &mut socket,
+        json!({"type": "button-event", "data": {"state": "SINGLE_PRESS"}}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        ws_next(&mut socket).await,
+        json!({"type": "stop-audio", "data": {}}),
+        "upstream's downlink message, on the device's own connection"
+    );
+    server
+        .eventually("the plugin's result is recorded", || async {
+            server
+                .events(&alice, "button.single_press")
+                .await
+                .first()
+                .is_some_and(|record| record["plugins"][0]["result"]["message"] == "told=True")
+        })
+        .await;
+}

@@ -84,6 +84,21 @@ impl Drop for DownlinkReceiver {
     }
 }
 
+/// What a plugin's `stop_playback` reaches: only the devices of a user its actor may reach.
+impl chronicle_host_ports::Devices for Devices {
+    fn stop_playback(
+        &self,
+        actor: &chronicle_host_ports::Actor,
+        user_id: &str,
+        client_id: &str,
+    ) -> usize {
+        if !actor.may_reach(user_id) {
+            return 0;
+        }
+        Devices::stop_playback(self, user_id, client_id)
+    }
+}
+
 impl Devices {
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         // Every change below is one statement: a panic cannot leave the map half-changed.

@@ -88,10 +88,10 @@ pub async fn serve(
     let (dispatches, _) = broadcast::channel(1024);
     tracing::info!("Data: {}.", store.folder().root().display());
     let event_log = ServerEventLog::start(store.clone(), dispatches.clone());
+    // Made before the plugins, which reach devices through it (`stop_playback`).
+    let devices = devices::Devices::default();
     let wired = wire(Wiring {
-        // The device registry comes with the device protocols (see `devices`); until a
-        // connection registers, no device can be told anything.
-        devices: Arc::new(chronicle_host_ports::NoDevices),
+        devices: Arc::new(devices.clone()),
         store: store.clone(),
         pipeline: &config.pipeline,
         host: &config.host,
@@ -121,7 +121,7 @@ pub async fn serve(
         host,
         pipeline,
         recordings: recordings::Recordings::spawn().context("cannot start the recorder")?,
-        devices: devices::Devices::default(),
+        devices,
         receipts: receipts::SpoolReceipts::default(),
         dispatches,
         metrics,

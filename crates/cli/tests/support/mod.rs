@@ -41,10 +41,25 @@ fn chronicle(dir: &Path) -> Command {
 impl Server {
     /// A server with `plugins_yml`, the user Alice, and `env` set (providers, for one).
     pub fn start(plugins_yml: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with_files(plugins_yml, &[], env)
+    }
+
+    /// As [`Server::start`], with `files` (path relative to the project, contents) written
+    /// first: plugin folders, for one.
+    pub fn start_with_files(
+        plugins_yml: &str,
+        files: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("config")).expect("mkdir");
         std::fs::create_dir_all(dir.path().join("plugins")).expect("mkdir");
         std::fs::write(dir.path().join("config/plugins.yml"), plugins_yml).expect("write");
+        for (relative, contents) in files {
+            let path = dir.path().join(relative);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, contents).expect("write");
+        }
         let status = chronicle(dir.path())
             .args(["user", "add", ALICE.0, "--password", ALICE.1])
             .stdout(Stdio::null())
