@@ -120,6 +120,27 @@ impl OpusEncoder {
         Ok(self.out[..n.min(self.out.len())].to_vec())
     }
 
+    /// Encode a whole signal into packets of `frame_ms` (20, 40 or 60, as wearables send);
+    /// the last frame is padded with silence.
+    pub fn encode_all_in(
+        &mut self,
+        samples: &[i16],
+        frame_ms: usize,
+    ) -> Result<Vec<Vec<u8>>, AudioError> {
+        let frame = OPUS_FRAME_SAMPLES * frame_ms / 20;
+        let mut packets = Vec::with_capacity(samples.len().div_ceil(frame.max(1)));
+        for chunk in samples.chunks(frame.max(1)) {
+            let mut padded = chunk.to_vec();
+            padded.resize(frame, 0);
+            let n = self
+                .inner
+                .encode(&padded, &mut self.out)
+                .map_err(|e| codec_error("cannot encode the Opus frame", e))?;
+            packets.push(self.out[..n.min(self.out.len())].to_vec());
+        }
+        Ok(packets)
+    }
+
     /// Encode a whole signal into 20 ms packets; the last frame is padded with silence.
     pub fn encode_all(&mut self, samples: &[i16]) -> Result<Vec<Vec<u8>>, AudioError> {
         let mut packets = Vec::with_capacity(samples.len().div_ceil(OPUS_FRAME_SAMPLES));

@@ -165,14 +165,20 @@ impl V2Client {
 
     /// Starts a capture; returns its binding.
     async fn start(&mut self, epoch: u64) -> CaptureBinding {
-        self.send(ClientEvent::StartCapture(start_capture(epoch)))
-            .await;
+        self.start_in(epoch, 20).await
+    }
+
+    /// Starts a capture of `frame_ms` Opus packets.
+    async fn start_in(&mut self, epoch: u64, frame_ms: u32) -> CaptureBinding {
+        let spec = AudioSpec::opus(16_000, frame_ms, 24_000);
+        self.send(ClientEvent::StartCapture(StartCapture {
+            audio_spec: Some(spec.clone()),
+            ..start_capture(epoch)
+        }))
+        .await;
         match self.next_event().await {
             ServerEvent::CaptureStarted(started) => {
-                assert_eq!(
-                    started.audio_spec,
-                    Some(AudioSpec::opus(16_000, 20, 24_000))
-                );
+                assert_eq!(started.audio_spec, Some(spec));
                 started.binding.expect("a binding")
             }
             other => panic!("expected capture_started, got {other:?}"),
@@ -331,10 +337,27 @@ async fn a_v2_device_streams_opus_into_a_transcribed_conversation_with_every_pac
         "{conversation}"
     );
 
-    // The socket stays open for the next capture, in a session of its own.
-    let next = device.start(1).await;
+    // The socket stays open for the next capture, in a session of its own: 60 ms packets, as
+    // local-wearable-client sends them.
+    let next = device.start_in(1, 60).await;
     assert_ne!(next.capture_session_id, binding.capture_session_id);
     assert_eq!(next.capture_epoch, 1);
+    let packets = chronicle_audio::OpusEncoder::new()
+        .expect("encoder")
+        .encode_all_in(&tone(1.2), 60)
+        .expect("encode");
+    assert_eq!(packets.len(), 20);
+    for (sequence, packet) in packets.into_iter().enumerate() {
+        device.packet(&next, sequence as u64, packet).await;
+    }
+    let mut acked = Vec::new();
+    while acked.len() < 20 {
+        match device.next_event().await {
+            ServerEvent::CapturePacketAccepted(accepted) => acked.push(accepted.sequence),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(acked, (0..20).collect::<Vec<u64>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
