@@ -19,9 +19,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use chronicle_plugin_host::process::sandbox;
+
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
+    // The plugin sandbox's launcher: before anything else, while this process has one thread.
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if raw.get(1).and_then(|arg| arg.to_str()) == Some(sandbox::LAUNCHER_COMMAND) {
+        return enter_sandbox(&raw[2..]);
+    }
     let cli = Cli::parse();
     let default_filter = match cli.command {
         Command::Serve(_) => SERVE_LOG,
@@ -45,6 +52,20 @@ fn main() -> ExitCode {
             ExitCode::from(exit::USAGE)
         }
     }
+}
+
+/// `chronicle __plugin-sandbox POLICY -- COMMAND…`: restricts itself and becomes the plugin;
+/// returns only when that fails (126, as a shell says for a command that cannot run).
+fn enter_sandbox(args: &[std::ffi::OsString]) -> ExitCode {
+    let failed = match sandbox::Policy::from_args(args) {
+        Ok((policy, command)) => match sandbox::enter(&policy, &command) {
+            Ok(never) => match never {},
+            Err(error) => error,
+        },
+        Err(error) => format!("bad sandbox arguments: {error}"),
+    };
+    eprintln!("chronicle: {failed}");
+    ExitCode::from(126)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -473,7 +473,8 @@ fn process_alive(pid: u32) -> bool {
 #[test]
 fn killing_the_host_leaves_no_plugin_process_behind() {
     let workspace = Workspace::empty();
-    let pid_file = workspace.dir.path().join("plugin.pid");
+    // In the plugin's own folder: the sandbox lets it write nowhere else.
+    let pid_file = workspace.dir.path().join("plugins/raw/plugin.pid");
     workspace.write(
         "config/plugins.yml",
         &format!(

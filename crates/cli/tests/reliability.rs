@@ -33,17 +33,21 @@ const FLAKY: &str = include_str!("fixtures/reliability/flaky.py");
 /// files the plugins write (journals, pid files, markers).
 struct Project {
     dir: tempfile::TempDir,
+    /// The plugin's folder, relative to the project.
+    plugin: String,
 }
 
 impl Project {
-    /// A project whose `plugins.yml` is `plugins_yml` (`{dir}` stands for the project's
-    /// absolute path), with one Python plugin `id` of class `class` in the guide's layout.
+    /// A project whose `plugins.yml` is `plugins_yml` (`{dir}` stands for the plugin's own
+    /// folder, the one place its sandbox lets it write), with one Python plugin `id` of class
+    /// `class` in the guide's layout.
     fn new(plugins_yml: &str, id: &str, class: &str, code: &str) -> Self {
         let project = Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            plugin: format!("plugins/{id}"),
         };
-        let root = project.dir.path().display().to_string();
-        project.write("config/plugins.yml", &plugins_yml.replace("{dir}", &root));
+        let own = project.path(&project.plugin).display().to_string();
+        project.write("config/plugins.yml", &plugins_yml.replace("{dir}", &own));
         project.write(&format!("plugins/{id}/plugin.py"), code);
         project.write(
             &format!("plugins/{id}/__init__.py"),
@@ -54,6 +58,11 @@ impl Project {
 
     fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
+    }
+
+    /// A file the plugin writes, in its folder.
+    fn plugin_file(&self, name: &str) -> PathBuf {
+        self.path(&self.plugin).join(name)
     }
 
     fn write(&self, relative: &str, contents: &str) {
@@ -371,7 +380,7 @@ async fn killing_the_server_mid_delivery_loses_no_event() {
         "SlowRecorderPlugin",
         SLOW_RECORDER,
     );
-    let journal_path = project.path("journal.txt");
+    let journal_path = project.plugin_file("journal.txt");
     let mut server = project.serve();
     let mut token = server.login().await;
     let plugin_pid = server.plugin_health(&token, "slow_recorder").await["pid"]
@@ -563,7 +572,7 @@ async fn a_process_plugin_killed_mid_delivery_is_restarted_and_its_delivery_retr
     let token = server.login().await;
     let conversation = server.upload(&token, 1, "one").await.remove(0);
 
-    let pid_file = project.path("plugin.pid");
+    let pid_file = project.plugin_file("plugin.pid");
     let pid: u32 = eventually(
         "the plugin to write its pid on attempt 1",
         Duration::from_secs(30),
@@ -593,7 +602,7 @@ async fn a_process_plugin_killed_mid_delivery_is_restarted_and_its_delivery_retr
         delivery["attempt"].as_u64().unwrap() >= 2,
         "retried after the kill: {delivery}"
     );
-    let entries = journal(&project.path("journal.txt"));
+    let entries = journal(&project.plugin_file("journal.txt"));
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(
         (entries[0].key.as_str(), entries[0].conversation.as_str()),
@@ -626,7 +635,7 @@ fn flaky_project() -> Project {
         "FlakyPlugin",
         FLAKY,
     );
-    project.write("broken", "");
+    project.write("plugins/flaky/broken", "");
     project
 }
 
@@ -666,7 +675,7 @@ async fn a_dead_letter_is_replayed_by_the_cli_once_the_plugin_is_fixed() {
     let dead = dead_letter(&server, &token).await;
     let id = dead["id"].as_i64().unwrap().to_string();
     server.stop();
-    std::fs::remove_file(project.path("broken")).unwrap();
+    std::fs::remove_file(project.plugin_file("broken")).unwrap();
 
     let listed = project.run(&[
         "deliveries",
@@ -697,7 +706,7 @@ async fn a_dead_letter_is_replayed_by_the_cli_once_the_plugin_is_fixed() {
         )),
         "{stdout}"
     );
-    let entries = journal(&project.path("journal.txt"));
+    let entries = journal(&project.plugin_file("journal.txt"));
     assert_eq!(
         entries
             .iter()
@@ -722,7 +731,7 @@ async fn a_dead_letter_is_replayed_by_the_admin_api_once_the_plugin_is_fixed() {
     let server = project.serve();
     let token = server.login().await;
     let dead = dead_letter(&server, &token).await;
-    std::fs::remove_file(project.path("broken")).unwrap();
+    std::fs::remove_file(project.plugin_file("broken")).unwrap();
 
     let (status, body) = server
         .call(
@@ -746,7 +755,7 @@ async fn a_dead_letter_is_replayed_by_the_admin_api_once_the_plugin_is_fixed() {
     )
     .await;
     assert_eq!(replayed["attempt"], 3, "{replayed}");
-    let entries = journal(&project.path("journal.txt"));
+    let entries = journal(&project.plugin_file("journal.txt"));
     assert_eq!(
         entries
             .iter()

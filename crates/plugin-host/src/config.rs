@@ -16,7 +16,7 @@ use regex::RegexBuilder;
 use crate::catalog::Catalog;
 use crate::condition::{Condition, Keywords, Phrases, normalize};
 use crate::diagnostic::{Diagnostic, Location, Pos, shared_path};
-use crate::env::{EnvSources, expand_node, read_dotenv};
+use crate::env::{EnvSources, expand_node, read_dotenv, referenced_names};
 use crate::process::launch::ProcessOptions;
 use crate::yaml::{self, Key, Node, NodeKind};
 
@@ -77,6 +77,12 @@ pub struct PluginSpec {
     /// Why it cannot run: the errors in its entry or its `config.yml`, each with file, line
     /// and column. The others still run.
     pub failure: Option<String>,
+    /// Whether a process plugin may open TCP connections (`network: false` forbids them).
+    pub network: bool,
+    /// What a plugin process finds in its environment besides what the runtime needs: its own
+    /// `.env`, and the variables its settings name that are set. Nothing else of the host's
+    /// environment (its secrets) reaches it.
+    pub environment: Vec<(String, String)>,
     /// Everything else: the plugin's settings.
     pub settings: Settings,
     /// Where each top-level setting was written, for errors raised when the plugin is built.
@@ -97,6 +103,8 @@ impl PluginSpec {
             max_retries: DEFAULT_MAX_RETRIES,
             permissions: None,
             failure: None,
+            network: true,
+            environment: Vec::new(),
             settings: Settings::new(),
             setting_locations: HashMap::new(),
         }
@@ -108,7 +116,7 @@ pub const DEFAULT_PRIORITY: i64 = 100;
 /// The default number of retries of a terminal delivery.
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
 
-const ORCHESTRATION_KEYS: [&str; 7] = [
+const ORCHESTRATION_KEYS: [&str; 8] = [
     "enabled",
     "events",
     "condition",
@@ -116,6 +124,7 @@ const ORCHESTRATION_KEYS: [&str; 7] = [
     "timeout",
     "max_retries",
     "permissions",
+    "network",
 ];
 const DEPRECATED_KEYS: [&str; 3] = ["subscriptions", "trigger", "access_level"];
 const CONDITION_TYPES: [&str; 6] = [
@@ -327,6 +336,8 @@ impl EntryReader<'_> {
                 env.clone()
             }
         };
+        let mut named = Vec::new();
+        referenced_names(&entry, &mut named);
         let unset = expand_node(&mut entry, &env);
         self.report_unset(unset);
 
@@ -370,7 +381,17 @@ impl EntryReader<'_> {
         let has_condition = seen("condition");
 
         // Defaults from the plugin's own config.yml first, so plugins.yml overrides them.
-        self.read_plugin_config_file(&plugin_dir, &env, &mut spec);
+        self.read_plugin_config_file(&plugin_dir, &env, &mut spec, &mut named);
+        let mut environment: Vec<(String, String)> = env.plugin.clone().into_iter().collect();
+        environment.sort();
+        for name in named {
+            if let Some(value) = env.get(&name)
+                && !environment.iter().any(|(known, _)| *known == name)
+            {
+                environment.push((name, value.to_owned()));
+            }
+        }
+        spec.environment = environment;
 
         for (key, value) in &fields {
             match key.name.as_str() {
@@ -463,6 +484,17 @@ impl EntryReader<'_> {
                     ),
                 },
                 "permissions" => spec.permissions = Some(self.read_permissions(value)),
+                "network" => match value.kind {
+                    NodeKind::Bool(network) => spec.network = network,
+                    _ => self.error(
+                        value.pos,
+                        format!(
+                            "`network` must be true or false, found {}",
+                            value.type_name()
+                        ),
+                        "`network: false` keeps a process plugin from opening TCP connections",
+                    ),
+                },
                 "access_level" => self.warning(
                     key.pos,
                     "`access_level` is deprecated and ignored",
@@ -526,6 +558,7 @@ impl EntryReader<'_> {
         plugin_dir: &Path,
         env: &EnvSources,
         spec: &mut PluginSpec,
+        named: &mut Vec<String>,
     ) {
         let path = plugin_dir.join("config.yml");
         let Ok(text) = std::fs::read_to_string(&path) else {
@@ -540,6 +573,7 @@ impl EntryReader<'_> {
             id: self.id,
             diagnostics: self.diagnostics,
         };
+        referenced_names(&node, named);
         let unset = expand_node(&mut node, env);
         reader.report_unset(unset);
         let fields = match node.kind {

@@ -118,6 +118,35 @@ pub fn expand_str(
     Ok((out, whole))
 }
 
+/// The variables `node`'s placeholders name (set or not), in the order written: a plugin
+/// process gets these and no others from the host's environment.
+pub fn referenced_names(node: &Node, names: &mut Vec<String>) {
+    match &node.kind {
+        NodeKind::String { text, .. } => {
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("${") {
+                let Some(len) = rest[start + 2..].find('}') else {
+                    break;
+                };
+                let inner = &rest[start + 2..start + 2 + len];
+                let name = inner
+                    .split_once(":-")
+                    .map_or(inner, |(name, _)| name)
+                    .trim();
+                if !name.is_empty() && !names.iter().any(|known| known == name) {
+                    names.push(name.to_owned());
+                }
+                rest = &rest[start + 2 + len + 1..];
+            }
+        }
+        NodeKind::Seq(items) => items.iter().for_each(|item| referenced_names(item, names)),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .for_each(|(_, value)| referenced_names(value, names)),
+        NodeKind::Null | NodeKind::Bool(_) | NodeKind::Int(_) | NodeKind::Float(_) => {}
+    }
+}
+
 /// Expands placeholders in every string value of `node` (mapping keys are left alone), typing
 /// whole-placeholder plain scalars. Returns every unset variable with where it was written.
 pub fn expand_node(node: &mut Node, env: &EnvSources) -> Vec<(crate::diagnostic::Pos, String)> {
@@ -195,6 +224,15 @@ mod tests {
     fn expand(text: &str) -> Result<String, UnsetVariable> {
         let env = env();
         expand_str(text, |name| env.get(name).map(str::to_owned)).map(|(text, _)| text)
+    }
+
+    #[test]
+    fn the_names_placeholders_use_are_listed_once_in_order() {
+        let node =
+            parse("a: ${TOKEN}\nb: [\"x ${A:-1} ${TOKEN}\", ${}]\nc: {d: \"${ PIN }\"}\n").unwrap();
+        let mut names = Vec::new();
+        referenced_names(&node, &mut names);
+        assert_eq!(names, ["TOKEN", "A", "PIN"]);
     }
 
     /// The checked cases of reference section 4.3, with our fix for unset variables.

@@ -19,6 +19,7 @@ use crate::grants::Grants;
 use crate::guard::{Invocation, guard};
 use crate::process::ProcessPlugin;
 use crate::process::launch::{self, Launch};
+use crate::process::sandbox;
 use crate::record::CallRecorder;
 use crate::services::HostServices;
 use crate::slot::{Health, HealthCell, HostInner, SkipReasons, Slot};
@@ -146,6 +147,9 @@ pub struct PluginStatus {
     pub status: PluginState,
     /// Why it is degraded or failed.
     pub error: Option<String>,
+    /// What keeps a process plugin in: `landlock`, or why nothing does; `in process` for a
+    /// native plugin.
+    pub sandbox: String,
     /// The process id, for a running process plugin.
     pub pid: Option<u32>,
     /// How often its process was restarted, for a process plugin.
@@ -276,11 +280,33 @@ impl PluginHost {
                 note.clone(),
             )
         }));
+        let sandbox = match &config.process.sandbox_launcher {
+            None => "off (no launcher)".to_owned(),
+            Some(_) => sandbox::support().to_string(),
+        };
+        if slots.iter().any(|slot| slot.process.is_some()) {
+            let location = crate::diagnostic::Location::new(
+                &crate::diagnostic::shared_path(&config.plugins_dir),
+                Default::default(),
+            );
+            diagnostics.push(match sandbox.as_str() {
+                "landlock" => Diagnostic::info(
+                    location,
+                    "process plugins run in a Landlock sandbox: their own folder, their environment, no host secrets",
+                ),
+                other => Diagnostic::warning(
+                    location,
+                    format!("process plugins run without a file system sandbox: {other}"),
+                )
+                .with_hint("their environment is still their own; a kernel with Landlock (Linux 5.13 or newer, enabled) keeps them out of the data folder"),
+            });
+        }
         let inner = Arc::new(HostInner {
             slots,
             chains,
             backends,
             catalog,
+            sandbox,
         });
         for slot in &inner.slots {
             if let Some(process) = &slot.process {
@@ -459,6 +485,10 @@ impl PluginHost {
                 permissions_used: slot.permissions_used.list(),
                 status: slot.health().into(),
                 error: slot.error(),
+                sandbox: match slot.runtime {
+                    Runtime::Native => "in process".to_owned(),
+                    Runtime::Python | Runtime::Process => self.inner.sandbox.clone(),
+                },
                 pid: slot.process.as_ref().and_then(|process| process.pid()),
                 restarts: slot.process.as_ref().map(|process| process.restarts()),
             }
@@ -497,6 +527,7 @@ impl PluginHost {
                 permissions_used: Vec::new(),
                 status: PluginState::NotConfigured,
                 error: None,
+                sandbox: String::new(),
                 pid: None,
                 restarts: None,
             });
@@ -533,7 +564,59 @@ impl PluginHost {
 }
 
 /// How to start a folder plugin, or why it cannot be.
+/// How a folder plugin starts: its command, with its own environment only, in the sandbox
+/// when the host has a launcher (see [`crate::process::sandbox`]).
 fn launch_for(
+    runtime: Runtime,
+    spec: &PluginSpec,
+    dir: &std::path::Path,
+    config: &HostConfig,
+) -> Result<Launch, Diagnostic> {
+    let mut launch = command_for(runtime, spec, dir, config)?;
+    let private_tmp = sandbox::private_tmp(&spec.id).map_err(|error| {
+        Diagnostic::error(
+            spec.location.clone(),
+            format!("cannot make the private folder of `{}`: {error}", spec.id),
+        )
+    })?;
+    let mut env = launch::base_environment(&private_tmp);
+    env.extend(spec.environment.iter().cloned());
+    // The runtime's own variables (PYTHONPATH, a manifest's `env`) win over the plugin's.
+    env.extend(std::mem::take(&mut launch.env));
+    launch.env = env;
+    if let Some(launcher) = &config.process.sandbox_launcher {
+        let (mut read_only, read_write) = sandbox::system_paths();
+        read_only.extend(sandbox::runtime_prefix(&launch.program));
+        if let Some(python_env) = &launch.python_env {
+            read_only.push(python_env.dir.clone());
+            read_only.extend(sandbox::runtime_prefix(std::path::Path::new(
+                &python_env.base_python,
+            )));
+        }
+        if let Some((_, python_path)) = launch.env.iter().find(|(key, _)| key == "PYTHONPATH") {
+            read_only.extend(std::env::split_paths(python_path));
+        }
+        let mut writable = vec![
+            std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()),
+            private_tmp,
+        ];
+        writable.extend(read_write);
+        let plugins_dir =
+            std::path::absolute(&config.plugins_dir).unwrap_or_else(|_| config.plugins_dir.clone());
+        launch.sandbox = Some((
+            launcher.clone(),
+            sandbox::Policy {
+                read_write: writable,
+                read_only,
+                list_only: vec![plugins_dir],
+                network: spec.network,
+            },
+        ));
+    }
+    Ok(launch)
+}
+
+fn command_for(
     runtime: Runtime,
     spec: &PluginSpec,
     dir: &std::path::Path,

@@ -20,6 +20,8 @@ pub(crate) struct HostInner {
     pub chains: [Vec<usize>; Event::ALL.len()],
     pub backends: Backends,
     pub catalog: Catalog,
+    /// How process plugins are kept in (`landlock`, or why not), for `plugin list`.
+    pub sandbox: String,
 }
 
 pub(crate) struct Slot {

@@ -11,11 +11,16 @@ use chronicle_plugin_host::{
 use crate::args::Paths;
 
 pub fn host_config(paths: &Paths) -> HostConfig {
+    let process = chronicle_plugin_host::ProcessOptions {
+        // This binary is the sandbox's launcher (`chronicle __plugin-sandbox`).
+        sandbox_launcher: std::env::current_exe().ok(),
+        ..Default::default()
+    };
     HostConfig {
         config_dir: paths.config_dir.clone(),
         plugins_dir: paths.plugins_dir.clone(),
         env_file: Some(paths.env_file.clone()),
-        process: Default::default(),
+        process,
     }
 }
 

@@ -82,11 +82,8 @@ impl Connection {
         plugin_id: Arc<str>,
         inbound: Arc<dyn Inbound>,
     ) -> std::io::Result<Arc<Self>> {
-        let mut command = tokio::process::Command::new(&launch.program);
+        let mut command = launch.command(None);
         command
-            .args(&launch.args)
-            .current_dir(&launch.cwd)
-            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::python_env::PythonEnv;
+use super::sandbox::Policy;
 use crate::diagnostic::{Diagnostic, Location, Pos, shared_path};
 
 /// Knobs of the process runtime.
@@ -29,6 +30,10 @@ pub struct ProcessOptions {
     pub stable_after: Duration,
     /// How long a process has to exit after `cleanup` and end of input before it is killed.
     pub shutdown_grace: Duration,
+    /// The program that enters the sandbox before running a plugin (the `chronicle` binary,
+    /// see [`super::sandbox`]); `None` runs plugins without one (their environment is still
+    /// their own).
+    pub sandbox_launcher: Option<PathBuf>,
 }
 
 impl Default for ProcessOptions {
@@ -51,6 +56,7 @@ impl Default for ProcessOptions {
             restart_cap: Duration::from_secs(60),
             stable_after: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
+            sandbox_launcher: None,
         }
     }
 }
@@ -78,9 +84,61 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// The virtual environment `program` lives in, made before the first start.
     pub python_env: Option<PythonEnv>,
+    /// The launcher and what it lets the plugin reach, when plugins run sandboxed.
+    pub sandbox: Option<(PathBuf, Policy)>,
+}
+
+/// The variables every plugin process gets from the host, whatever it runs: a `PATH`, a
+/// UTF-8 locale, and its private folder as `HOME` and `TMPDIR`. The host's own variables (its
+/// secrets among them) are never passed on.
+pub fn base_environment(private_tmp: &Path) -> Vec<(String, String)> {
+    let tmp = private_tmp.display().to_string();
+    let mut env = vec![
+        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
+        ("LANG".to_owned(), "C.UTF-8".to_owned()),
+        ("HOME".to_owned(), tmp.clone()),
+        ("TMPDIR".to_owned(), tmp),
+    ];
+    // The plugin's log level follows the operator's.
+    if let Ok(level) = std::env::var("LOG_LEVEL") {
+        env.push(("LOG_LEVEL".to_owned(), level));
+    }
+    env
 }
 
 impl Launch {
+    /// The command that starts the plugin (`override_args` in place of its own arguments, for
+    /// a one-off run of the same interpreter), with nothing of the host's environment but
+    /// what [`Launch::env`] lists, through the sandbox when there is one.
+    pub fn command(&self, override_args: Option<&[&str]>) -> tokio::process::Command {
+        let args: Vec<std::ffi::OsString> = match override_args {
+            Some(args) => args.iter().map(Into::into).collect(),
+            None => self.args.iter().map(Into::into).collect(),
+        };
+        let mut command = match &self.sandbox {
+            Some((launcher, policy)) => {
+                let mut command = tokio::process::Command::new(launcher);
+                command
+                    .arg(super::sandbox::LAUNCHER_COMMAND)
+                    .args(policy.to_args())
+                    .arg("--")
+                    .arg(&self.program)
+                    .args(args);
+                command
+            }
+            None => {
+                let mut command = tokio::process::Command::new(&self.program);
+                command.args(args);
+                command
+            }
+        };
+        command
+            .current_dir(&self.cwd)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
     /// How to show it in errors.
     pub fn describe(&self) -> String {
         std::iter::once(self.program.display().to_string())
@@ -136,6 +194,7 @@ pub fn python(
             ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
         ],
         python_env,
+        sandbox: None,
     })
 }
 
@@ -228,6 +287,7 @@ pub fn manifest_launch(dir: &Path, manifest: &Manifest) -> Launch {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         python_env: None,
+        sandbox: None,
     }
 }
 

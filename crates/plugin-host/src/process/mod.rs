@@ -14,6 +14,7 @@
 mod connection;
 pub mod launch;
 pub mod python_env;
+pub mod sandbox;
 pub mod sdk;
 
 use std::collections::HashMap;
@@ -603,11 +604,8 @@ impl ProcessPlugin {
             return Ok(());
         };
         self.prepare().await.map_err(|error| error.message)?;
-        let mut command = tokio::process::Command::new(&launch.program);
+        let mut command = launch.command(Some(&["-c", IMPORT_CHECK, &self.shared.id, plugins_dir]));
         command
-            .args(["-c", IMPORT_CHECK, &self.shared.id, plugins_dir])
-            .current_dir(&launch.cwd)
-            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         let output = tokio::time::timeout(IMPORT_CHECK_TIMEOUT, command.output())
