@@ -891,6 +891,23 @@ async fn plugins_reload_on_change_and_a_broken_change_is_refused() {
             .contains("plugins.yml:2:3: no runtime provides plugin `nope`"),
         "{refused}"
     );
+    // An empty body (a client that lost the text) would disable every plugin: refused too.
+    let (status, empty) = server
+        .send(
+            reqwest::Method::PUT,
+            Some(&admin),
+            "/api/admin/plugins/config",
+            Some("\n".into()),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        empty["errors"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("the configuration is empty"),
+        "{empty}"
+    );
     let (_, on_disk) = server.get(Some(&admin), "/api/admin/plugins/config").await;
     assert!(
         on_disk.as_str().unwrap_or("").contains("[unclosed"),

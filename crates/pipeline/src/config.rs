@@ -148,6 +148,9 @@ struct FileMemory {
     extraction: Option<bool>,
 }
 
+/// The largest `chronicle.yml` read.
+const MAX_FILE_BYTES: usize = 256 * 1024;
+
 /// A configuration that cannot be used; the message names the file or variable and the fix.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -157,9 +160,27 @@ impl PipelineConfig {
     /// Reads `path` (when it exists) and the environment through `env`.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let file = match std::fs::read_to_string(path) {
-            Ok(text) => serde_saphyr::from_str::<Option<File>>(&text)
-                .map_err(|error| ConfigError(format!("{}: {error}", path.display())))?
-                .unwrap_or_default(),
+            Ok(text) if text.len() > MAX_FILE_BYTES => {
+                return Err(ConfigError(format!(
+                    "{}: {} bytes, more than the {MAX_FILE_BYTES} a configuration may have",
+                    path.display(),
+                    text.len()
+                )));
+            }
+            // Budgeted: one document, and aliases cannot make it grow past a configuration.
+            Ok(text) => serde_saphyr::from_str_with_options::<Option<File>>(
+                &text,
+                serde_saphyr::options! {
+                    budget: serde_saphyr::budget! {
+                        max_documents: 1,
+                        max_aliases: 100,
+                        max_nodes: 10_000,
+                        max_depth: 32,
+                    },
+                },
+            )
+            .map_err(|error| ConfigError(format!("{}: {error}", path.display())))?
+            .unwrap_or_default(),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => File::default(),
             Err(error) => {
                 return Err(ConfigError(format!(
@@ -483,6 +504,24 @@ mod tests {
         let transcription = config.transcription.unwrap();
         assert_eq!(transcription.provider, Provider::Deepgram);
         assert_eq!(transcription.model, "nova-3");
+    }
+
+    #[test]
+    fn a_second_document_or_an_alias_bomb_is_refused() {
+        let error = load(
+            "memory:\n  extraction: true\n---\nmemory:\n  extraction: false\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("chronicle.yml"), "{error}");
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..=8 {
+            let items = vec![format!("*a{}", level - 1); 9].join(", ");
+            bomb.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+        }
+        let error = load(&bomb, &[]).unwrap_err().to_string();
+        assert!(error.contains("chronicle.yml"), "{error}");
     }
 
     #[test]

@@ -229,7 +229,8 @@ mod tests {
     #[test]
     fn the_names_placeholders_use_are_listed_once_in_order() {
         let node =
-            parse("a: ${TOKEN}\nb: [\"x ${A:-1} ${TOKEN}\", \"${}\"]\nc: {d: \"${ PIN }\"}\n").unwrap();
+            parse("a: ${TOKEN}\nb: [\"x ${A:-1} ${TOKEN}\", \"${}\"]\nc: {d: \"${ PIN }\"}\n")
+                .unwrap();
         let mut names = Vec::new();
         referenced_names(&node, &mut names);
         assert_eq!(names, ["TOKEN", "A", "PIN"]);

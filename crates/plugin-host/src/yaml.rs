@@ -116,32 +116,80 @@ impl Node {
     }
 }
 
-/// Parses the first document of `text`. An empty document is [`NodeKind::Null`].
+/// The largest file read, in bytes: a configuration is a few kilobytes.
+pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
+/// The most nodes a file may expand to, each use of an alias counting its whole anchor: stops
+/// alias bombs (a few hundred bytes that expand to billions of nodes) before they grow.
+pub const MAX_NODES: usize = 100_000;
+/// The deepest nesting of collections (deeper input would exhaust the stack).
+pub const MAX_DEPTH: usize = 64;
+
+/// Parses `text`, which must hold one document at most (an empty one is
+/// [`NodeKind::Null`]), within [`MAX_INPUT_BYTES`], [`MAX_NODES`] and [`MAX_DEPTH`].
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(SyntaxError {
+            pos: Pos { line: 1, column: 1 },
+            message: format!(
+                "the file has {} bytes, more than the {MAX_INPUT_BYTES} a configuration may have",
+                text.len()
+            ),
+        });
+    }
     let mut builder = TreeBuilder {
         parser: Parser::new_from_str(text),
         anchors: Vec::new(),
+        nodes: 0,
     };
+    let mut documents = 0;
+    let mut root = None;
     loop {
         let (event, span) = builder.next()?;
         match event {
-            Event::StreamStart | Event::DocumentStart(..) => continue,
-            Event::StreamEnd | Event::DocumentEnd => {
-                return Ok(Node {
+            Event::StreamStart => {}
+            Event::DocumentStart(..) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(SyntaxError {
+                        pos: pos(&span),
+                        message: "a second YAML document (after `---`); the file holds one, and the rest would be ignored".into(),
+                    });
+                }
+            }
+            Event::DocumentEnd => {
+                root.get_or_insert(Node {
                     pos: pos(&span),
                     kind: NodeKind::Null,
                     inline: true,
                 });
             }
-            event => return builder.node(event, span),
+            Event::StreamEnd => {
+                return Ok(root.unwrap_or(Node {
+                    pos: pos(&span),
+                    kind: NodeKind::Null,
+                    inline: true,
+                }));
+            }
+            event => root = Some(builder.node(event, span, 0)?),
         }
     }
 }
 
 struct TreeBuilder<'a> {
     parser: Parser<'a, serde_saphyr::granit_parser::StrInput<'a>>,
-    /// Anchored nodes by anchor id, for aliases.
-    anchors: Vec<(usize, Node)>,
+    /// Anchored nodes by anchor id, with how many nodes each holds, for aliases.
+    anchors: Vec<(usize, Node, usize)>,
+    /// Nodes built so far, aliases counted at their full size.
+    nodes: usize,
+}
+
+/// How many nodes `node` holds, itself included.
+fn size(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(size).sum(),
+        NodeKind::Map(entries) => entries.iter().map(|(_, value)| size(value)).sum(),
+        _ => 0,
+    }
 }
 
 impl<'a> TreeBuilder<'a> {
@@ -162,8 +210,30 @@ impl<'a> TreeBuilder<'a> {
         }
     }
 
-    fn node(&mut self, event: Event<'a>, span: Span) -> Result<Node, SyntaxError> {
+    fn count(&mut self, nodes: usize, at: Pos) -> Result<(), SyntaxError> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        if self.nodes > MAX_NODES {
+            return Err(SyntaxError {
+                pos: at,
+                message: format!(
+                    "the file expands to more than {MAX_NODES} values (each use of an alias counts its anchor again)"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, event: Event<'a>, span: Span, depth: usize) -> Result<Node, SyntaxError> {
         let at = pos(&span);
+        if depth > MAX_DEPTH {
+            return Err(SyntaxError {
+                pos: at,
+                message: format!("collections nested deeper than {MAX_DEPTH} levels"),
+            });
+        }
+        if !matches!(event, Event::Alias(_)) {
+            self.count(1, at)?;
+        }
         let (node, anchor) = match event {
             Event::Scalar(text, style, anchor, _tag) => {
                 let kind = if style == ScalarStyle::Plain {
@@ -191,7 +261,7 @@ impl<'a> TreeBuilder<'a> {
                     if matches!(event, Event::SequenceEnd) {
                         break;
                     }
-                    items.push(self.node(event, span)?);
+                    items.push(self.node(event, span, depth + 1)?);
                 }
                 (
                     Node {
@@ -202,18 +272,22 @@ impl<'a> TreeBuilder<'a> {
                     anchor,
                 )
             }
-            Event::MappingStart(_, anchor, _) => (self.mapping(at)?, anchor),
+            Event::MappingStart(_, anchor, _) => (self.mapping(at, depth)?, anchor),
             Event::Alias(id) => {
-                let node = self
+                let (index, nodes) = self
                     .anchors
                     .iter()
+                    .enumerate()
                     .rev()
-                    .find(|(anchor, _)| *anchor == id)
-                    .map(|(_, node)| node.clone())
+                    .find(|(_, (anchor, _, _))| *anchor == id)
+                    .map(|(index, (_, _, nodes))| (index, *nodes))
                     .ok_or_else(|| SyntaxError {
                         pos: at,
                         message: "alias to an unknown anchor".into(),
                     })?;
+                // Counted before the copy is made, so a bomb stops before it grows.
+                self.count(nodes, at)?;
+                let node = self.anchors[index].1.clone();
                 return Ok(Node {
                     pos: at,
                     inline: false,
@@ -228,19 +302,20 @@ impl<'a> TreeBuilder<'a> {
             }
         };
         if anchor != 0 {
-            self.anchors.push((anchor, node.clone()));
+            let nodes = size(&node);
+            self.anchors.push((anchor, node.clone(), nodes));
         }
         Ok(node)
     }
 
-    fn mapping(&mut self, at: Pos) -> Result<Node, SyntaxError> {
+    fn mapping(&mut self, at: Pos, depth: usize) -> Result<Node, SyntaxError> {
         let mut entries: Vec<(Key, Node)> = Vec::new();
         loop {
             let (event, span) = self.next()?;
             if matches!(event, Event::MappingEnd) {
                 break;
             }
-            let key_node = self.node(event, span)?;
+            let key_node = self.node(event, span, depth + 1)?;
             let name = match &key_node.kind {
                 NodeKind::String { text, .. } => text.clone(),
                 NodeKind::Null => "null".to_owned(),
@@ -264,7 +339,7 @@ impl<'a> TreeBuilder<'a> {
                 });
             }
             let (event, span) = self.next()?;
-            let value = self.node(event, span)?;
+            let value = self.node(event, span, depth + 1)?;
             entries.push((
                 Key {
                     name,
@@ -360,6 +435,49 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// Nine levels of nine aliases each: about 500 bytes that would expand to 9^9 values.
+    fn alias_bomb(levels: usize) -> String {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..=levels {
+            let previous = format!("*a{}", level - 1);
+            let items = vec![previous.as_str(); 9].join(", ");
+            text.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_before_it_grows() {
+        let error = parse(&alias_bomb(8)).unwrap_err();
+        assert!(
+            error.message.contains("expands to more than 100000 values"),
+            "{error:?}"
+        );
+        // A few aliases, as configurations use them, are fine.
+        let node = parse("base: &b {retries: 3}\nplugin: {settings: *b}\n").unwrap();
+        assert_eq!(node.to_json()["plugin"]["settings"]["retries"], 3);
+    }
+
+    #[test]
+    fn one_document_only_and_bounded_depth_and_size() {
+        let error = parse("plugins: {}\n---\nplugins: {a: {}}\n").unwrap_err();
+        assert_eq!(error.pos.line, 2, "{error:?}");
+        assert!(
+            error.message.contains("a second YAML document"),
+            "{error:?}"
+        );
+        assert!(parse("---\nplugins: {}\n...\n").is_ok());
+        assert_eq!(parse("").unwrap().kind, NodeKind::Null);
+
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        let error = parse(&deep).unwrap_err();
+        assert!(error.message.contains("nested deeper than 64"), "{error:?}");
+
+        let big = format!("a: \"{}\"\n", "x".repeat(MAX_INPUT_BYTES));
+        let error = parse(&big).unwrap_err();
+        assert!(error.message.contains("more than the 1048576"), "{error:?}");
+    }
 
     #[test]
     fn plain_scalars_resolve_by_the_core_schema() {

@@ -90,6 +90,12 @@ async fn reload_after(core: &Arc<Core>, changed_at: Option<Instant>) -> Result<V
 /// Checks a candidate plugins.yml against the plugins this server can run, without starting
 /// anything; errors name the real file.
 pub async fn validate_candidate(core: &Core, text: &str) -> Result<(), Vec<String>> {
+    // An empty body is far more often a client's mistake than a wish to configure nothing.
+    if text.trim().is_empty() {
+        return Err(vec![
+            "the configuration is empty: saving it would leave no plugin configured; send `plugins: {}` if that is what you mean".to_owned(),
+        ]);
+    }
     let scratch = core
         .store
         .folder()
