@@ -125,9 +125,7 @@ async fn user(command: args::UserCommand) -> anyhow::Result<ExitCode> {
             line.trim_end_matches(['\n', '\r']).to_owned()
         }
     };
-    if password.len() < 8 {
-        anyhow::bail!("the password must have at least 8 characters");
-    }
+    chronicle_server::auth::check_password(&password)?;
     let store = chronicle_store::Store::open(&data_dir).await?;
     let user = chronicle_server::auth::ensure_user(&store, &email, &password, admin).await?;
     println!(

@@ -48,35 +48,59 @@ pub async fn verify_password(password: String, hash: Option<String>) -> bool {
             Err(_) => return false,
         },
     };
-    known
-        && tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false)
+    // The check runs for an unknown email too (against the dummy), so both take as long.
+    let matches = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
+    matches && known
 }
 
-/// Creates a user, or updates the password and role of an existing one.
+/// The shortest password accepted, for `ADMIN_PASSWORD` and `chronicle user add`.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Refuses a password shorter than [`MIN_PASSWORD_CHARS`], saying so.
+pub fn check_password(password: &str) -> anyhow::Result<()> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        anyhow::bail!(
+            "the password has {chars} characters; at least {MIN_PASSWORD_CHARS} are needed"
+        );
+    }
+    Ok(())
+}
+
+/// Creates a user, or updates the password and role of an existing one. The password is
+/// replaced (which refuses the user's older tokens) only when it is a different one, so a
+/// server restarted with the same `ADMIN_PASSWORD` keeps its sessions.
 pub async fn ensure_user(
     store: &Store,
     email: &str,
     password: &str,
     admin: bool,
 ) -> anyhow::Result<User> {
-    let hash = hash_password(password.to_owned()).await?;
+    check_password(password)?;
     match store.user_by_email(email).await? {
         Some(user) => {
-            store.set_password(&user.id, &hash).await?;
+            let same = verify_password(password.to_owned(), Some(user.password_hash.clone())).await;
+            if !same {
+                let hash = hash_password(password.to_owned()).await?;
+                store.set_password(&user.id, &hash).await?;
+            }
             store.set_admin(&user.id, admin).await?;
             Ok(store.user(&user.id).await?.unwrap_or(user))
         }
-        None => Ok(store.create_user(email, &hash, admin).await?),
+        None => {
+            let hash = hash_password(password.to_owned()).await?;
+            Ok(store.create_user(email, &hash, admin).await?)
+        }
     }
 }
 
@@ -97,10 +121,12 @@ impl CurrentUser {
 /// The user of a request, who must be an admin.
 pub struct AdminUser(pub User);
 
-/// The user a token names, if it is valid and the user still exists.
+/// The user a token names, if it is valid, the user still exists and the token was issued
+/// since the user's last password change.
 pub async fn user_for_token(state: &AppState, token: &str) -> Option<User> {
-    let user_id = state.tokens.verify(token)?;
-    state.store.user(&user_id).await.ok().flatten()
+    let subject = state.tokens.verify(token)?;
+    let user = state.store.user(&subject.user_id).await.ok().flatten()?;
+    (user.token_generation == subject.generation).then_some(user)
 }
 
 impl<S> FromRequestParts<S> for CurrentUser

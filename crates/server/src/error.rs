@@ -27,6 +27,14 @@ pub enum AppError {
     /// 413: a body over its route's bound.
     #[error("{0}")]
     TooLarge(String),
+    /// 429 with `Retry-After`: too many attempts; the message says when to try again.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What the client sees.
+        message: String,
+        /// Whole seconds until an attempt is heard again.
+        retry_after: u64,
+    },
     /// 500: logged, never shown.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -41,6 +49,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -53,6 +62,12 @@ impl IntoResponse for AppError {
         }
         let status = self.status();
         let mut response = (status, Json(json!({"detail": self.to_string()}))).into_response();
+        if let AppError::TooManyRequests { retry_after, .. } = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

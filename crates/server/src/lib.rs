@@ -17,6 +17,7 @@ pub mod auth;
 pub mod device_session;
 pub mod devices;
 pub mod error;
+pub mod login_limits;
 pub mod receipts;
 pub mod recordings;
 pub mod reload;
@@ -123,6 +124,7 @@ pub async fn serve(
         recordings: recordings::Recordings::spawn().context("cannot start the recorder")?,
         devices,
         receipts: receipts::SpoolReceipts::default(),
+        login_limits: login_limits::LoginLimits::default(),
         dispatches,
         metrics,
         reloading: tokio::sync::Mutex::new(None),
@@ -157,9 +159,13 @@ pub async fn serve(
         "chronicle: listening on http://{address} (ready in {} ms)",
         started.elapsed().as_millis()
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // With each connection's address, for the login limits.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     for (session, recording) in core.pipeline.stop_sessions(EndReason::ServerShutdown).await {
         if recording {
             core.recordings.finish(&session.session_id).await;

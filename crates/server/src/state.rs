@@ -62,6 +62,8 @@ pub struct Core {
     pub devices: crate::devices::Devices,
     /// The spool chunks acknowledged to each device, across its reconnects.
     pub receipts: crate::receipts::SpoolReceipts,
+    /// Wrong passwords per account and per address, and the waits they earn.
+    pub login_limits: crate::login_limits::LoginLimits,
     /// Every dispatch record, for `/api/events/stream`.
     pub dispatches: broadcast::Sender<Arc<DispatchRecord>>,
     pub metrics: PrometheusHandle,

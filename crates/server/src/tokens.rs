@@ -27,6 +27,19 @@ struct Claims {
     aud: Vec<String>,
     exp: u64,
     iat: u64,
+    /// The user's token generation at issue; tokens from before a password change are
+    /// refused. Absent in tokens issued before generations existed: generation 0.
+    #[serde(default)]
+    generation: i64,
+}
+
+/// Who a valid token names, and in which generation it was issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenSubject {
+    /// The user id.
+    pub user_id: String,
+    /// The user's token generation when it was issued.
+    pub generation: i64,
 }
 
 impl Tokens {
@@ -81,14 +94,15 @@ impl Tokens {
         Ok(Self::new(secret.as_bytes()))
     }
 
-    /// A token for `user_id`, valid for [`TOKEN_LIFETIME_SECONDS`].
-    pub fn issue(&self, user_id: &str) -> anyhow::Result<String> {
+    /// A token for `user_id` in its token `generation`, valid for [`TOKEN_LIFETIME_SECONDS`].
+    pub fn issue(&self, user_id: &str, generation: i64) -> anyhow::Result<String> {
         let now = unix_now();
         let claims = Claims {
             sub: user_id.to_owned(),
             aud: vec![AUDIENCE.to_owned()],
             iat: now,
             exp: now + TOKEN_LIFETIME_SECONDS,
+            generation,
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -97,14 +111,18 @@ impl Tokens {
         )?)
     }
 
-    /// The user id a valid, unexpired token names.
-    pub fn verify(&self, token: &str) -> Option<String> {
+    /// Who a valid, unexpired token names (whether that generation is still current is the
+    /// caller's to check against the user).
+    pub fn verify(&self, token: &str) -> Option<TokenSubject> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
         validation.leeway = 0;
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .ok()
-            .map(|data| data.claims.sub)
+            .map(|data| TokenSubject {
+                user_id: data.claims.sub,
+                generation: data.claims.generation,
+            })
     }
 }
 
@@ -121,8 +139,14 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_reject_tampering_and_other_secrets() {
         let tokens = Tokens::new(b"secret");
-        let token = tokens.issue("user-1").unwrap();
-        assert_eq!(tokens.verify(&token).as_deref(), Some("user-1"));
+        let token = tokens.issue("user-1", 3).unwrap();
+        assert_eq!(
+            tokens.verify(&token),
+            Some(TokenSubject {
+                user_id: "user-1".into(),
+                generation: 3
+            })
+        );
         assert_eq!(Tokens::new(b"other").verify(&token), None);
         assert_eq!(tokens.verify(&format!("{token}x")), None);
         assert_eq!(tokens.verify("garbage"), None);
@@ -133,7 +157,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let tokens = Tokens::load(&DataFolder::new(dir.path()), None).unwrap();
-        let token = tokens.issue("u").unwrap();
+        let token = tokens.issue("u", 0).unwrap();
         let file = dir.path().join("auth_secret");
         assert_eq!(
             std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
@@ -143,6 +167,7 @@ mod tests {
             Tokens::load(&DataFolder::new(dir.path()), None)
                 .unwrap()
                 .verify(&token)
+                .map(|subject| subject.user_id)
                 .as_deref(),
             Some("u"),
             "kept across restarts"

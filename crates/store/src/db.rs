@@ -51,6 +51,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0004_delivery",
         sql: include_str!("../migrations/0004_delivery.sql"),
     },
+    Migration {
+        name: "0005_token_generation",
+        sql: include_str!("../migrations/0005_token_generation.sql"),
+    },
 ];
 
 /// A failure inside a storage operation: SQLite's (which may be worth a retry) or ours.

@@ -21,6 +21,9 @@ pub struct User {
     pub is_admin: bool,
     /// RFC 3339.
     pub created_at: String,
+    /// Bumped by each password change: a token issued in an earlier generation is refused.
+    #[serde(skip_serializing)]
+    pub token_generation: i64,
 }
 
 /// A device that streams audio for a user.
@@ -38,7 +41,7 @@ pub struct Client {
     pub last_seen_at: String,
 }
 
-const USER_COLUMNS: &str = "id, email, password_hash, is_admin, created_at";
+const USER_COLUMNS: &str = "id, email, password_hash, is_admin, created_at, token_generation";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -47,6 +50,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         password_hash: row.get(2)?,
         is_admin: row.get(3)?,
         created_at: row.get(4)?,
+        token_generation: row.get(5)?,
     })
 }
 
@@ -86,6 +90,7 @@ impl Store {
             password_hash: password_hash.to_owned(),
             is_admin,
             created_at: time::now(),
+            token_generation: 0,
         };
         let row = user.clone();
         self.write(move |tx| {
@@ -154,12 +159,13 @@ impl Store {
         .await
     }
 
-    /// Replaces a user's password hash; `NotFound` if there is no such user.
+    /// Replaces a user's password hash and starts a new token generation, so every token
+    /// issued before is refused; `NotFound` if there is no such user.
     pub async fn set_password(&self, id: &str, password_hash: &str) -> Result<(), StoreError> {
         let (id, hash) = (id.to_owned(), password_hash.to_owned());
         self.write(move |tx| {
             let changed = tx.execute(
-                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                "UPDATE users SET password_hash = ?2, token_generation = token_generation + 1 WHERE id = ?1",
                 params![id, hash],
             )?;
             found(changed)

@@ -82,18 +82,51 @@ fn refused(status: StatusCode, text: String) -> AppError {
     }
 }
 
-/// `POST /auth/jwt/login`, form `username` (the email) and `password`.
+/// The address a request came from, when the server knows it.
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
+/// `POST /auth/jwt/login`, form `username` (the email) and `password`. Limited per account
+/// and per address (see [`crate::login_limits`]): past a few wrong passwords an attempt
+/// waits, answered 429 with `Retry-After`.
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     LoginForm(login): LoginForm,
 ) -> AppResult<Json<Value>> {
-    let user = state.store.user_by_email(login.username.trim()).await?;
+    let email = login.username.trim();
+    let limits = &state.core.login_limits;
+    if let Some(wait) = limits.wait(email, address) {
+        let retry_after = wait.as_secs().max(1);
+        return Err(AppError::TooManyRequests {
+            message: format!("too many failed logins; try again in {retry_after} s"),
+            retry_after,
+        });
+    }
+    let user = state.store.user_by_email(email).await?;
     let hash = user.as_ref().map(|user| user.password_hash.clone());
     let verified = verify_password(login.password, hash).await;
     let Some(user) = user.filter(|_| verified) else {
+        limits.failed(email, address);
         return Err(AppError::BadRequest("LOGIN_BAD_CREDENTIALS".into()));
     };
-    let token = state.tokens.issue(&user.id)?;
+    limits.succeeded(email);
+    let token = state.tokens.issue(&user.id, user.token_generation)?;
     Ok(Json(json!({"access_token": token, "token_type": "bearer"})))
 }
 
