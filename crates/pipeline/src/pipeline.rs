@@ -69,6 +69,18 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// Closes the conversations and sessions a killed process left open, as
+    /// `server_restart`, so that [`Pipeline::resume_unannounced`] finishes them (memories,
+    /// `conversation.complete`) from what was stored before the crash. Call once at start,
+    /// before any session; returns how many conversations it closed.
+    pub async fn close_abandoned(&self) -> anyhow::Result<usize> {
+        let closed = self.store.close_abandoned(EndReason::ServerRestart).await?;
+        for id in &closed {
+            tracing::info!(conversation = %id, "Closing a conversation the last run left open.");
+        }
+        Ok(closed.len())
+    }
+
     /// Finishes the conversations a stopped process closed but never announced; returns how
     /// many. Call once at start, before any session.
     pub async fn resume_unannounced(self: &Arc<Self>) -> anyhow::Result<usize> {

@@ -113,6 +113,10 @@ pub async fn serve(
         ..
     } = wired;
     pipeline
+        .close_abandoned()
+        .await
+        .context("cannot close the conversations the last run left open")?;
+    pipeline
         .resume_unannounced()
         .await
         .context("cannot read the conversations the last run left unannounced")?;

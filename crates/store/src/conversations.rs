@@ -458,6 +458,37 @@ impl Store {
         .await
     }
 
+    /// Closes what a process that died left open: every conversation not completed, with
+    /// `end_reason` and the span of its segments as its duration, and every session not
+    /// ended, in one transaction. Returns the ids of the conversations closed, which are then
+    /// [`Store::unannounced_conversations`] to finish. Call at start, before any session.
+    pub async fn close_abandoned(&self, end_reason: EndReason) -> Result<Vec<String>, StoreError> {
+        self.write(move |tx| {
+            let ids = tx
+                .prepare_cached(
+                    "SELECT conversation_id FROM conversations WHERE completed_at IS NULL \
+                     ORDER BY created_at",
+                )?
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let now = time::now();
+            tx.prepare_cached(
+                "UPDATE conversations SET completed_at = ?1, end_reason = ?2, \
+                     duration_seconds = max(0.0, coalesce( \
+                         json_extract(segments, '$[#-1].end') - json_extract(segments, '$[0].start'), \
+                         0.0)) \
+                 WHERE completed_at IS NULL",
+            )?
+            .execute(params![now, end_reason.as_str()])?;
+            tx.prepare_cached(
+                "UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE ended_at IS NULL",
+            )?
+            .execute(params![now, end_reason.as_str()])?;
+            Ok(ids)
+        })
+        .await
+    }
+
     /// Completed conversations whose `conversation.complete` was never enqueued: the process
     /// stopped between their close and their announcement. Oldest first.
     pub async fn unannounced_conversations(&self) -> Result<Vec<Conversation>, StoreError> {
@@ -937,5 +968,67 @@ mod tests {
             store.set_transcript("nope", "x", vec![], None).await,
             Err(StoreError::NotFound)
         ));
+    }
+}
+
+#[cfg(test)]
+mod abandoned {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::store_with_two_users as store;
+
+    #[tokio::test]
+    async fn what_a_killed_process_left_open_is_closed_once_as_a_server_restart() {
+        let (_dir, store, ana, _) = store().await;
+        store
+            .start_session("s1", &ana.id, "ana-omi", Some("audio/s1.wav"))
+            .await
+            .unwrap();
+        let open = store
+            .create_conversation(NewConversation {
+                user_id: ana.id.clone(),
+                client_id: "ana-omi".into(),
+                session_id: Some("s1".into()),
+                title: "Conversation".into(),
+                audio_path: None,
+            })
+            .await
+            .unwrap();
+        let segments = vec![
+            json!({"text": "hello", "start": 2.0, "end": 3.5}),
+            json!({"text": "again", "start": 4.0, "end": 9.5}),
+        ];
+        store
+            .append_transcript(&open.conversation_id, "hello again", segments)
+            .await
+            .unwrap();
+        assert!(store.unannounced_conversations().await.unwrap().is_empty());
+
+        let closed = store
+            .close_abandoned(EndReason::ServerRestart)
+            .await
+            .unwrap();
+        assert_eq!(closed, [open.conversation_id.clone()]);
+        let owner = Owner::User(ana.id.clone());
+        let stored = store
+            .conversation(&owner, &open.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.end_reason, Some(EndReason::ServerRestart));
+        assert_eq!(stored.duration_seconds, Some(7.5));
+        let session = store.session(&owner, "s1").await.unwrap().unwrap();
+        assert!(session.ended_at.is_some(), "{session:?}");
+        // Now it is finished like any conversation a crash left unannounced, and only once.
+        let unannounced = store.unannounced_conversations().await.unwrap();
+        assert_eq!(unannounced.len(), 1);
+        assert!(
+            store
+                .close_abandoned(EndReason::ServerRestart)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }
