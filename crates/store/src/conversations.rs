@@ -1009,7 +1009,7 @@ mod abandoned {
             .close_abandoned(EndReason::ServerRestart)
             .await
             .unwrap();
-        assert_eq!(closed, [open.conversation_id.clone()]);
+        assert_eq!(closed, std::slice::from_ref(&open.conversation_id));
         let owner = Owner::User(ana.id.clone());
         let stored = store
             .conversation(&owner, &open.conversation_id)
