@@ -390,16 +390,62 @@ impl Store {
     /// unlinked.
     pub async fn delete_conversation(&self, owner: &Owner, id: &str) -> Result<bool, StoreError> {
         let (user, id) = (owner.user_id().map(str::to_owned), id.to_owned());
-        self.write(move |tx| {
-            let deleted = tx
-                .prepare_cached(
-                    "DELETE FROM conversations \
-                     WHERE conversation_id = ?1 AND (?2 IS NULL OR user_id = ?2)",
-                )?
-                .execute(params![id, user])?;
-            Ok(deleted > 0)
-        })
-        .await
+        let files = self
+            .write(move |tx| {
+                let row: Option<(Option<String>, Option<String>)> = tx
+                    .prepare_cached(
+                        "SELECT audio_path, session_id FROM conversations \
+                         WHERE conversation_id = ?1 AND (?2 IS NULL OR user_id = ?2)",
+                    )?
+                    .query_row(params![id, user], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
+                let Some((audio, session)) = row else {
+                    return Ok(None);
+                };
+                tx.prepare_cached("DELETE FROM conversations WHERE conversation_id = ?1")?
+                    .execute([&id])?;
+                let mut files = Vec::new();
+                // Its own recording (an upload's), unless another conversation shares it.
+                if let Some(audio) = audio {
+                    let shared = tx
+                        .prepare_cached("SELECT 1 FROM conversations WHERE audio_path = ?1")?
+                        .exists([&audio])?;
+                    if !shared {
+                        files.push(audio);
+                    }
+                }
+                // The recording of its ended session, once no conversation of it is left; the
+                // session row forgets where it was.
+                if let Some(session) = session {
+                    let remaining = tx
+                        .prepare_cached("SELECT 1 FROM conversations WHERE session_id = ?1")?
+                        .exists([&session])?;
+                    let recording: Option<String> = tx
+                        .prepare_cached(
+                            "SELECT audio_path FROM sessions \
+                             WHERE session_id = ?1 AND ended_at IS NOT NULL",
+                        )?
+                        .query_row([&session], |row| row.get(0))
+                        .optional()?
+                        .flatten();
+                    if let (false, Some(recording)) = (remaining, recording) {
+                        tx.prepare_cached(
+                            "UPDATE sessions SET audio_path = NULL WHERE session_id = ?1",
+                        )?
+                        .execute([&session])?;
+                        files.push(recording);
+                    }
+                }
+                Ok(Some(files))
+            })
+            .await?;
+        let Some(files) = files else {
+            return Ok(false);
+        };
+        for file in files {
+            self.folder().remove_audio(std::path::Path::new(&file));
+        }
+        Ok(true)
     }
 
     /// The newest conversation of `session_id` that is not completed.
@@ -1030,5 +1076,94 @@ mod abandoned {
                 .unwrap()
                 .is_empty()
         );
+    }
+}
+
+#[cfg(test)]
+mod deletion {
+    use super::*;
+    use crate::testing::store_with_two_users as store;
+
+    #[tokio::test]
+    async fn deleting_a_conversation_deletes_its_audio_and_the_sessions_once_it_has_none_left() {
+        let (_dir, store, ana, _) = store().await;
+        let owner = Owner::User(ana.id.clone());
+        let write = |path: &std::path::Path| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"RIFF").unwrap();
+        };
+        let upload = store.folder().upload_audio("ana-omi");
+        write(&upload);
+        let uploaded = store
+            .create_conversation(NewConversation {
+                user_id: ana.id.clone(),
+                client_id: "ana-omi".into(),
+                session_id: None,
+                title: "Upload".into(),
+                audio_path: Some(upload.display().to_string()),
+            })
+            .await
+            .unwrap();
+        let recording = store.folder().session_audio("ana-omi", "s1");
+        write(&recording);
+        store
+            .start_session(
+                "s1",
+                &ana.id,
+                "ana-omi",
+                Some(&recording.display().to_string()),
+            )
+            .await
+            .unwrap();
+        let mut streamed = Vec::new();
+        for _ in 0..2 {
+            let conversation = store
+                .create_conversation(NewConversation {
+                    user_id: ana.id.clone(),
+                    client_id: "ana-omi".into(),
+                    session_id: Some("s1".into()),
+                    title: "Streamed".into(),
+                    audio_path: None,
+                })
+                .await
+                .unwrap();
+            streamed.push(conversation);
+        }
+        store
+            .end_session("s1", EndReason::UserStopped, 10.0)
+            .await
+            .unwrap();
+
+        assert!(
+            store
+                .delete_conversation(&owner, &uploaded.conversation_id)
+                .await
+                .unwrap()
+        );
+        assert!(!upload.exists(), "the upload's audio went with it");
+
+        assert!(
+            store
+                .delete_conversation(&owner, &streamed[0].conversation_id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            recording.exists(),
+            "another conversation of the session is left"
+        );
+        assert!(
+            store
+                .delete_conversation(&owner, &streamed[1].conversation_id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !recording.exists(),
+            "the last one takes the session's recording"
+        );
+        let session = store.session(&owner, "s1").await.unwrap().unwrap();
+        assert_eq!(session.audio_path, None);
+        assert!(!store.delete_conversation(&owner, "gone").await.unwrap());
     }
 }

@@ -70,6 +70,27 @@ impl DataFolder {
         self.root.join("plugin-envs")
     }
 
+    /// Deletes a recording the store named, if it lies in this folder's `audio/` (a path from
+    /// the database is never trusted to point anywhere else); a missing file is fine.
+    pub fn remove_audio(&self, path: &Path) {
+        let audio = self.root.join("audio");
+        let inside = path.starts_with(&audio)
+            && !path
+                .components()
+                .any(|part| matches!(part, std::path::Component::ParentDir));
+        if !inside {
+            tracing::warn!(path = %path.display(), "Not deleting a recording outside the data folder.");
+            return;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "Cannot delete a recording.")
+            }
+        }
+    }
+
     /// Scratch space, for files that are written only to be checked.
     pub fn scratch(&self) -> PathBuf {
         self.root.join("tmp")
