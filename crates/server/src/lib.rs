@@ -69,6 +69,9 @@ pub async fn serve(
     registry: &'static [PluginDescriptor],
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    // Whatever the server writes from here on (recordings, the database's journal, plugin
+    // environments) is readable by this user only.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     // The store makes the folder absolute, so stored paths do not depend on where the
     // server was started.
     let store = Store::open(&config.data_dir)

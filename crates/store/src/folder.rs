@@ -70,6 +70,14 @@ impl DataFolder {
         self.root.join("plugin-envs")
     }
 
+    /// Makes the folder this user's alone: itself and every folder in it 0700, every file
+    /// 0600 (the database, its WAL, recordings, the auth secret), fixing what an earlier
+    /// version or a looser umask left readable. Links are not followed. Returns how many
+    /// entries it changed.
+    pub fn make_private(&self) -> std::io::Result<usize> {
+        make_private(&self.root, 0)
+    }
+
     /// Deletes a recording the store named, if it lies in this folder's `audio/` (a path from
     /// the database is never trusted to point anywhere else); a missing file is fine.
     pub fn remove_audio(&self, path: &Path) {
@@ -101,6 +109,32 @@ impl DataFolder {
     }
 }
 
+/// Folders this deep below the data folder are left as they are (it has three levels).
+const MAX_PRIVATE_DEPTH: usize = 8;
+
+fn make_private(path: &Path, depth: usize) -> std::io::Result<usize> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::symlink_metadata(path)?;
+    let wanted = if metadata.is_dir() {
+        0o700
+    } else if metadata.is_file() {
+        0o600
+    } else {
+        return Ok(0);
+    };
+    let mut changed = 0;
+    if metadata.permissions().mode() & 0o777 != wanted {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(wanted))?;
+        changed += 1;
+    }
+    if metadata.is_dir() && depth < MAX_PRIVATE_DEPTH {
+        for entry in std::fs::read_dir(path)? {
+            changed += make_private(&entry?.path(), depth + 1)?;
+        }
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +158,46 @@ mod tests {
             folder.upload_audio("c1"),
             "each upload has its own name"
         );
+    }
+}
+
+#[cfg(test)]
+mod privacy {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn opening_the_store_makes_the_data_folder_private_and_fixes_what_was_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let audio = data.join("audio/ana-omi");
+        std::fs::create_dir_all(&audio).unwrap();
+        let recording = audio.join("s1.wav");
+        std::fs::write(&recording, b"RIFF").unwrap();
+        std::fs::set_permissions(&recording, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        let store = crate::Store::open(&data).await.unwrap();
+        store
+            .create_user("ana@example.com", "h", false)
+            .await
+            .unwrap();
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("audio")), 0o700);
+        assert_eq!(mode(&recording), 0o600);
+        assert_eq!(mode(&store.folder().database()), 0o600);
+        let wal = data.join(format!("{DATABASE_FILE}-wal"));
+        if wal.exists() {
+            assert_eq!(
+                mode(&wal),
+                0o600,
+                "SQLite gives its journal the database's mode"
+            );
+        }
     }
 }

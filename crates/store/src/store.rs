@@ -90,7 +90,13 @@ impl Store {
                     data_dir.display()
                 ))
             })?;
-            Db::open(&database)
+            let db = Db::open(&database)?;
+            // The database holds password hashes and the folder recordings: nobody else's to
+            // read. (SQLite gives its WAL and shared-memory files the database's mode.)
+            if let Err(error) = DataFolder::new(&data_dir).make_private() {
+                tracing::warn!(%error, folder = %data_dir.display(), "Cannot make the data folder private.");
+            }
+            Ok(db)
         })
         .await
         .map_err(task_failed)??;
