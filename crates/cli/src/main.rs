@@ -105,6 +105,9 @@ async fn serve(paths: &args::Paths, args: args::ServeArgs) -> anyhow::Result<Exi
         hot_reload: !args.no_hot_reload,
         pipeline: offline::pipeline_config(paths)?,
         delivery: Default::default(),
+        metrics_token: std::env::var("METRICS_TOKEN")
+            .ok()
+            .filter(|token| !token.is_empty()),
     };
     chronicle_server::serve(config, chronicle_plugins::REGISTRY).await?;
     Ok(ExitCode::SUCCESS)

@@ -365,7 +365,11 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
         .collect();
     assert_eq!(reasons, [&json!("user_stopped"), &json!("button_close")]);
 
-    let (_, metrics) = server.get(None, "/metrics").await;
+    // Not for anyone: it names the plugins.
+    assert_eq!(server.get(None, "/metrics").await.0, 401);
+    assert_eq!(server.get(Some(&alice), "/metrics").await.0, 403);
+    let admin = server.login(ADMIN).await;
+    let (_, metrics) = server.get(Some(&admin), "/metrics").await;
     let metrics = metrics.as_str().unwrap_or_default().to_owned();
     assert!(
         metrics.contains("chronicle_events_dispatched_total"),

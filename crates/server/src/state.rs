@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub pipeline: PipelineConfig,
     /// How the delivery queue paces itself and its retries.
     pub delivery: chronicle_plugin_host::delivery::DeliverySettings,
+    /// `METRICS_TOKEN`: a bearer token a scraper may use for `/metrics`, which otherwise
+    /// needs an admin's token (it names the plugins and what they do).
+    pub metrics_token: Option<String>,
 }
 
 /// Shared by all handlers. Cheap to clone.

@@ -56,24 +56,42 @@ pub async fn metadata(State(state): State<AppState>, _admin: AdminUser) -> Json<
     Json(json!({"plugins": plugins, "status": "success"}))
 }
 
-/// Values of keys that look secret are shown as dots (or empty when unset).
+/// Whether a setting's key names a credential: a password, token, key or secret, or a
+/// webhook URL (whoever has a Slack or Discord webhook URL can post with it).
+fn is_secret_key(key: &str) -> bool {
+    let upper = key.to_uppercase();
+    ["PASSWORD", "TOKEN", "KEY", "SECRET", "CREDENTIAL"]
+        .iter()
+        .any(|word| upper.contains(word))
+        || (upper.contains("WEBHOOK") && upper.contains("URL"))
+}
+
+/// Values of keys that look secret are shown as dots (or empty when unset), at any depth,
+/// in lists too (a webhook's endpoints are a list of `{url, secret}`).
 fn mask_secrets(settings: JsonMap) -> JsonMap {
     settings
         .into_iter()
         .map(|(key, value)| {
-            let upper = key.to_uppercase();
-            let secret = ["PASSWORD", "TOKEN", "KEY", "SECRET"]
-                .iter()
-                .any(|word| upper.contains(word));
-            let shown = match (&value, secret) {
-                (Value::String(s), true) if s.is_empty() => Value::from(""),
-                (_, true) => Value::from("••••••••••••"),
-                (Value::Object(inner), false) => Value::Object(mask_secrets(inner.clone())),
-                _ => value,
+            let shown = if is_secret_key(&key) {
+                match &value {
+                    Value::String(s) if s.is_empty() => Value::from(""),
+                    Value::Null => Value::Null,
+                    _ => Value::from("••••••••••••"),
+                }
+            } else {
+                mask_value(value)
             };
             (key, shown)
         })
         .collect()
+}
+
+fn mask_value(value: Value) -> Value {
+    match value {
+        Value::Object(inner) => Value::Object(mask_secrets(inner)),
+        Value::Array(items) => Value::Array(items.into_iter().map(mask_value).collect()),
+        other => other,
+    }
 }
 
 pub async fn get_config(State(state): State<AppState>, _admin: AdminUser) -> Response {
@@ -142,5 +160,38 @@ pub async fn test_connection(
         None => Err(AppError::NotFound(format!(
             "No plugin '{plugin_id}' in plugins.yml"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_at_any_depth_and_webhook_urls_count_as_secrets() {
+        let settings = json!({
+            "smtp_password": "hunter2hunter2",
+            "slack_webhook_url": "https://hooks.slack.com/services/T/B/X",
+            "endpoints": [{"url": "https://example.com/in", "secret": "whsec_abc"}],
+            "ha": {"ha_token": "", "ha_url": "http://ha.local:8123"},
+            "api_key": null,
+            "subject_prefix": "Chronicle",
+        });
+        let masked = Value::Object(mask_secrets(
+            settings.as_object().cloned().unwrap_or_default(),
+        ));
+        assert_eq!(
+            masked,
+            json!({
+                "smtp_password": "••••••••••••",
+                "slack_webhook_url": "••••••••••••",
+                "endpoints": [{"url": "https://example.com/in", "secret": "••••••••••••"}],
+                "ha": {"ha_token": "", "ha_url": "http://ha.local:8123"},
+                "api_key": null,
+                "subject_prefix": "Chronicle",
+            })
+        );
     }
 }
