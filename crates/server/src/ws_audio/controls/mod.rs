@@ -7,13 +7,109 @@
 //! fields at their default left out. What each message must hold beyond its shape is checked
 //! in `validate.rs`.
 
+use serde::{Deserialize, Serialize};
+
+/// Declares a control message: `$control` (`event_id`, `sent_at` and its `event` oneof,
+/// `$event`), and the private `ControlFields` through which serde reads and writes it.
+///
+/// proto3 JSON has no oneof: each member is a field of its own, listed here as
+/// `(field, "lowerCamelCase", Variant, Message)` in the proto's order, which is the order
+/// they are written in. Reading takes exactly one of them; writing sets the one the event is.
+macro_rules! control {
+    (
+        $(#[$control_doc:meta])* $control:ident,
+        $(#[$event_doc:meta])* $event:ident {
+            $(($field:ident, $alias:literal, $variant:ident, $message:ty),)+
+        }
+    ) => {
+        $(#[$control_doc])*
+        #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[serde(try_from = "ControlFields", into = "ControlFields")]
+        pub struct $control {
+            pub event_id: Option<$crate::ws_audio::schema::Id>,
+            pub sent_at: Option<$crate::ws_audio::schema::Timestamp>,
+            pub event: $event,
+        }
+
+        $(#[$event_doc])*
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum $event {
+            $($variant($message),)+
+        }
+
+        impl $control {
+            /// A control with a fresh event id, sent now.
+            pub fn now(event: $event) -> Self {
+                Self {
+                    event_id: Some($crate::ws_audio::schema::Id::new(
+                        ::uuid::Uuid::new_v4().to_string(),
+                    )),
+                    sent_at: Some($crate::ws_audio::schema::Timestamp::now()),
+                    event,
+                }
+            }
+
+            /// Reads one TEXT frame.
+            pub fn from_json(text: &str) -> Result<Self, ::serde_json::Error> {
+                ::serde_json::from_str(text)
+            }
+
+            /// The TEXT frame for this control.
+            pub fn to_json(&self) -> String {
+                ::serde_json::to_string(self).unwrap_or_default()
+            }
+        }
+
+        /// The control as JSON has it: each oneof member a field of its own.
+        #[derive(Default, ::serde::Serialize, ::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ControlFields {
+            #[serde(default, skip_serializing_if = "Option::is_none", alias = "eventId")]
+            event_id: Option<$crate::ws_audio::schema::Id>,
+            #[serde(default, skip_serializing_if = "Option::is_none", alias = "sentAt")]
+            sent_at: Option<$crate::ws_audio::schema::Timestamp>,
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none", alias = $alias)]
+                $field: Option<$message>,
+            )+
+        }
+
+        impl TryFrom<ControlFields> for $control {
+            type Error = String;
+
+            fn try_from(fields: ControlFields) -> Result<Self, String> {
+                let events = [$(fields.$field.map($event::$variant),)+];
+                let event = $crate::ws_audio::controls::exactly_one(events, stringify!($control))?;
+                Ok(Self {
+                    event_id: fields.event_id,
+                    sent_at: fields.sent_at,
+                    event,
+                })
+            }
+        }
+
+        impl From<$control> for ControlFields {
+            fn from(control: $control) -> Self {
+                let mut fields = ControlFields {
+                    event_id: control.event_id,
+                    sent_at: control.sent_at,
+                    ..Self::default()
+                };
+                match control.event {
+                    $($event::$variant(event) => fields.$field = Some(event),)+
+                }
+                fields
+            }
+        }
+    };
+}
+
+// After the macro: `macro_rules!` is in scope only below its definition.
 mod client;
 mod server;
 
 pub use client::*;
 pub use server::*;
-
-use serde::{Deserialize, Serialize};
 
 use super::enums::{AudioCodec, DuplexMode, InputRoute, OutputRoute};
 use super::proto_json::{is_default, or_default, uint32};
