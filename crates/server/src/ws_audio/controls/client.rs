@@ -7,51 +7,21 @@ use crate::ws_audio::enums::{
     ButtonState, DataPurpose, DeliveryClass, DeviceKind, PlaybackState, ProcessingProfile,
     ProtocolErrorCode, StopReason,
 };
-use crate::ws_audio::proto_json::{is_default, or_default, uint64};
+use crate::ws_audio::proto_json::message;
 use crate::ws_audio::schema::{CaptureBinding, Id};
 
-/// The first message of a connection.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientHello {
-    /// A login token, as `/ws?token=` takes.
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "bearerToken"
-    )]
-    pub bearer_token: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "sourceId")]
-    pub source_id: Option<Id>,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "deviceKind"
-    )]
-    pub device_kind: DeviceKind,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "displayName"
-    )]
-    pub display_name: String,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "supportedUplink"
-    )]
-    pub supported_uplink: Vec<AudioSpec>,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "supportedDownlink"
-    )]
-    pub supported_downlink: Vec<AudioSpec>,
+message! {
+    /// The first message of a connection.
+    #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+    pub struct ClientHello {
+        /// A login token, as `/ws?token=` takes.
+        pub bearer_token "bearerToken": String,
+        pub source_id "sourceId": Option<Id>,
+        pub device_kind "deviceKind": DeviceKind,
+        pub display_name "displayName": String,
+        pub supported_uplink "supportedUplink": Vec<AudioSpec>,
+        pub supported_downlink "supportedDownlink": Vec<AudioSpec>,
+    }
 }
 
 /// Never shows the token.
@@ -65,131 +35,61 @@ impl std::fmt::Debug for ClientHello {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartCapture {
-    #[serde(
-        default,
-        with = "uint64",
-        skip_serializing_if = "is_default",
-        alias = "captureEpoch"
-    )]
-    pub capture_epoch: u64,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "processingProfile"
-    )]
-    pub processing_profile: ProcessingProfile,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "dataPurpose"
-    )]
-    pub data_purpose: DataPurpose,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "deliveryClass"
-    )]
-    pub delivery_class: DeliveryClass,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "audioSpec")]
-    pub audio_spec: Option<AudioSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<CaptureCapabilities>,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "recoveryBatchId"
-    )]
-    pub recovery_batch_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "memorySpaceId"
-    )]
-    pub memory_space_id: Option<Id>,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct StartCapture {
+        pub capture_epoch "captureEpoch": u64,
+        pub processing_profile "processingProfile": ProcessingProfile,
+        pub data_purpose "dataPurpose": DataPurpose,
+        pub delivery_class "deliveryClass": DeliveryClass,
+        pub audio_spec "audioSpec": Option<AudioSpec>,
+        pub capabilities: Option<CaptureCapabilities>,
+        pub recovery_batch_id "recoveryBatchId": String,
+        pub memory_space_id "memorySpaceId": Option<Id>,
+    }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StopCapture {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding: Option<CaptureBinding>,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub reason: StopReason,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct StopCapture {
+        pub binding: Option<CaptureBinding>,
+        pub reason: StopReason,
+    }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VoiceReady {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding: Option<CaptureBinding>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<CaptureCapabilities>,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct VoiceReady {
+        pub binding: Option<CaptureBinding>,
+        pub capabilities: Option<CaptureCapabilities>,
+    }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlaybackAcknowledgement {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding: Option<CaptureBinding>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "responseId")]
-    pub response_id: Option<Id>,
-    #[serde(default, with = "uint64", skip_serializing_if = "is_default")]
-    pub generation: u64,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub state: PlaybackState,
-    #[serde(
-        default,
-        with = "uint64",
-        skip_serializing_if = "is_default",
-        alias = "monotonicTimestampUs"
-    )]
-    pub monotonic_timestamp_us: u64,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "errorCode"
-    )]
-    pub error_code: ProtocolErrorCode,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct PlaybackAcknowledgement {
+        pub binding: Option<CaptureBinding>,
+        pub response_id "responseId": Option<Id>,
+        pub generation: u64,
+        pub state: PlaybackState,
+        pub monotonic_timestamp_us "monotonicTimestampUs": u64,
+        pub error_code "errorCode": ProtocolErrorCode,
+    }
 }
 
-/// Sent by the device, echoed by the server.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Heartbeat {
-    #[serde(
-        default,
-        with = "uint64",
-        skip_serializing_if = "is_default",
-        alias = "monotonicTimestampUs"
-    )]
-    pub monotonic_timestamp_us: u64,
+message! {
+    /// Sent by the device, echoed by the server.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct Heartbeat {
+        pub monotonic_timestamp_us "monotonicTimestampUs": u64,
+    }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ButtonEvent {
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub state: ButtonState,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct ButtonEvent {
+        pub state: ButtonState,
+    }
 }
 
 control! {

@@ -112,49 +112,22 @@ pub use client::*;
 pub use server::*;
 
 use super::enums::{AudioCodec, DuplexMode, InputRoute, OutputRoute};
-use super::proto_json::{is_default, or_default, uint32};
+use super::proto_json::message;
 use super::schema::Duration;
 
 /// The largest TEXT frame taken: one control message.
 pub const MAX_CONTROL_BYTES: usize = 64 * 1024;
 
-/// An audio format.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AudioSpec {
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub codec: AudioCodec,
-    #[serde(
-        default,
-        with = "uint32",
-        skip_serializing_if = "is_default",
-        alias = "sampleRateHz"
-    )]
-    pub sample_rate_hz: u32,
-    #[serde(
-        default,
-        with = "uint32",
-        skip_serializing_if = "is_default",
-        alias = "channelCount"
-    )]
-    pub channel_count: u32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "frameDuration"
-    )]
-    pub frame_duration: Option<Duration>,
-    #[serde(
-        default,
-        with = "uint32",
-        skip_serializing_if = "is_default",
-        alias = "bitrateBps"
-    )]
-    pub bitrate_bps: u32,
+message! {
+    /// An audio format.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct AudioSpec {
+        pub codec: AudioCodec,
+        pub sample_rate_hz "sampleRateHz": u32,
+        pub channel_count "channelCount": u32,
+        pub frame_duration "frameDuration": Option<Duration>,
+        pub bitrate_bps "bitrateBps": u32,
+    }
 }
 
 impl AudioSpec {
@@ -170,73 +143,26 @@ impl AudioSpec {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EffectStatus {
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub requested: bool,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub available: bool,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub enabled: bool,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct EffectStatus {
+        pub requested: bool,
+        pub available: bool,
+        pub enabled: bool,
+    }
 }
 
-/// What the device's audio path can do.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptureCapabilities {
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "duplexMode"
-    )]
-    pub duplex_mode: DuplexMode,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "inputRoute"
-    )]
-    pub input_route: InputRoute,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "outputRoute"
-    )]
-    pub output_route: OutputRoute,
-    #[serde(
-        default,
-        with = "uint32",
-        skip_serializing_if = "is_default",
-        alias = "nativeSampleRateHz"
-    )]
-    pub native_sample_rate_hz: u32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "acousticEchoCancellation"
-    )]
-    pub acoustic_echo_cancellation: Option<EffectStatus>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "noiseSuppression"
-    )]
-    pub noise_suppression: Option<EffectStatus>,
+message! {
+    /// What the device's audio path can do.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct CaptureCapabilities {
+        pub duplex_mode "duplexMode": DuplexMode,
+        pub input_route "inputRoute": InputRoute,
+        pub output_route "outputRoute": OutputRoute,
+        pub native_sample_rate_hz "nativeSampleRateHz": u32,
+        pub acoustic_echo_cancellation "acousticEchoCancellation": Option<EffectStatus>,
+        pub noise_suppression "noiseSuppression": Option<EffectStatus>,
+    }
 }
 
 /// The one member a oneof holds.

@@ -4,144 +4,83 @@ use serde::{Deserialize, Serialize};
 
 use super::{AudioSpec, Heartbeat};
 use crate::ws_audio::enums::{ProtocolErrorCode, StopReason};
-use crate::ws_audio::proto_json::{is_default, or_default, uint64};
+use crate::ws_audio::proto_json::message;
 use crate::ws_audio::schema::{CaptureBinding, Duration, Id};
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerHello {
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "clientId")]
-    pub client_id: Option<Id>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "connectionId"
-    )]
-    pub connection_id: Option<Id>,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct ServerHello {
+        pub client_id "clientId": Option<Id>,
+        pub connection_id "connectionId": Option<Id>,
+    }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptureStarted {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding: Option<CaptureBinding>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "audioSpec")]
-    pub audio_spec: Option<AudioSpec>,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct CaptureStarted {
+        pub binding: Option<CaptureBinding>,
+        pub audio_spec "audioSpec": Option<AudioSpec>,
+    }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptureStopped {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding: Option<CaptureBinding>,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct CaptureStopped {
+        pub binding: Option<CaptureBinding>,
+    }
 }
 
-/// The packet `sequence` of `binding` is on disk: the device may drop its copy.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CapturePacketAccepted {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding: Option<CaptureBinding>,
-    #[serde(default, with = "uint64", skip_serializing_if = "is_default")]
-    pub sequence: u64,
+message! {
+    /// The packet `sequence` of `binding` is on disk: the device may drop its copy.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct CapturePacketAccepted {
+        pub binding: Option<CaptureBinding>,
+        pub sequence: u64,
+    }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TranscriptUpdate {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding: Option<CaptureBinding>,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub text: String,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "isFinal"
-    )]
-    pub is_final: bool,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub confidence: f32,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "speakerName"
-    )]
-    pub speaker_name: String,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct TranscriptUpdate {
+        pub binding: Option<CaptureBinding>,
+        pub text: String,
+        pub is_final "isFinal": bool,
+        pub confidence: f32,
+        pub speaker_name "speakerName": String,
+    }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlaybackOffer {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding: Option<CaptureBinding>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "turnId")]
-    pub turn_id: Option<Id>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "responseId")]
-    pub response_id: Option<Id>,
-    #[serde(default, with = "uint64", skip_serializing_if = "is_default")]
-    pub generation: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "audioSpec")]
-    pub audio_spec: Option<AudioSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<Duration>,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "bargeInAllowed"
-    )]
-    pub barge_in_allowed: bool,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct PlaybackOffer {
+        pub binding: Option<CaptureBinding>,
+        pub turn_id "turnId": Option<Id>,
+        pub response_id "responseId": Option<Id>,
+        pub generation: u64,
+        pub audio_spec "audioSpec": Option<AudioSpec>,
+        pub duration: Option<Duration>,
+        pub barge_in_allowed "bargeInAllowed": bool,
+    }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CancelPlayback {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding: Option<CaptureBinding>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "responseId")]
-    pub response_id: Option<Id>,
-    #[serde(default, with = "uint64", skip_serializing_if = "is_default")]
-    pub generation: u64,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub reason: StopReason,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct CancelPlayback {
+        pub binding: Option<CaptureBinding>,
+        pub response_id "responseId": Option<Id>,
+        pub generation: u64,
+        pub reason: StopReason,
+    }
 }
 
-/// Why the server refused a message; the connection closes after it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProtocolError {
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub code: ProtocolErrorCode,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub detail: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "rejectedEventId"
-    )]
-    pub rejected_event_id: Option<Id>,
+message! {
+    /// Why the server refused a message; the connection closes after it.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct ProtocolError {
+        pub code: ProtocolErrorCode,
+        pub detail: String,
+        pub rejected_event_id "rejectedEventId": Option<Id>,
+    }
 }
 
 control! {
