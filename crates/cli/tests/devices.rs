@@ -314,14 +314,7 @@ async fn a_v2_device_streams_opus_into_a_transcribed_conversation_with_every_pac
         ServerEvent::CaptureStopped(stopped) => assert_eq!(stopped.binding, Some(binding.clone())),
         other => panic!("expected capture_stopped, got {other:?}"),
     }
-    server
-        .eventually("the conversation completes", || async {
-            !server
-                .events(&alice, "conversation.complete")
-                .await
-                .is_empty()
-        })
-        .await;
+    server.until_logged(&alice, "conversation.complete").await;
     let conversations = server.conversations(&alice).await;
     assert_eq!(conversations.len(), 1);
     assert_eq!(conversations[0]["end_reason"], "user_stopped");
@@ -608,14 +601,7 @@ async fn bare_pcm_after_audio_start_is_transcribed() {
     };
     assert_eq!(last["data"]["text"], "Bare frames work too.");
     ws_send(&mut socket, json!({"type": "audio-stop"}), None).await;
-    server
-        .eventually("the conversation completes", || async {
-            !server
-                .events(&alice, "conversation.complete")
-                .await
-                .is_empty()
-        })
-        .await;
+    server.until_logged(&alice, "conversation.complete").await;
     assert_eq!(speech.connections()[0].audio_bytes, 2 * 16_000 * 2);
     let conversations = server.conversations(&alice).await;
     let id = conversations[0]["conversation_id"].as_str().expect("id");

@@ -863,14 +863,7 @@ async fn a_streamed_session_is_transcribed_remembered_and_announced_in_order() {
     assert_eq!(last["data"]["is_final"], true);
     send_header(&mut socket, json!({"type": "audio-stop"})).await;
 
-    server
-        .eventually("the conversation completes", || async {
-            !server
-                .events(&alice, "conversation.complete")
-                .await
-                .is_empty()
-        })
-        .await;
+    server.until_logged(&alice, "conversation.complete").await;
     assert_eq!(
         speech.connections()[0].query_values("keyterm"),
         ["hey hermes"]

@@ -276,6 +276,15 @@ impl Server {
         body["events"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Waits (bounded) until the event log holds a record of `event_type` that `token`'s user
+    /// may see.
+    pub async fn until_logged(&self, token: &str, event_type: &str) {
+        self.eventually(&format!("{event_type} in the event log"), || async {
+            !self.events(token, event_type).await.is_empty()
+        })
+        .await
+    }
+
     /// The user's conversations, newest first.
     pub async fn conversations(&self, token: &str) -> Vec<Value> {
         self.get(Some(token), "/api/conversations").await.1["conversations"]
