@@ -25,7 +25,7 @@ use chronicle_server::ws_audio::schema::{
 use chronicle_test_servers::{Deepgram, DeepgramBehaviour, Utterance};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use support::{ALICE, Server, pcm_bytes, tone};
+use support::{ALICE, Server, Socket, next_json, pcm_bytes, tone};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -36,9 +36,6 @@ const PLUGINS_YML: &str = "plugins:
     events: [transcript.streaming, conversation.complete, button.single_press, button.double_press]
     permissions: [database]
 ";
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A server whose live transcription is a Deepgram-speaking server that says `text` once it
 /// has heard a second of audio.
@@ -317,14 +314,7 @@ async fn a_v2_device_streams_opus_into_a_transcribed_conversation_with_every_pac
         ServerEvent::CaptureStopped(stopped) => assert_eq!(stopped.binding, Some(binding.clone())),
         other => panic!("expected capture_stopped, got {other:?}"),
     }
-    server
-        .eventually("the conversation completes", || async {
-            !server
-                .events(&alice, "conversation.complete")
-                .await
-                .is_empty()
-        })
-        .await;
+    server.until_logged(&alice, "conversation.complete").await;
     let conversations = server.conversations(&alice).await;
     assert_eq!(conversations.len(), 1);
     assert_eq!(conversations[0]["end_reason"], "user_stopped");
@@ -483,26 +473,8 @@ async fn ws_connect(server: &Server, query: &str) -> Socket {
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(&format!("/ws?{query}")))
         .await
         .expect("connect");
-    assert_eq!(ws_next(&mut socket).await["type"], "ready");
+    assert_eq!(next_json(&mut socket).await["type"], "ready");
     socket
-}
-
-async fn ws_next(socket: &mut Socket) -> Value {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a message in time")
-        {
-            Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(text.trim()).expect("json");
-            }
-            Some(Ok(Message::Close(frame))) => {
-                return json!({"closed": frame.map(|f| (u16::from(f.code), f.reason.to_string()))});
-            }
-            Some(Ok(_)) => continue,
-            other => return json!({"ended": format!("{other:?}")}),
-        }
-    }
 }
 
 async fn ws_send(socket: &mut Socket, header: Value, payload: Option<Vec<u8>>) {
@@ -528,7 +500,7 @@ async fn spooled_chunk(socket: &mut Socket, segment: &str, sequence: u64) {
 async fn acks(socket: &mut Socket, count: usize) -> Vec<(String, u64)> {
     let mut acks = Vec::new();
     while acks.len() < count {
-        let message = ws_next(socket).await;
+        let message = next_json(socket).await;
         assert_eq!(message["type"], "audio-ack", "{message}");
         acks.push((
             message["spool_segment_id"]
@@ -581,7 +553,7 @@ async fn spooled_chunks_are_acked_in_order_and_a_resent_chunk_is_not_taken_twice
     assert_eq!(acks(&mut socket, 3).await, expected);
     ws_send(&mut socket, json!({"type": "audio-stop"}), None).await;
     ws_send(&mut socket, json!({"type": "ping"}), None).await;
-    assert_eq!(ws_next(&mut socket).await, json!({"type": "pong"}));
+    assert_eq!(next_json(&mut socket).await, json!({"type": "pong"}));
 
     server
         .eventually("the first connection's conversation", || async {
@@ -621,7 +593,7 @@ async fn bare_pcm_after_audio_start_is_transcribed() {
     }
     // The transcripts are relayed back as the header-framed audio's are.
     let last = loop {
-        let message = ws_next(&mut socket).await;
+        let message = next_json(&mut socket).await;
         assert_eq!(message["type"], "interim_transcript", "{message}");
         if message["data"]["is_final"] == true {
             break message;
@@ -629,14 +601,7 @@ async fn bare_pcm_after_audio_start_is_transcribed() {
     };
     assert_eq!(last["data"]["text"], "Bare frames work too.");
     ws_send(&mut socket, json!({"type": "audio-stop"}), None).await;
-    server
-        .eventually("the conversation completes", || async {
-            !server
-                .events(&alice, "conversation.complete")
-                .await
-                .is_empty()
-        })
-        .await;
+    server.until_logged(&alice, "conversation.complete").await;
     assert_eq!(speech.connections()[0].audio_bytes, 2 * 16_000 * 2);
     let conversations = server.conversations(&alice).await;
     let id = conversations[0]["conversation_id"].as_str().expect("id");
@@ -650,7 +615,7 @@ async fn bare_pcm_after_audio_start_is_transcribed() {
         .send(Message::binary(vec![0, 0]))
         .await
         .expect("send");
-    let closed = ws_next(&mut socket).await;
+    let closed = next_json(&mut socket).await;
     assert_eq!(closed["closed"][0], 1003, "{closed}");
 }
 
@@ -738,7 +703,7 @@ async fn a_plugins_stop_playback_reaches_the_device_as_stop_audio() {
     )
     .await;
     assert_eq!(
-        ws_next(&mut socket).await,
+        next_json(&mut socket).await,
         json!({"type": "stop-audio", "data": {}}),
         "upstream's downlink message, on the device's own connection"
     );

@@ -15,13 +15,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::{Project, Server, eventually};
 
 const ADMIN: (&str, &str) = ("admin@example.com", "admin-password");
 
@@ -29,151 +31,49 @@ const SLOW_RECORDER: &str = include_str!("fixtures/reliability/slow_recorder.py"
 const CRASH_ONCE: &str = include_str!("fixtures/reliability/crash_once.py");
 const FLAKY: &str = include_str!("fixtures/reliability/flaky.py");
 
-/// A temp project folder: `config/plugins.yml`, `plugins/<id>/` and `data/`, plus whatever
-/// files the plugins write (journals, pid files, markers).
-struct Project {
-    dir: tempfile::TempDir,
-    /// The plugin's folder, relative to the project.
-    plugin: String,
+/// A temp project whose `plugins.yml` is `plugins_yml` (`{dir}` stands for the plugin's own
+/// folder, the one place its sandbox lets it write its journals, pid files and markers),
+/// with one Python plugin `id` of class `class` in the guide's layout.
+fn python_project(plugins_yml: &str, id: &str, class: &str, code: &str) -> Project {
+    let project = Project::new();
+    let own = project.path(&format!("plugins/{id}")).display().to_string();
+    project.write("config/plugins.yml", &plugins_yml.replace("{dir}", &own));
+    project.write(&format!("plugins/{id}/plugin.py"), code);
+    project.write(
+        &format!("plugins/{id}/__init__.py"),
+        &format!("from .plugin import {class}\n"),
+    );
+    project
 }
 
-impl Project {
-    /// A project whose `plugins.yml` is `plugins_yml` (`{dir}` stands for the plugin's own
-    /// folder, the one place its sandbox lets it write), with one Python plugin `id` of class
-    /// `class` in the guide's layout.
-    fn new(plugins_yml: &str, id: &str, class: &str, code: &str) -> Self {
-        let project = Self {
-            dir: tempfile::tempdir().expect("temp dir"),
-            plugin: format!("plugins/{id}"),
-        };
-        let own = project.path(&project.plugin).display().to_string();
-        project.write("config/plugins.yml", &plugins_yml.replace("{dir}", &own));
-        project.write(&format!("plugins/{id}/plugin.py"), code);
-        project.write(
-            &format!("plugins/{id}/__init__.py"),
-            &format!("from .plugin import {class}\n"),
-        );
-        project
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    /// A file the plugin writes, in its folder.
-    fn plugin_file(&self, name: &str) -> PathBuf {
-        self.path(&self.plugin).join(name)
-    }
-
-    fn write(&self, relative: &str, contents: &str) {
-        let path = self.path(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, contents).unwrap();
-    }
-
-    /// The `chronicle` binary, run in the project with no configuration from the test's
-    /// environment.
-    fn chronicle(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chronicle"));
-        command
-            .current_dir(self.dir.path())
-            .env_remove("CONFIG_DIR")
-            .env_remove("PLUGINS_DIR")
-            .env_remove("DATA_DIR")
-            .env_remove("RUST_LOG");
-        command
-    }
-
-    /// Runs a `chronicle` command to its end and gives its output; panics if it cannot start.
-    fn run(&self, args: &[&str]) -> Output {
-        self.chronicle()
-            .args(args)
-            .output()
-            .unwrap_or_else(|error| panic!("chronicle {}: {error}", args.join(" ")))
-    }
-
-    /// Starts `chronicle serve` on this project (port chosen by the system) and waits
-    /// (bounded) until it listens.
-    fn serve(&self) -> Server {
-        let mut child = self
-            .chronicle()
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--data-dir",
-                "data",
-                "--no-hot-reload",
-                "--log",
-                "warn",
-            ])
-            .env("ADMIN_EMAIL", ADMIN.0)
-            .env("ADMIN_PASSWORD", ADMIN.1)
-            .env("AUTH_SECRET_KEY", "test-secret-key-0123456789")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start chronicle serve");
-        // The first line names the address; the rest is drained so the server never writes
-        // into a closed pipe.
-        let stdout = child.stdout.take().unwrap();
-        let (first, line) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = first.send(lines.next());
-            lines.for_each(drop);
-        });
-        let line = match line.recv_timeout(Duration::from_secs(60)) {
-            Ok(Some(Ok(line))) => line,
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("chronicle serve did not say where it listens: {other:?}");
-            }
-        };
-        let base = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        // reqwest is built without a crypto provider of its own; the product installs ring,
-        // and so does the test.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Server {
-            child,
-            base,
-            http: reqwest::Client::new(),
-        }
-    }
+/// A file the project's one plugin writes in its folder.
+fn plugin_file(project: &Project, name: &str) -> std::path::PathBuf {
+    let plugin = std::fs::read_dir(project.path("plugins"))
+        .ok()
+        .and_then(|mut entries| entries.next())
+        .and_then(Result::ok)
+        .map(|entry| entry.path())
+        .expect("the project has its plugin's folder");
+    plugin.join(name)
 }
 
-/// A running `chronicle serve`; killed (SIGKILL) and reaped when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
+/// Starts `chronicle serve` on the project, its data in `data/`, without hot reload, with the
+/// admin.
+fn serve(project: &Project) -> Server {
+    project.serve(
+        &["--data-dir", "data", "--no-hot-reload"],
+        &[("ADMIN_EMAIL", ADMIN.0), ("ADMIN_PASSWORD", ADMIN.1)],
+    )
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+// `support` is compiled into this test crate, so what only these tests ask of its `Server`
+// can sit here.
 impl Server {
-    /// `kill -9`, and reaps it.
-    fn kill(&mut self) {
-        self.child.kill().expect("kill -9 the server");
-        self.child.wait().expect("reap the server");
-    }
-
     /// SIGTERM, and waits (bounded) for it to shut down on its own.
     fn stop(&mut self) {
-        signal(self.child.id(), "-TERM");
+        signal(self.pid(), "-TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().unwrap().is_none() {
+        while !self.exited() {
             assert!(
                 Instant::now() < deadline,
                 "the server did not stop within 30 s of SIGTERM"
@@ -182,43 +82,9 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Logs the admin in; the bearer token.
-    async fn login(&self) -> String {
-        let response = self
-            .http
-            .post(self.url("/auth/jwt/login"))
-            .form(&[("username", ADMIN.0), ("password", ADMIN.1)])
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(response.status(), 200, "admin login");
-        let body: Value = response.json().await.unwrap();
-        body["access_token"].as_str().expect("token").to_owned()
-    }
-
-    /// A request with the admin's token: the status and the body (JSON, or the text as a
-    /// string).
-    async fn call(&self, method: reqwest::Method, token: &str, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .request(method, self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("{path}: {error}"));
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body)
-    }
-
     /// A GET that must answer 200.
-    async fn get(&self, token: &str, path: &str) -> Value {
-        let (status, body) = self.call(reqwest::Method::GET, token, path).await;
+    async fn get_ok(&self, token: &str, path: &str) -> Value {
+        let (status, body) = self.get(Some(token), path).await;
         assert_eq!(status, 200, "GET {path}: {body}");
         body
     }
@@ -266,7 +132,7 @@ impl Server {
     /// `GET /api/admin/deliveries` with `query`: the rows and the counts by status.
     async fn deliveries(&self, token: &str, query: &str) -> (Vec<Value>, HashMap<String, u64>) {
         let body = self
-            .get(token, &format!("/api/admin/deliveries?{query}"))
+            .get_ok(token, &format!("/api/admin/deliveries?{query}"))
             .await;
         let rows = body["deliveries"].as_array().expect("deliveries").clone();
         let counts = body["counts"]
@@ -280,7 +146,7 @@ impl Server {
 
     /// The plugin's entry in `GET /api/admin/plugins/health`.
     async fn plugin_health(&self, token: &str, id: &str) -> Value {
-        let health = self.get(token, "/api/admin/plugins/health").await;
+        let health = self.get_ok(token, "/api/admin/plugins/health").await;
         health["plugins"]
             .as_array()
             .into_iter()
@@ -305,27 +171,6 @@ fn process_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|stat| !stat.split(") ").nth(1).unwrap_or("").starts_with('Z'))
         .unwrap_or(false)
-}
-
-/// Polls `check` every 50 ms until it gives `Ok`, for at most `limit`; otherwise panics
-/// naming `what` and showing the last `Err`, the state it was in.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        let last = match check().await {
-            Ok(value) => return value,
-            Err(state) => state,
-        };
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for: {what}\nlast seen: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// One line of a plugin's journal: a call it acknowledged.
@@ -369,7 +214,7 @@ const BATCH: usize = 100;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_server_mid_delivery_loses_no_event() {
     let clock = Instant::now();
-    let project = Project::new(
+    let project = python_project(
         r#"plugins:
   slow_recorder:
     enabled: true
@@ -380,9 +225,9 @@ async fn killing_the_server_mid_delivery_loses_no_event() {
         "SlowRecorderPlugin",
         SLOW_RECORDER,
     );
-    let journal_path = project.plugin_file("journal.txt");
-    let mut server = project.serve();
-    let mut token = server.login().await;
+    let journal_path = plugin_file(&project, "journal.txt");
+    let mut server = serve(&project);
+    let mut token = server.login(ADMIN).await;
     let plugin_pid = server.plugin_health(&token, "slow_recorder").await["pid"]
         .as_u64()
         .expect("the plugin process's pid") as u32;
@@ -438,8 +283,8 @@ async fn killing_the_server_mid_delivery_loses_no_event() {
     );
 
     let restarted = Instant::now();
-    server = project.serve();
-    token = server.login().await;
+    server = serve(&project);
+    token = server.login(ADMIN).await;
     while uploaded.len() < EVENTS {
         let batch = server
             .upload(&token, BATCH, &format!("b{}", uploaded.len() / BATCH))
@@ -556,7 +401,7 @@ async fn killing_the_server_mid_delivery_loses_no_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_plugin_killed_mid_delivery_is_restarted_and_its_delivery_retried() {
-    let project = Project::new(
+    let project = python_project(
         r#"plugins:
   crash_once:
     enabled: true
@@ -568,11 +413,11 @@ async fn a_process_plugin_killed_mid_delivery_is_restarted_and_its_delivery_retr
         "CrashOncePlugin",
         CRASH_ONCE,
     );
-    let server = project.serve();
-    let token = server.login().await;
+    let server = serve(&project);
+    let token = server.login(ADMIN).await;
     let conversation = server.upload(&token, 1, "one").await.remove(0);
 
-    let pid_file = project.plugin_file("plugin.pid");
+    let pid_file = plugin_file(&project, "plugin.pid");
     let pid: u32 = eventually(
         "the plugin to write its pid on attempt 1",
         Duration::from_secs(30),
@@ -602,7 +447,7 @@ async fn a_process_plugin_killed_mid_delivery_is_restarted_and_its_delivery_retr
         delivery["attempt"].as_u64().unwrap() >= 2,
         "retried after the kill: {delivery}"
     );
-    let entries = journal(&project.plugin_file("journal.txt"));
+    let entries = journal(&plugin_file(&project, "journal.txt"));
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(
         (entries[0].key.as_str(), entries[0].conversation.as_str()),
@@ -622,7 +467,7 @@ async fn a_process_plugin_killed_mid_delivery_is_restarted_and_its_delivery_retr
 
 /// A project with the `flaky` plugin, broken (its marker exists), given one retry.
 fn flaky_project() -> Project {
-    let project = Project::new(
+    let project = python_project(
         r#"plugins:
   flaky:
     enabled: true
@@ -670,12 +515,12 @@ async fn dead_letter(server: &Server, token: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_is_replayed_by_the_cli_once_the_plugin_is_fixed() {
     let project = flaky_project();
-    let mut server = project.serve();
-    let token = server.login().await;
+    let mut server = serve(&project);
+    let token = server.login(ADMIN).await;
     let dead = dead_letter(&server, &token).await;
     let id = dead["id"].as_i64().unwrap().to_string();
     server.stop();
-    std::fs::remove_file(project.plugin_file("broken")).unwrap();
+    std::fs::remove_file(plugin_file(&project, "broken")).unwrap();
 
     let listed = project.run(&[
         "deliveries",
@@ -706,7 +551,7 @@ async fn a_dead_letter_is_replayed_by_the_cli_once_the_plugin_is_fixed() {
         )),
         "{stdout}"
     );
-    let entries = journal(&project.plugin_file("journal.txt"));
+    let entries = journal(&plugin_file(&project, "journal.txt"));
     assert_eq!(
         entries
             .iter()
@@ -728,16 +573,17 @@ async fn a_dead_letter_is_replayed_by_the_cli_once_the_plugin_is_fixed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_is_replayed_by_the_admin_api_once_the_plugin_is_fixed() {
     let project = flaky_project();
-    let server = project.serve();
-    let token = server.login().await;
+    let server = serve(&project);
+    let token = server.login(ADMIN).await;
     let dead = dead_letter(&server, &token).await;
-    std::fs::remove_file(project.plugin_file("broken")).unwrap();
+    std::fs::remove_file(plugin_file(&project, "broken")).unwrap();
 
     let (status, body) = server
-        .call(
+        .send(
             reqwest::Method::POST,
-            &token,
+            Some(&token),
             "/api/admin/deliveries/replay-dead",
+            None,
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -755,7 +601,7 @@ async fn a_dead_letter_is_replayed_by_the_admin_api_once_the_plugin_is_fixed() {
     )
     .await;
     assert_eq!(replayed["attempt"], 3, "{replayed}");
-    let entries = journal(&project.plugin_file("journal.txt"));
+    let entries = journal(&plugin_file(&project, "journal.txt"));
     assert_eq!(
         entries
             .iter()

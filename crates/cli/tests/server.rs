@@ -2,17 +2,17 @@
 //! (reqwest) and a real WebSocket client (tokio-tungstenite), as a device and the Chronicle
 //! clients would.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use support::{ALICE, Project, Server, Socket, next_json, pcm_bytes, tone};
 use tokio_tungstenite::tungstenite::Message;
 
 const ADMIN: (&str, &str) = ("admin@example.com", "admin-password");
-const ALICE: (&str, &str) = ("alice@example.com", "alice-password");
 const BOB: (&str, &str) = ("bob@example.com", "bob-password-1");
 
 const PLUGINS_YML: &str = "plugins:
@@ -36,187 +36,26 @@ const PLUGINS_YML: &str = "plugins:
     keywords: [lights]
 ";
 
-/// A running server in a temp project; killed when dropped.
-struct Server {
-    child: Child,
-    dir: tempfile::TempDir,
-    base: String,
-    http: reqwest::Client,
+/// A server with the plugins of `PLUGINS_YML`, the users Alice and Bob, and the admin.
+fn start() -> Server {
+    start_with(&[])
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// As [`start`], with `env` set (the pipeline's providers, for one).
+fn start_with(env: &[(&str, &str)]) -> Server {
+    let project = Project::with_plugins(PLUGINS_YML, &[]);
+    project.add_user(ALICE);
+    project.add_user(BOB);
+    let admin = [("ADMIN_EMAIL", ADMIN.0), ("ADMIN_PASSWORD", ADMIN.1)];
+    project.serve(&[], &[&admin, env].concat())
 }
-
-fn chronicle(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_chronicle"));
-    command
-        .current_dir(dir)
-        .env_remove("CONFIG_DIR")
-        .env_remove("PLUGINS_DIR")
-        .env_remove("DATA_DIR")
-        .env_remove("RUST_LOG");
-    command
-}
-
-impl Server {
-    fn start() -> Self {
-        Self::start_with(&[])
-    }
-
-    /// A server with `env` set (the pipeline's providers, for one).
-    fn start_with(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir_all(dir.path().join("config")).expect("mkdir");
-        std::fs::create_dir_all(dir.path().join("plugins")).expect("mkdir");
-        std::fs::write(dir.path().join("config/plugins.yml"), PLUGINS_YML).expect("write");
-        for (email, password) in [ALICE, BOB] {
-            let status = chronicle(dir.path())
-                .args(["user", "add", email, "--password", password])
-                .stdout(Stdio::null())
-                .status()
-                .expect("user add");
-            assert!(status.success());
-        }
-        let mut child = chronicle(dir.path())
-            .args(["serve", "--bind", "127.0.0.1:0", "--log", "warn"])
-            .env("ADMIN_EMAIL", ADMIN.0)
-            .env("ADMIN_PASSWORD", ADMIN.1)
-            .env("AUTH_SECRET_KEY", "test-secret-key-0123456789")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start chronicle serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("a line");
-        let base = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        Server {
-            child,
-            dir,
-            base,
-            http: {
-                // reqwest is built without a crypto provider of its own; the product installs
-                // ring, and so does the test.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::new()
-            },
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn ws_url(&self, query: &str) -> String {
-        format!("{}/ws?{query}", self.base.replacen("http://", "ws://", 1))
-    }
-
-    async fn login(&self, (email, password): (&str, &str)) -> String {
-        let response = self
-            .http
-            .post(self.url("/auth/jwt/login"))
-            .form(&[("username", email), ("password", password)])
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(response.status(), 200, "login {email}");
-        let body: Value = response.json().await.expect("json");
-        assert_eq!(body["token_type"], "bearer");
-        body["access_token"].as_str().expect("token").to_owned()
-    }
-
-    async fn get(&self, token: Option<&str>, path: &str) -> (u16, Value) {
-        self.send(reqwest::Method::GET, token, path, None).await
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        token: Option<&str>,
-        path: &str,
-        body: Option<String>,
-    ) -> (u16, Value) {
-        let mut request = self.http.request(method, self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    /// Polls (bounded) until `check` holds.
-    async fn eventually<F, Fut>(&self, what: &str, mut check: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        for _ in 0..100 {
-            if check().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting for: {what}");
-    }
-
-    /// The event log records of `event_type` that `token`'s user may see, newest first.
-    async fn events(&self, token: &str, event_type: &str) -> Vec<Value> {
-        let (_, body) = self
-            .get(Some(token), &format!("/api/events?event_type={event_type}"))
-            .await;
-        body["events"].as_array().cloned().unwrap_or_default()
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(server: &Server, query: &str) -> (Socket, Value) {
-    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(query))
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(&format!("/ws?{query}")))
         .await
         .expect("connect");
     let first = next_json(&mut socket).await;
     (socket, first)
-}
-
-async fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a message in time")
-        {
-            Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(text.trim()).expect("json");
-            }
-            Some(Ok(Message::Close(frame))) => {
-                return json!({"closed": frame.map(|f| (u16::from(f.code), f.reason.to_string()))});
-            }
-            Some(Ok(_)) => continue,
-            other => return json!({"ended": format!("{other:?}")}),
-        }
-    }
 }
 
 async fn send_header(socket: &mut Socket, header: Value) {
@@ -234,26 +73,9 @@ async fn send_chunk(socket: &mut Socket, payload: Vec<u8>) {
         .expect("send payload");
 }
 
-/// A tenth of a second of a 440 Hz tone, 16 kHz mono s16le.
-fn pcm_100ms() -> Vec<u8> {
-    (0..1600)
-        .flat_map(|i| {
-            (((i as f32 * 440.0 * std::f32::consts::TAU / 16000.0).sin() * 8000.0) as i16)
-                .to_le_bytes()
-        })
-        .collect()
-}
-
-async fn conversations(server: &Server, token: &str) -> Vec<Value> {
-    server.get(Some(token), "/api/conversations").await.1["conversations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
-    let server = Server::start();
+    let server = start();
     let alice = server.login(ALICE).await;
     let (mut socket, ready) = connect(
         &server,
@@ -267,7 +89,7 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
 
     send_header(&mut socket, json!({"type": "audio-start", "data": {"rate": 16000, "width": 2, "channels": 1, "mode": "streaming"}, "payload_length": null})).await;
     for _ in 0..20 {
-        send_chunk(&mut socket, pcm_100ms()).await;
+        send_chunk(&mut socket, pcm_bytes(&tone(0.1))).await;
     }
     send_header(&mut socket, json!({"type": "ping"})).await;
     assert_eq!(next_json(&mut socket).await, json!({"type": "pong"}));
@@ -279,7 +101,8 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
     .await;
     server
         .eventually("the button closed the conversation", || async {
-            conversations(&server, &alice)
+            server
+                .conversations(&alice)
                 .await
                 .iter()
                 .any(|c| c["end_reason"] == "button_close")
@@ -295,7 +118,8 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
         .eventually(
             "the double press starred the closed conversation",
             || async {
-                conversations(&server, &alice)
+                server
+                    .conversations(&alice)
                     .await
                     .iter()
                     .any(|c| c["end_reason"] == "button_close" && c["starred"] == true)
@@ -304,18 +128,19 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
         .await;
     // Audio after a close opens the next conversation; stopping ends it.
     for _ in 0..10 {
-        send_chunk(&mut socket, pcm_100ms()).await;
+        send_chunk(&mut socket, pcm_bytes(&tone(0.1))).await;
     }
     send_header(&mut socket, json!({"type": "audio-stop"})).await;
     server
         .eventually("audio-stop ended the second conversation", || async {
-            conversations(&server, &alice)
+            server
+                .conversations(&alice)
                 .await
                 .iter()
                 .any(|c| c["end_reason"] == "user_stopped")
         })
         .await;
-    let all = conversations(&server, &alice).await;
+    let all = server.conversations(&alice).await;
     let first = all
         .iter()
         .find(|c| c["end_reason"] == "button_close")
@@ -383,7 +208,7 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opus_audio_is_decoded_and_recorded() {
-    let server = Server::start();
+    let server = start();
     let alice = server.login(ALICE).await;
     let (mut socket, ready) = connect(
         &server,
@@ -407,13 +232,14 @@ async fn opus_audio_is_decoded_and_recorded() {
     send_header(&mut socket, json!({"type": "audio-stop"})).await;
     server
         .eventually("the opus conversation completed", || async {
-            conversations(&server, &alice)
+            server
+                .conversations(&alice)
                 .await
                 .iter()
                 .any(|c| c["end_reason"] == "user_stopped")
         })
         .await;
-    let conversation = conversations(&server, &alice).await.remove(0);
+    let conversation = server.conversations(&alice).await.remove(0);
     assert!(
         (conversation["duration_seconds"].as_f64().unwrap_or(0.0) - 1.0).abs() < 0.05,
         "{conversation}"
@@ -422,7 +248,7 @@ async fn opus_audio_is_decoded_and_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_connections_are_closed_with_a_reason_and_others_keep_serving() {
-    let server = Server::start();
+    let server = start();
     let alice = server.login(ALICE).await;
     let (_, refused) = connect(&server, "codec=pcm&token=not-a-token").await;
     assert_eq!(refused["error"], "authentication_failed");
@@ -503,7 +329,7 @@ fn upload_form(files: Vec<(&str, Vec<u8>)>) -> reqwest::multipart::Form {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_become_conversations_and_bad_files_fail_alone() {
-    let server = Server::start();
+    let server = start();
     let admin = server.login(ADMIN).await;
     let tone: Vec<i16> = (0..32000)
         .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 16000.0).sin() * 8000.0) as i16)
@@ -585,7 +411,7 @@ async fn uploads_become_conversations_and_bad_files_fail_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_enforces_who_may_call_it() {
-    let server = Server::start();
+    let server = start();
     let (admin, alice, bob) = (
         server.login(ADMIN).await,
         server.login(ALICE).await,
@@ -593,14 +419,14 @@ async fn every_route_enforces_who_may_call_it() {
     );
     // Alice has a conversation and a memory; Bob may see neither.
     let (mut socket, _) = connect(&server, &format!("codec=pcm&token={alice}&device_name=a")).await;
-    send_chunk(&mut socket, pcm_100ms()).await;
+    send_chunk(&mut socket, pcm_bytes(&tone(0.1))).await;
     send_header(&mut socket, json!({"type": "audio-stop"})).await;
     server
         .eventually("alice's conversation", || async {
-            !conversations(&server, &alice).await.is_empty()
+            !server.conversations(&alice).await.is_empty()
         })
         .await;
-    let conversation = conversations(&server, &alice).await[0]["conversation_id"]
+    let conversation = server.conversations(&alice).await[0]["conversation_id"]
         .as_str()
         .expect("id")
         .to_owned();
@@ -822,7 +648,7 @@ async fn every_route_enforces_who_may_call_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugins_reload_on_change_and_a_broken_change_is_refused() {
-    let server = Server::start();
+    let server = start();
     let admin = server.login(ADMIN).await;
     let enabled = |health: &Value| -> Vec<String> {
         health["plugins"]
@@ -956,17 +782,17 @@ async fn plugins_reload_on_change_and_a_broken_change_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_sends_dispatches_live_to_their_user() {
-    let server = Server::start();
+    let server = start();
     let alice = server.login(ALICE).await;
     let (mut socket, _) = connect(&server, &format!("codec=pcm&token={alice}&device_name=a")).await;
-    send_chunk(&mut socket, pcm_100ms()).await;
+    send_chunk(&mut socket, pcm_bytes(&tone(0.1))).await;
     send_header(&mut socket, json!({"type": "audio-stop"})).await;
     server
         .eventually("a conversation", || async {
-            !conversations(&server, &alice).await.is_empty()
+            !server.conversations(&alice).await.is_empty()
         })
         .await;
-    let conversation = conversations(&server, &alice).await[0]["conversation_id"]
+    let conversation = server.conversations(&alice).await[0]["conversation_id"]
         .as_str()
         .expect("id")
         .to_owned();
@@ -1029,7 +855,7 @@ async fn a_streamed_session_is_transcribed_remembered_and_announced_in_order() {
     })
     .await;
     let chat_url = format!("{}/v1", chat.base_url());
-    let server = Server::start_with(&[
+    let server = start_with(&[
         ("TRANSCRIPTION_PROVIDER", "deepgram"),
         ("TRANSCRIPTION_URL", &speech.url()),
         ("DEEPGRAM_API_KEY", "dg-test-key"),
@@ -1044,7 +870,7 @@ async fn a_streamed_session_is_transcribed_remembered_and_announced_in_order() {
     .await;
     send_header(&mut socket, json!({"type": "audio-start", "data": {"rate": 16000, "width": 2, "channels": 1, "mode": "streaming"}})).await;
     for _ in 0..20 {
-        send_chunk(&mut socket, pcm_100ms()).await;
+        send_chunk(&mut socket, pcm_bytes(&tone(0.1))).await;
     }
     // The device hears the interim transcript, then the final one.
     let interim = next_json(&mut socket).await;
@@ -1058,14 +884,7 @@ async fn a_streamed_session_is_transcribed_remembered_and_announced_in_order() {
     assert_eq!(last["data"]["is_final"], true);
     send_header(&mut socket, json!({"type": "audio-stop"})).await;
 
-    server
-        .eventually("the conversation completes", || async {
-            !server
-                .events(&alice, "conversation.complete")
-                .await
-                .is_empty()
-        })
-        .await;
+    server.until_logged(&alice, "conversation.complete").await;
     assert_eq!(
         speech.connections()[0].query_values("keyterm"),
         ["hey hermes"]
@@ -1100,7 +919,7 @@ async fn a_streamed_session_is_transcribed_remembered_and_announced_in_order() {
         "user_stopped"
     );
 
-    let all = conversations(&server, &alice).await;
+    let all = server.conversations(&alice).await;
     let id = all[0]["conversation_id"].as_str().expect("id");
     let (_, conversation) = server
         .get(Some(&alice), &format!("/api/conversations/{id}"))
@@ -1135,7 +954,7 @@ async fn uploads_are_transcribed_in_batch_and_a_broken_provider_fails_only_the_t
         }
     })
     .await;
-    let server = Server::start_with(&[
+    let server = start_with(&[
         ("TRANSCRIPTION_PROVIDER", "openai"),
         ("TRANSCRIPTION_URL", &speech.base_url()),
         ("TRANSCRIPTION_RETRIES", "1"),

@@ -1,21 +1,147 @@
-//! What the end-to-end tests of the device sockets share: the real `chronicle serve` in a
-//! temporary project on 127.0.0.1 (as `server.rs` starts it), logins and polling.
+//! What the end-to-end tests of the server share (`server.rs`, `devices.rs`, `reliability.rs`):
+//! a temporary project, the real `chronicle` run in it, `chronicle serve` on 127.0.0.1, logins
+//! and requests, bounded polls, and reading a socket's next JSON message.
 
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 pub const ALICE: (&str, &str) = ("alice@example.com", "alice-password");
 
-/// A running server in a temp project; killed when dropped.
+/// A temporary project folder, removed once the last clone of it (a [`Server`] keeps one) is
+/// dropped, so a test can stop a server and start another on the same data.
+#[derive(Clone)]
+pub struct Project {
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl Project {
+    /// An empty project.
+    pub fn new() -> Self {
+        Self {
+            dir: Arc::new(tempfile::tempdir().expect("temp dir")),
+        }
+    }
+
+    /// A project whose `config/plugins.yml` is `plugins_yml`, with an empty `plugins/` and
+    /// `files` (path relative to the project, contents) written: plugin folders, for one.
+    pub fn with_plugins(plugins_yml: &str, files: &[(&str, &str)]) -> Self {
+        let project = Self::new();
+        std::fs::create_dir_all(project.path("plugins")).expect("mkdir");
+        project.write("config/plugins.yml", plugins_yml);
+        for (relative, contents) in files {
+            project.write(relative, contents);
+        }
+        project
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root().join(relative)
+    }
+
+    /// Writes `contents` at `relative`, making its folders.
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write");
+    }
+
+    /// The `chronicle` binary, run in the project with no configuration from the test's
+    /// environment.
+    pub fn chronicle(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chronicle"));
+        command
+            .current_dir(self.root())
+            .env_remove("CONFIG_DIR")
+            .env_remove("PLUGINS_DIR")
+            .env_remove("DATA_DIR")
+            .env_remove("RUST_LOG");
+        command
+    }
+
+    /// Runs a `chronicle` command to its end and gives its output; panics if it cannot start.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.chronicle()
+            .args(args)
+            .output()
+            .unwrap_or_else(|error| panic!("chronicle {}: {error}", args.join(" ")))
+    }
+
+    /// `chronicle user add`.
+    pub fn add_user(&self, (email, password): (&str, &str)) {
+        let status = self
+            .chronicle()
+            .args(["user", "add", email, "--password", password])
+            .stdout(Stdio::null())
+            .status()
+            .expect("user add");
+        assert!(status.success(), "user add {email}");
+    }
+
+    /// Starts `chronicle serve` with `args` and `env` on this project (port chosen by the
+    /// system) and waits (bounded) until it listens.
+    pub fn serve(&self, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut child = self
+            .chronicle()
+            .args(["serve", "--bind", "127.0.0.1:0", "--log", "warn"])
+            .args(args)
+            .env("AUTH_SECRET_KEY", "test-secret-key-0123456789")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start chronicle serve");
+        // The first line names the address; the rest is drained so the server never writes
+        // into a closed pipe.
+        let stdout = child.stdout.take().expect("stdout");
+        let (first, line) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = first.send(lines.next());
+            lines.for_each(drop);
+        });
+        let line = match line.recv_timeout(Duration::from_secs(60)) {
+            Ok(Some(Ok(line))) => line,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("chronicle serve did not say where it listens: {other:?}");
+            }
+        };
+        let base = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        // reqwest is built without a crypto provider of its own; the product installs ring,
+        // and so does the test.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Server {
+            child,
+            project: self.clone(),
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+/// A running `chronicle serve`; killed (SIGKILL) and reaped when dropped.
 pub struct Server {
     child: Child,
-    _dir: tempfile::TempDir,
+    project: Project,
     pub base: String,
     pub http: reqwest::Client,
 }
@@ -25,17 +151,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn chronicle(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_chronicle"));
-    command
-        .current_dir(dir)
-        .env_remove("CONFIG_DIR")
-        .env_remove("PLUGINS_DIR")
-        .env_remove("DATA_DIR")
-        .env_remove("RUST_LOG");
-    command
 }
 
 impl Server {
@@ -51,47 +166,32 @@ impl Server {
         files: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir_all(dir.path().join("config")).expect("mkdir");
-        std::fs::create_dir_all(dir.path().join("plugins")).expect("mkdir");
-        std::fs::write(dir.path().join("config/plugins.yml"), plugins_yml).expect("write");
-        for (relative, contents) in files {
-            let path = dir.path().join(relative);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(path, contents).expect("write");
-        }
-        let status = chronicle(dir.path())
-            .args(["user", "add", ALICE.0, "--password", ALICE.1])
-            .stdout(Stdio::null())
-            .status()
-            .expect("user add");
-        assert!(status.success());
-        let mut child = chronicle(dir.path())
-            .args(["serve", "--bind", "127.0.0.1:0", "--log", "warn"])
-            .env("AUTH_SECRET_KEY", "test-secret-key-0123456789")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start chronicle serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("a line");
-        let base = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        // reqwest is built without a crypto provider of its own; the product installs ring,
-        // and so does the test.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Server {
-            child,
-            _dir: dir,
-            base,
-            http: reqwest::Client::new(),
-        }
+        let project = Project::with_plugins(plugins_yml, files);
+        project.add_user(ALICE);
+        project.serve(&[], env)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`, and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill -9 the server");
+        self.child.wait().expect("reap the server");
+    }
+
+    /// Whether it has exited; reaps it if so.
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("the server's status")
+            .is_some()
+    }
+
+    /// A path in the server's project.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.project.path(relative)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -103,6 +203,7 @@ impl Server {
         format!("{}{path}", self.base.replacen("http://", "ws://", 1))
     }
 
+    /// Logs the user in; the bearer token.
     pub async fn login(&self, (email, password): (&str, &str)) -> String {
         let response = self
             .http
@@ -113,15 +214,33 @@ impl Server {
             .expect("login");
         assert_eq!(response.status(), 200, "login {email}");
         let body: Value = response.json().await.expect("json");
+        assert_eq!(body["token_type"], "bearer");
         body["access_token"].as_str().expect("token").to_owned()
     }
 
     pub async fn get(&self, token: Option<&str>, path: &str) -> (u16, Value) {
-        let mut request = self.http.get(self.url(path));
+        self.send(reqwest::Method::GET, token, path, None).await
+    }
+
+    /// A request: the status and the body (JSON, or the text as a string).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<String>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.expect("request");
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{path}: {error}"));
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         (
@@ -130,19 +249,23 @@ impl Server {
         )
     }
 
-    /// Polls (bounded, 5 s) until `check` holds.
+    /// Polls (bounded, 10 s) until `check` holds.
     pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        for _ in 0..100 {
-            if check().await {
-                return;
+        eventually(what, Duration::from_secs(10), || {
+            let holds = check();
+            async move {
+                if holds.await {
+                    Ok(())
+                } else {
+                    Err("not yet".to_owned())
+                }
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting for: {what}");
+        })
+        .await
     }
 
     /// The event log records of `event_type` that `token`'s user may see, newest first.
@@ -151,6 +274,15 @@ impl Server {
             .get(Some(token), &format!("/api/events?event_type={event_type}"))
             .await;
         body["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits (bounded) until the event log holds a record of `event_type` that `token`'s user
+    /// may see.
+    pub async fn until_logged(&self, token: &str, event_type: &str) {
+        self.eventually(&format!("{event_type} in the event log"), || async {
+            !self.events(token, event_type).await.is_empty()
+        })
+        .await
     }
 
     /// The user's conversations, newest first.
@@ -167,6 +299,50 @@ impl Server {
             .await
             .1["conversation"]
             .clone()
+    }
+}
+
+/// Polls `check` every 50 ms until it gives `Ok`, for at most `limit`; otherwise panics
+/// naming `what` and showing the last `Err`, the state it was in.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        let last = match check().await {
+            Ok(value) => return value,
+            Err(state) => state,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for: {what}\nlast seen: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next TEXT message of a `/ws` socket as JSON (within 5 s), skipping other frames; a
+/// close is `{"closed": [code, reason]}` and the end of the stream `{"ended": …}`.
+pub async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message in time")
+        {
+            Some(Ok(Message::Text(text))) => {
+                return serde_json::from_str(text.trim()).expect("json");
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return json!({"closed": frame.map(|f| (u16::from(f.code), f.reason.to_string()))});
+            }
+            Some(Ok(_)) => continue,
+            other => return json!({"ended": format!("{other:?}")}),
+        }
     }
 }
 

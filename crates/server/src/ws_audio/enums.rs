@@ -7,6 +7,8 @@
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::proto_json::Field;
+
 /// Declares a proto enum: prost's derive for binary, names for JSON.
 macro_rules! proto_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $number:literal => $proto:literal,)+ }) => {
@@ -45,6 +47,9 @@ macro_rules! proto_enum {
                 deserializer.deserialize_any(EnumVisitor::<$name>::new(stringify!($name)))
             }
         }
+
+        /// A field's enum: written by name, read by name or number, `null` as UNSPECIFIED.
+        impl Field for $name {}
 
         impl ProtoEnum for $name {
             fn from_name(name: &str) -> Option<Self> {

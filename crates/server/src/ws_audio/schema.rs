@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::enums::DeliveryClass;
-use super::proto_json::{is_default, or_default, uint64};
+use super::proto_json::message;
 pub use super::well_known::{Duration, Timestamp};
 
 /// The largest BINARY frame taken: one envelope.
@@ -14,18 +14,14 @@ pub const MAX_MEDIA_BYTES: usize = 4 * 1024;
 /// The largest raw Opus packet taken.
 pub const MAX_OPUS_PACKET_BYTES: usize = 1500;
 
-/// Every identifier message of the protocol (`EventId`, `ClientId`, `CaptureSessionId`, …): one
-/// string, `{"value": "…"}` in JSON, field 1 in binary.
-#[derive(Clone, PartialEq, Eq, Hash, prost::Message, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Id {
-    #[prost(string, tag = "1")]
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub value: String,
+message! {
+    /// Every identifier message of the protocol (`EventId`, `ClientId`, `CaptureSessionId`,
+    /// …): one string, `{"value": "…"}` in JSON, field 1 in binary.
+    #[derive(Clone, PartialEq, Eq, Hash, prost::Message, Serialize, Deserialize)]
+    pub struct Id {
+        #[prost(string, tag = "1")]
+        pub value: String,
+    }
 }
 
 impl Id {
@@ -36,33 +32,18 @@ impl Id {
     }
 }
 
-/// Names one capture; the server gives it in `capture_started`, and every packet and control
-/// about the capture carries it back unchanged.
-#[derive(Clone, PartialEq, Eq, prost::Message, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptureBinding {
-    #[prost(message, optional, tag = "1")]
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "captureSessionId"
-    )]
-    pub capture_session_id: Option<Id>,
-    #[prost(message, optional, tag = "2")]
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "voiceSessionId"
-    )]
-    pub voice_session_id: Option<Id>,
-    #[prost(uint64, tag = "3")]
-    #[serde(
-        default,
-        with = "uint64",
-        skip_serializing_if = "is_default",
-        alias = "captureEpoch"
-    )]
-    pub capture_epoch: u64,
+message! {
+    /// Names one capture; the server gives it in `capture_started`, and every packet and
+    /// control about the capture carries it back unchanged.
+    #[derive(Clone, PartialEq, Eq, prost::Message, Serialize, Deserialize)]
+    pub struct CaptureBinding {
+        #[prost(message, optional, tag = "1")]
+        pub capture_session_id "captureSessionId": Option<Id>,
+        #[prost(message, optional, tag = "2")]
+        pub voice_session_id "voiceSessionId": Option<Id>,
+        #[prost(uint64, tag = "3")]
+        pub capture_epoch "captureEpoch": u64,
+    }
 }
 
 impl CaptureBinding {

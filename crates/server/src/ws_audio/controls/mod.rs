@@ -7,58 +7,127 @@
 //! fields at their default left out. What each message must hold beyond its shape is checked
 //! in `validate.rs`.
 
+use serde::{Deserialize, Serialize};
+
+/// Declares a control message: `$control` (`event_id`, `sent_at` and its `event` oneof,
+/// `$event`), and the private `ControlFields` through which serde reads and writes it.
+///
+/// proto3 JSON has no oneof: each member is a field of its own, listed here as
+/// `(field, "lowerCamelCase", Variant, Message)` in the proto's order, which is the order
+/// they are written in. Reading takes exactly one of them; writing sets the one the event is.
+macro_rules! control {
+    (
+        $(#[$control_doc:meta])* $control:ident,
+        $(#[$event_doc:meta])* $event:ident {
+            $(($field:ident, $alias:literal, $variant:ident, $message:ty),)+
+        }
+    ) => {
+        $(#[$control_doc])*
+        #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[serde(try_from = "ControlFields", into = "ControlFields")]
+        pub struct $control {
+            pub event_id: Option<$crate::ws_audio::schema::Id>,
+            pub sent_at: Option<$crate::ws_audio::schema::Timestamp>,
+            pub event: $event,
+        }
+
+        $(#[$event_doc])*
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum $event {
+            $($variant($message),)+
+        }
+
+        impl $control {
+            /// A control with a fresh event id, sent now.
+            pub fn now(event: $event) -> Self {
+                Self {
+                    event_id: Some($crate::ws_audio::schema::Id::new(
+                        ::uuid::Uuid::new_v4().to_string(),
+                    )),
+                    sent_at: Some($crate::ws_audio::schema::Timestamp::now()),
+                    event,
+                }
+            }
+
+            /// Reads one TEXT frame.
+            pub fn from_json(text: &str) -> Result<Self, ::serde_json::Error> {
+                ::serde_json::from_str(text)
+            }
+
+            /// The TEXT frame for this control.
+            pub fn to_json(&self) -> String {
+                ::serde_json::to_string(self).unwrap_or_default()
+            }
+        }
+
+        /// The control as JSON has it: each oneof member a field of its own.
+        #[derive(Default, ::serde::Serialize, ::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ControlFields {
+            #[serde(default, skip_serializing_if = "Option::is_none", alias = "eventId")]
+            event_id: Option<$crate::ws_audio::schema::Id>,
+            #[serde(default, skip_serializing_if = "Option::is_none", alias = "sentAt")]
+            sent_at: Option<$crate::ws_audio::schema::Timestamp>,
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none", alias = $alias)]
+                $field: Option<$message>,
+            )+
+        }
+
+        impl TryFrom<ControlFields> for $control {
+            type Error = String;
+
+            fn try_from(fields: ControlFields) -> Result<Self, String> {
+                let events = [$(fields.$field.map($event::$variant),)+];
+                let event = $crate::ws_audio::controls::exactly_one(events, stringify!($control))?;
+                Ok(Self {
+                    event_id: fields.event_id,
+                    sent_at: fields.sent_at,
+                    event,
+                })
+            }
+        }
+
+        impl From<$control> for ControlFields {
+            fn from(control: $control) -> Self {
+                let mut fields = ControlFields {
+                    event_id: control.event_id,
+                    sent_at: control.sent_at,
+                    ..Self::default()
+                };
+                match control.event {
+                    $($event::$variant(event) => fields.$field = Some(event),)+
+                }
+                fields
+            }
+        }
+    };
+}
+
+// After the macro: `macro_rules!` is in scope only below its definition.
 mod client;
 mod server;
 
 pub use client::*;
 pub use server::*;
 
-use serde::{Deserialize, Serialize};
-
 use super::enums::{AudioCodec, DuplexMode, InputRoute, OutputRoute};
-use super::proto_json::{is_default, or_default, uint32};
+use super::proto_json::message;
 use super::schema::Duration;
 
 /// The largest TEXT frame taken: one control message.
 pub const MAX_CONTROL_BYTES: usize = 64 * 1024;
 
-/// An audio format.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AudioSpec {
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub codec: AudioCodec,
-    #[serde(
-        default,
-        with = "uint32",
-        skip_serializing_if = "is_default",
-        alias = "sampleRateHz"
-    )]
-    pub sample_rate_hz: u32,
-    #[serde(
-        default,
-        with = "uint32",
-        skip_serializing_if = "is_default",
-        alias = "channelCount"
-    )]
-    pub channel_count: u32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "frameDuration"
-    )]
-    pub frame_duration: Option<Duration>,
-    #[serde(
-        default,
-        with = "uint32",
-        skip_serializing_if = "is_default",
-        alias = "bitrateBps"
-    )]
-    pub bitrate_bps: u32,
+message! {
+    /// An audio format.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct AudioSpec {
+        pub codec: AudioCodec,
+        pub sample_rate_hz "sampleRateHz": u32,
+        pub channel_count "channelCount": u32,
+        pub frame_duration "frameDuration": Option<Duration>,
+        pub bitrate_bps "bitrateBps": u32,
+    }
 }
 
 impl AudioSpec {
@@ -74,73 +143,26 @@ impl AudioSpec {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EffectStatus {
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub requested: bool,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub available: bool,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default"
-    )]
-    pub enabled: bool,
+message! {
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct EffectStatus {
+        pub requested: bool,
+        pub available: bool,
+        pub enabled: bool,
+    }
 }
 
-/// What the device's audio path can do.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptureCapabilities {
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "duplexMode"
-    )]
-    pub duplex_mode: DuplexMode,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "inputRoute"
-    )]
-    pub input_route: InputRoute,
-    #[serde(
-        default,
-        deserialize_with = "or_default",
-        skip_serializing_if = "is_default",
-        alias = "outputRoute"
-    )]
-    pub output_route: OutputRoute,
-    #[serde(
-        default,
-        with = "uint32",
-        skip_serializing_if = "is_default",
-        alias = "nativeSampleRateHz"
-    )]
-    pub native_sample_rate_hz: u32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "acousticEchoCancellation"
-    )]
-    pub acoustic_echo_cancellation: Option<EffectStatus>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "noiseSuppression"
-    )]
-    pub noise_suppression: Option<EffectStatus>,
+message! {
+    /// What the device's audio path can do.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct CaptureCapabilities {
+        pub duplex_mode "duplexMode": DuplexMode,
+        pub input_route "inputRoute": InputRoute,
+        pub output_route "outputRoute": OutputRoute,
+        pub native_sample_rate_hz "nativeSampleRateHz": u32,
+        pub acoustic_echo_cancellation "acousticEchoCancellation": Option<EffectStatus>,
+        pub noise_suppression "noiseSuppression": Option<EffectStatus>,
+    }
 }
 
 /// The one member a oneof holds.
