@@ -721,3 +721,71 @@ async fn a_plugins_stop_playback_reaches_the_device_as_stop_audio() {
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_open_when_the_server_is_killed_is_finished_after_the_restart() {
+    let (mut server, speech) = transcribing_server("Said before the crash.").await;
+    let alice = server.login(ALICE).await;
+    let mut socket = ws_connect(
+        &server,
+        &format!("codec=pcm&token={alice}&device_name=Pendant"),
+    )
+    .await;
+    let format = json!({"rate": 16000, "width": 2, "channels": 1, "mode": "streaming"});
+    ws_send(
+        &mut socket,
+        json!({"type": "audio-start", "data": format}),
+        None,
+    )
+    .await;
+    for chunk in tone(2.0).chunks(1600) {
+        let payload = pcm_bytes(chunk);
+        let header =
+            json!({"type": "audio-chunk", "data": format, "payload_length": payload.len()});
+        ws_send(&mut socket, header, Some(payload)).await;
+    }
+    loop {
+        let message = next_json(&mut socket).await;
+        if message["data"]["is_final"] == true {
+            break;
+        }
+    }
+    server
+        .eventually(
+            "the transcript is stored in the open conversation",
+            || async {
+                server
+                    .conversations(&alice)
+                    .await
+                    .first()
+                    .is_some_and(|c| c["transcript"] == "Said before the crash.")
+            },
+        )
+        .await;
+    assert!(
+        server
+            .events(&alice, "conversation.complete")
+            .await
+            .is_empty()
+    );
+
+    server.kill();
+    let server = server.project().serve(
+        &[],
+        &[
+            ("TRANSCRIPTION_PROVIDER", "deepgram"),
+            ("TRANSCRIPTION_URL", &speech.url()),
+            ("DEEPGRAM_API_KEY", "dg-test-key"),
+        ],
+    );
+    let alice = server.login(ALICE).await;
+    server.until_logged(&alice, "conversation.complete").await;
+    let completes = server.events(&alice, "conversation.complete").await;
+    assert_eq!(completes.len(), 1, "announced once");
+    assert_eq!(completes[0]["metadata"]["end_reason"], "server_restart");
+    assert_eq!(completes[0]["plugins"][0]["plugin_id"], "test_event");
+    let conversations = server.conversations(&alice).await;
+    assert_eq!(conversations.len(), 1);
+    assert_eq!(conversations[0]["end_reason"], "server_restart");
+    assert_eq!(conversations[0]["transcript"], "Said before the crash.");
+}

@@ -189,6 +189,11 @@ impl Server {
             .is_some()
     }
 
+    /// The server's project, to start it again on the same data.
+    pub fn project(&self) -> Project {
+        self.project.clone()
+    }
+
     /// A path in the server's project.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.project.path(relative)
