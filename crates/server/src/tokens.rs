@@ -78,8 +78,9 @@ impl Tokens {
         );
         std::fs::create_dir_all(folder.root())?;
         // Written whole under another name, readable by this user only, then renamed: a crash
-        // never leaves an empty or readable secret behind.
-        let staging = path.with_extension(std::process::id().to_string());
+        // never leaves an empty or readable secret behind. The name is fresh each time: a
+        // leftover of a crashed start (in a container, the pid is always 1) is never in the way.
+        let staging = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
         {
             use std::io::Write;
             let mut file = std::fs::OpenOptions::new()
@@ -185,5 +186,23 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_leftover_of_a_crashed_start_does_not_stop_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = DataFolder::new(dir.path());
+        std::fs::write(
+            folder
+                .auth_secret()
+                .with_extension(std::process::id().to_string()),
+            "",
+        )
+        .unwrap();
+        std::fs::write(folder.auth_secret().with_extension("1"), "").unwrap();
+        let tokens = Tokens::load(&folder, None).unwrap();
+        let token = tokens.issue("u", 0).unwrap();
+        assert!(tokens.verify(&token).is_some());
+        assert!(folder.auth_secret().is_file());
     }
 }

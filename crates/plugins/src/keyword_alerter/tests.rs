@@ -43,3 +43,20 @@ async fn alerts_name_the_first_configured_keyword_said_as_a_whole_word() {
         Status::Declined
     );
 }
+
+#[test]
+fn twenty_thousand_keywords_are_one_automaton_matched_on_whole_words() {
+    let mut keywords: Vec<String> = (0..20_000).map(|n| format!("code{n}")).collect();
+    keywords.push("Café au lait".into());
+    let plugin =
+        super::KeywordAlerterPlugin::new(super::KeywordAlerterConfig { keywords }).expect("builds");
+    assert_eq!(
+        plugin.said("say CODE19999, then code1 and a CAFÉ  AU\nLAIT"),
+        ["code1", "code19999", "Café au lait"],
+        "in the configured order, case and spacing aside"
+    );
+    assert!(
+        plugin.said("code199999 and xcode1").is_empty(),
+        "whole words only"
+    );
+}
