@@ -22,6 +22,18 @@ pub struct UploadQuery {
     device_name: Option<String>,
 }
 
+/// A multipart failure: over the size limit (413, naming it), or a malformed body (400).
+fn upload_error(error: axum::extract::multipart::MultipartError) -> AppError {
+    if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge(format!(
+            "the upload is larger than the {} MiB a request may carry; send fewer or smaller files per request",
+            super::MAX_UPLOAD / (1024 * 1024)
+        ))
+    } else {
+        AppError::BadRequest(format!("malformed upload: {error}"))
+    }
+}
+
 /// `POST /api/audio/upload` and `POST /api/process-audio-files`.
 pub async fn receive(
     State(state): State<AppState>,
@@ -31,27 +43,15 @@ pub async fn receive(
 ) -> AppResult<Response> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut device_name = query.device_name;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("malformed upload: {e}")))?
-    {
+    while let Some(field) = multipart.next_field().await.map_err(upload_error)? {
         match field.name() {
             Some("files") | Some("file") => {
                 let filename = field.file_name().unwrap_or("upload").to_owned();
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| AppError::BadRequest(format!("malformed upload: {e}")))?;
+                let bytes = field.bytes().await.map_err(upload_error)?;
                 files.push((filename, bytes.to_vec()));
             }
             Some("device_name") => {
-                device_name = Some(
-                    field
-                        .text()
-                        .await
-                        .map_err(|e| AppError::BadRequest(format!("malformed upload: {e}")))?,
-                );
+                device_name = Some(field.text().await.map_err(upload_error)?);
             }
             _ => {}
         }
@@ -124,4 +124,56 @@ async fn store_upload(
     });
     pipeline.finish_in_background(ingested.finished);
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::{DefaultBodyLimit, Multipart};
+    use axum::http::Request;
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+    use tower::ServiceExt;
+
+    use super::upload_error;
+
+    #[tokio::test]
+    async fn an_upload_over_the_limit_is_answered_413_naming_it() {
+        async fn drain(mut multipart: Multipart) -> axum::response::Response {
+            loop {
+                match multipart.next_field().await {
+                    Ok(Some(field)) => {
+                        if let Err(error) = field.bytes().await {
+                            return upload_error(error).into_response();
+                        }
+                    }
+                    Ok(None) => return "ok".into_response(),
+                    Err(error) => return upload_error(error).into_response(),
+                }
+            }
+        }
+        // The route's limit, made small: the mapping is what is tested.
+        let app = Router::new()
+            .route("/", post(drain))
+            .layer(DefaultBodyLimit::max(64));
+        let body = format!(
+            "--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.wav\"\r\n\r\n{}\r\n--b--\r\n",
+            "x".repeat(1000)
+        );
+        let request = Request::post("/")
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(Body::from(body))
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 413);
+        let bytes = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("larger than the 256 MiB a request may carry"),
+            "{text}"
+        );
+    }
 }

@@ -20,7 +20,7 @@ use axum::routing::{delete, get, post};
 use crate::state::AppState;
 
 /// The largest upload accepted.
-const MAX_UPLOAD: usize = 256 * 1024 * 1024;
+pub(crate) const MAX_UPLOAD: usize = 256 * 1024 * 1024;
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
