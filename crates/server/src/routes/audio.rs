@@ -22,12 +22,15 @@ pub struct UploadQuery {
     device_name: Option<String>,
 }
 
+/// The largest upload request accepted.
+pub const MAX_UPLOAD: usize = 256 * 1024 * 1024;
+
 /// A multipart failure: over the size limit (413, naming it), or a malformed body (400).
 fn upload_error(error: axum::extract::multipart::MultipartError) -> AppError {
     if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         AppError::TooLarge(format!(
             "the upload is larger than the {} MiB a request may carry; send fewer or smaller files per request",
-            super::MAX_UPLOAD / (1024 * 1024)
+            MAX_UPLOAD / (1024 * 1024)
         ))
     } else {
         AppError::BadRequest(format!("malformed upload: {error}"))

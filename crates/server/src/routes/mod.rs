@@ -19,15 +19,12 @@ use axum::routing::{delete, get, post};
 
 use crate::state::AppState;
 
-/// The largest upload accepted.
-pub(crate) const MAX_UPLOAD: usize = 256 * 1024 * 1024;
-
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let uploads = Router::new()
         .route("/api/process-audio-files", post(audio::receive))
         .route("/api/audio/upload", post(audio::receive))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD));
+        .layer(DefaultBodyLimit::max(audio::MAX_UPLOAD));
     Router::new()
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
