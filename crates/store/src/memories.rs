@@ -44,6 +44,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
     })
 }
 
+/// The most different words a memory search takes.
+pub const MAX_SEARCH_WORDS: usize = 64;
+
 impl Store {
     /// Remembers `content` for `user_id`, drawn from `conversation_id` if given. `Invalid` if
     /// the content is blank, the user does not exist, or the conversation is not the user's.
@@ -104,7 +107,8 @@ impl Store {
     }
 
     /// The newest `limit` memories the owner may see whose content contains every word of
-    /// `query`, ignoring case; newest first. A blank query matches every memory.
+    /// `query` (at most [`MAX_SEARCH_WORDS`] different words), ignoring case; newest first. A
+    /// blank query matches every memory.
     pub async fn search_memories(
         &self,
         owner: &Owner,
@@ -118,6 +122,14 @@ impl Store {
             .collect();
         words.sort();
         words.dedup();
+        // Each word is a term of the query, and SQLite bounds how many one may have: a long
+        // paste is a clear error, not an internal one.
+        if words.len() > MAX_SEARCH_WORDS {
+            return Err(StoreError::Invalid(format!(
+                "a search takes at most {MAX_SEARCH_WORDS} different words, this one has {}",
+                words.len()
+            )));
+        }
         let mut sql = format!("SELECT {COLUMNS} FROM memories WHERE (?1 IS NULL OR user_id = ?1)");
         let mut values = vec![
             owner
@@ -422,6 +434,41 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+    }
+}
+
+#[cfg(test)]
+mod long_queries {
+    use super::*;
+    use crate::testing::store_with_two_users as store;
+
+    #[tokio::test]
+    async fn a_search_of_too_many_words_is_refused_saying_so() {
+        let (_dir, store, ana, _) = store().await;
+        let owner = Owner::User(ana.id.clone());
+        store
+            .add_memory(&ana.id, None, "buy oat milk")
+            .await
+            .unwrap();
+        let many: Vec<String> = (0..1000).map(|n| format!("w{n}")).collect();
+        let error = store
+            .search_memories(&owner, &many.join(" "), 10)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Invalid(message) if message.contains("at most 64 different words, this one has 1000")),
+            "{error:?}"
+        );
+        let words = vec!["oat"; 500].join(" ");
+        assert_eq!(
+            store
+                .search_memories(&owner, &words, 10)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "repeats count once"
         );
     }
 }
