@@ -105,6 +105,15 @@ async fn serve(paths: &args::Paths, args: args::ServeArgs) -> anyhow::Result<Exi
         hot_reload: !args.no_hot_reload,
         pipeline: offline::pipeline_config(paths)?,
         delivery: Default::default(),
+        allowed_origins: std::env::var("ALLOWED_ORIGINS")
+            .map(|origins| {
+                origins
+                    .split(',')
+                    .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                    .filter(|origin| !origin.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
         metrics_token: std::env::var("METRICS_TOKEN")
             .ok()
             .filter(|token| !token.is_empty()),

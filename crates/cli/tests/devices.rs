@@ -789,3 +789,31 @@ async fn a_conversation_open_when_the_server_is_killed_is_finished_after_the_res
     assert_eq!(conversations[0]["end_reason"], "server_restart");
     assert_eq!(conversations[0]["transcript"], "Said before the crash.");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_cookie_opens_ws_only_from_this_servers_own_pages() {
+    let server = Server::start(PLUGINS_YML, &[]);
+    let alice = server.login(ALICE).await;
+    let open = |origin: String| {
+        let mut request = server
+            .ws_url("/ws?codec=pcm&device_name=Browser")
+            .into_client_request()
+            .expect("request");
+        let headers = request.headers_mut();
+        headers.insert(
+            "cookie",
+            HeaderValue::from_str(&format!("fastapiusersauth={alice}")).expect("cookie"),
+        );
+        headers.insert("origin", HeaderValue::from_str(&origin).expect("origin"));
+        async move {
+            let (mut socket, _) = tokio_tungstenite::connect_async(request)
+                .await
+                .expect("upgrade");
+            next_json(&mut socket).await
+        }
+    };
+    let foreign = open("https://evil.example".into()).await;
+    assert_eq!(foreign["error"], "authentication_failed", "{foreign}");
+    let own = open(server.base.clone()).await;
+    assert_eq!(own["type"], "ready", "{own}");
+}

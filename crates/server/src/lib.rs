@@ -18,6 +18,7 @@ pub mod device_session;
 pub mod devices;
 pub mod error;
 pub mod login_limits;
+pub mod origin;
 pub mod receipts;
 pub mod recordings;
 pub mod reload;

@@ -40,6 +40,9 @@ pub struct ServerConfig {
     /// `METRICS_TOKEN`: a bearer token a scraper may use for `/metrics`, which otherwise
     /// needs an admin's token (it names the plugins and what they do).
     pub metrics_token: Option<String>,
+    /// `ALLOWED_ORIGINS`: web origins besides this server's own whose pages may use the login
+    /// cookie (`https://app.example.com`).
+    pub allowed_origins: Vec<String>,
 }
 
 /// Shared by all handlers. Cheap to clone.

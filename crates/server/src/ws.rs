@@ -75,6 +75,18 @@ pub async fn handler(
                     .strip_prefix("fastapiusersauth=")
                     .map(str::to_owned)
             })
+        })
+        // A browser sends its cookie to any site's page that opens this socket: only a page
+        // of this server (or an origin the operator allows) may stream as its user.
+        .filter(|_| {
+            let allowed = crate::origin::same_site(&headers, &state.core.config.allowed_origins);
+            if !allowed {
+                tracing::warn!(
+                    origin = ?headers.get(axum::http::header::ORIGIN),
+                    "Ignoring the login cookie of a WebSocket opened by another site."
+                );
+            }
+            allowed
         });
     // Small buffers that grow on demand: most frames are 100 ms of audio, and thousands of
     // devices should not each hold the default 128 KiB.
