@@ -197,6 +197,16 @@ pub struct ServeArgs {
     /// Do not watch the plugin configuration for changes.
     #[arg(long)]
     pub no_hot_reload: bool,
+    /// Connections open at once; past it a new one is answered 503.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Connections open at once from one address.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_address: usize,
+    /// Seconds a request's headers may take, and an idle connection may wait for its next
+    /// request, before it is closed.
+    #[arg(long, default_value_t = 15)]
+    pub header_timeout_seconds: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -105,6 +105,12 @@ async fn serve(paths: &args::Paths, args: args::ServeArgs) -> anyhow::Result<Exi
         hot_reload: !args.no_hot_reload,
         pipeline: offline::pipeline_config(paths)?,
         delivery: Default::default(),
+        limits: chronicle_server::listen::Limits {
+            max_connections: args.max_connections,
+            max_per_address: args.max_connections_per_address,
+            header_timeout: std::time::Duration::from_secs(args.header_timeout_seconds),
+            ..Default::default()
+        },
         allowed_origins: std::env::var("ALLOWED_ORIGINS")
             .map(|origins| {
                 origins

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod device_session;
 pub mod devices;
 pub mod error;
+pub mod listen;
 pub mod login_limits;
 pub mod origin;
 pub mod receipts;
@@ -151,13 +152,6 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let address = listener.local_addr()?;
-    // Devices send small frames and wait for small replies: no Nagle delay on either side.
-    let listener =
-        axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "Cannot set TCP_NODELAY.");
-            }
-        });
     let app = routes::app(AppState {
         store,
         tokens,
@@ -167,13 +161,9 @@ pub async fn serve(
         "chronicle: listening on http://{address} (ready in {} ms)",
         started.elapsed().as_millis()
     );
-    // With each connection's address, for the login limits.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    // Within the connection limits, with each connection's address (for the login limits)
+    // and no Nagle delay (devices send small frames and wait for small replies).
+    listen::serve(listener, app, config.limits, shutdown_signal()).await;
     for (session, recording) in core.pipeline.stop_sessions(EndReason::ServerShutdown).await {
         if recording {
             core.recordings.finish(&session.session_id).await;

@@ -40,6 +40,8 @@ pub struct ServerConfig {
     /// `METRICS_TOKEN`: a bearer token a scraper may use for `/metrics`, which otherwise
     /// needs an admin's token (it names the plugins and what they do).
     pub metrics_token: Option<String>,
+    /// How many connections at once, and how long their headers and bodies may take.
+    pub limits: crate::listen::Limits,
     /// `ALLOWED_ORIGINS`: web origins besides this server's own whose pages may use the login
     /// cookie (`https://app.example.com`).
     pub allowed_origins: Vec<String>,
