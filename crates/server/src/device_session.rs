@@ -23,6 +23,11 @@ use crate::state::AppState;
 /// Markers kept per connection; presses beyond still reach plugins.
 const MAX_MARKERS: usize = 1000;
 
+/// The longest a message to a device may wait to be written: a device that stops reading
+/// (its acknowledgements and transcripts pile up) is closed rather than kept, with its
+/// unread messages, for as long as it holds the socket open.
+pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Why a device's input could not be taken; each protocol tells the device in its own way.
 #[derive(Debug)]
 pub enum DeviceFault {

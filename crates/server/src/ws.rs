@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 
 use crate::acks::Acks;
 use crate::auth::user_for_token;
-use crate::device_session::{DeviceFault, DeviceSession, StreamSpec};
+use crate::device_session::{DeviceFault, DeviceSession, StreamSpec, WRITE_TIMEOUT};
 use crate::devices::{Downlink, DownlinkReceiver, Protocol};
 use crate::receipts::SegmentMarks;
 use crate::state::AppState;
@@ -162,10 +162,16 @@ async fn serve(
     }
 }
 
+/// Sends `value`; an error when the device has not taken it within [`WRITE_TIMEOUT`].
 async fn send_json(socket: &mut WebSocket, value: &Value) -> Result<(), axum::Error> {
-    socket
-        .send(Message::Text(format!("{value}\n").into()))
-        .await
+    let message = Message::Text(format!("{value}\n").into());
+    match tokio::time::timeout(WRITE_TIMEOUT, socket.send(message)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(axum::Error::new(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the device does not read what it is sent",
+        ))),
+    }
 }
 
 async fn close(socket: &mut WebSocket, closing: Closing) {
@@ -173,7 +179,7 @@ async fn close(socket: &mut WebSocket, closing: Closing) {
         code: closing.code,
         reason: closing.reason.into(),
     };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
 /// How `/ws` tells a device that its input could not be taken.

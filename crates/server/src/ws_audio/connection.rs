@@ -17,7 +17,7 @@ use super::schema::{CaptureBinding, Id, MAX_MEDIA_BYTES};
 use super::validate;
 use crate::acks::Acks;
 use crate::auth::user_for_token;
-use crate::device_session::{DeviceFault, DeviceSession, StreamSpec};
+use crate::device_session::{DeviceFault, DeviceSession, StreamSpec, WRITE_TIMEOUT};
 use crate::devices::{DownlinkReceiver, Protocol};
 use crate::state::AppState;
 use crate::ws::IDLE_TIMEOUT;
@@ -99,12 +99,13 @@ impl From<Refusal> for End {
     }
 }
 
+/// Sends `event`; a device that has not taken it within [`WRITE_TIMEOUT`] is gone.
 async fn send(socket: &mut WebSocket, event: ServerEvent) -> Result<(), End> {
     let text = ServerControl::now(event).to_json();
-    socket
-        .send(Message::Text(text.into()))
-        .await
-        .map_err(|_| End::Gone)
+    match tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(End::Gone),
+    }
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: String) {
@@ -113,7 +114,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: String) {
         code: closing.code,
         reason: closing.reason.into(),
     };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
 /// Tells the client why, and closes.
