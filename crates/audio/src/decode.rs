@@ -62,6 +62,12 @@ pub fn decode_file(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio,
     }
 }
 
+/// The most audio one file may hold: the longest conversation (2 h 59 min) and a margin. A
+/// file that declares more is refused before anything is decoded, and decoding stops once it
+/// has produced this much, so a small file of hours of silence (a 306 KiB FLAC of 24 hours)
+/// cannot fill the memory.
+pub const MAX_FILE_SECONDS: u64 = 3 * 60 * 60;
+
 fn decode_inner(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio, AudioError> {
     let mut hint = Hint::new();
     if let Some(ext) = filename
@@ -85,6 +91,24 @@ fn decode_inner(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio, Au
         .default_track(TrackType::Audio)
         .ok_or_else(|| AudioError::Unsupported("the file has no audio track".into()))?;
     let track_id = track.id;
+    // What the container declares, checked before a sample is decoded.
+    if let (Some(frames), Some(rate)) = (
+        track.num_frames,
+        track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .and_then(|audio| audio.sample_rate),
+    ) && rate > 0
+    {
+        let seconds = frames as f64 / f64::from(rate);
+        if seconds > MAX_FILE_SECONDS as f64 {
+            return Err(AudioError::TooLong {
+                seconds,
+                limit: MAX_FILE_SECONDS,
+            });
+        }
+    }
     let params = track
         .codec_params
         .as_ref()
@@ -190,6 +214,13 @@ fn decode_inner(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio, Au
         match resampler.as_mut() {
             Some(r) => r.push(&mono, &mut out)?,
             None => out.extend(mono.iter().map(|&s| to_i16(s))),
+        }
+        // What it really holds, whatever it declared.
+        if out.len() as u64 > MAX_FILE_SECONDS * u64::from(TARGET_RATE) {
+            return Err(AudioError::TooLong {
+                seconds: out.len() as f64 / f64::from(TARGET_RATE),
+                limit: MAX_FILE_SECONDS,
+            });
         }
     }
     if let Some(r) = resampler.as_mut() {
@@ -401,6 +432,37 @@ mod tests {
         check(FLAC, "noext", 22_050, 1, "flac", 1.0, 0.5);
         let d = decode_file(OGG, None).expect("no name");
         assert_eq!(d.format, "ogg");
+    }
+
+    #[test]
+    fn a_file_declaring_more_than_three_hours_is_refused_before_decoding() {
+        // A WAV header that claims four hours of 16 kHz mono 16-bit audio, with a second of it.
+        let declared: u32 = 4 * 60 * 60 * 16_000 * 2;
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"RIFF");
+        bytes.extend_from_slice(&(declared + 36).to_le_bytes());
+        bytes.extend_from_slice(b"WAVEfmt ");
+        bytes.extend_from_slice(&16u32.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        bytes.extend_from_slice(&1u16.to_le_bytes()); // mono
+        bytes.extend_from_slice(&16_000u32.to_le_bytes());
+        bytes.extend_from_slice(&32_000u32.to_le_bytes());
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&16u16.to_le_bytes());
+        bytes.extend_from_slice(b"data");
+        bytes.extend_from_slice(&declared.to_le_bytes());
+        bytes.extend(std::iter::repeat_n(0u8, 32_000));
+        let error = decode_file(&bytes, Some("bomb.wav")).unwrap_err();
+        assert!(
+            matches!(error, AudioError::TooLong { limit: MAX_FILE_SECONDS, seconds } if seconds > 14_000.0),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("more than the 10800 s one file may have"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -22,6 +22,17 @@ pub enum AudioError {
     #[error("the file holds no audio")]
     NoAudio,
 
+    /// The file holds (or declares) more audio than one upload may.
+    #[error(
+        "the file holds {seconds:.0} s of audio, more than the {limit} s one file may have; split it into shorter files"
+    )]
+    TooLong {
+        /// What it holds or declares, or how far decoding got before stopping.
+        seconds: f64,
+        /// The limit, in seconds.
+        limit: u64,
+    },
+
     /// A stream format parameter (rate, sample width, channel count, frame size) is invalid.
     #[error("invalid audio format: {0}")]
     BadFormat(String),
