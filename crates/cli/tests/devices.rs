@@ -513,8 +513,10 @@ async fn acks(socket: &mut Socket, count: usize) -> Vec<(String, u64)> {
     acks
 }
 
-fn wav_samples(path: &str) -> usize {
-    hound::WavReader::open(path).expect("a WAV").len() as usize
+fn wav_samples(wav: &[u8]) -> usize {
+    hound::WavReader::new(std::io::Cursor::new(wav))
+        .expect("a WAV")
+        .len() as usize
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -571,8 +573,10 @@ async fn spooled_chunks_are_acked_in_order_and_a_resent_chunk_is_not_taken_twice
         (conversation["duration_seconds"].as_f64().unwrap_or(0.0) - 1.5).abs() < 0.05,
         "15 chunks of 100 ms, none twice: {conversation}"
     );
-    let audio = conversation["audio_path"].as_str().expect("an audio path");
-    assert_eq!(wav_samples(audio), 15 * 1600);
+    let id = conversation["conversation_id"].as_str().expect("id");
+    let (status, _, wav) = server.audio(&alice, id, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(wav_samples(&wav), 15 * 1600);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -154,10 +154,22 @@ async fn a_device_streams_audio_presses_the_button_and_plugins_see_it() {
         Some(true)
     );
     assert_eq!(first["markers"][0]["state"], "SINGLE_PRESS");
-    let audio = first["audio_path"].as_str().expect("audio path");
-    assert!(
-        Path::new(audio).is_file(),
-        "the session's WAV exists: {audio}"
+    // The recording is served by the conversation's id (no server path in the JSON), and a
+    // player can seek in it.
+    assert_eq!(first["has_audio"], true, "{first}");
+    assert!(first.get("audio_path").is_none(), "{first}");
+    let id = first["conversation_id"].as_str().expect("id");
+    let (status, kind, wav) = server.audio(&alice, id, None).await;
+    assert_eq!((status, kind.as_str()), (200, "audio/wav"));
+    assert!(wav.starts_with(b"RIFF"), "a WAV");
+    let (status, _, part) = server.audio(&alice, id, Some("bytes=4-11")).await;
+    assert_eq!(status, 206);
+    assert_eq!(part, wav[4..12]);
+    let bob = server.login(BOB).await;
+    assert_eq!(
+        server.audio(&bob, id, None).await.0,
+        404,
+        "not Bob's to hear"
     );
 
     // The event log: the press, then both completions, with their end reasons.

@@ -37,7 +37,10 @@ pub struct Conversation {
     pub segments: Vec<Value>,
     /// Markers (button presses, …), in order.
     pub markers: Vec<Value>,
-    /// The recorded audio, relative to the data directory or absolute.
+    /// The recorded audio, relative to the data directory or absolute. Never shown to
+    /// clients (a server path is none of theirs): they see `has_audio` and fetch the audio by
+    /// the conversation's id.
+    #[serde(rename = "has_audio", serialize_with = "crate::db::serialize_is_some")]
     pub audio_path: Option<String>,
     /// Whether the user starred it.
     pub starred: bool,
@@ -650,7 +653,7 @@ mod tests {
                 "transcript",
                 "segments",
                 "markers",
-                "audio_path",
+                "has_audio",
                 "starred",
                 "starred_at",
                 "end_reason",

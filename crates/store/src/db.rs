@@ -387,6 +387,15 @@ impl Drop for Reader<'_> {
     }
 }
 
+/// Serializes an optional value as whether it is there: for fields whose content stays on
+/// the server (a file's path).
+pub(crate) fn serialize_is_some<T, S: serde::Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bool(value.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

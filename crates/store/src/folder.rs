@@ -78,15 +78,19 @@ impl DataFolder {
         make_private(&self.root, 0)
     }
 
+    /// Whether `path` lies in this folder's `audio/` (no `..` in it): the only files the
+    /// server serves or deletes as recordings, whatever the database says.
+    pub fn holds_audio(&self, path: &Path) -> bool {
+        path.starts_with(self.root.join("audio"))
+            && !path
+                .components()
+                .any(|part| matches!(part, std::path::Component::ParentDir))
+    }
+
     /// Deletes a recording the store named, if it lies in this folder's `audio/` (a path from
     /// the database is never trusted to point anywhere else); a missing file is fine.
     pub fn remove_audio(&self, path: &Path) {
-        let audio = self.root.join("audio");
-        let inside = path.starts_with(&audio)
-            && !path
-                .components()
-                .any(|part| matches!(part, std::path::Component::ParentDir));
-        if !inside {
+        if !self.holds_audio(path) {
             tracing::warn!(path = %path.display(), "Not deleting a recording outside the data folder.");
             return;
         }

@@ -18,7 +18,8 @@ pub struct Session {
     pub user_id: String,
     /// The device.
     pub client_id: String,
-    /// The session's recording.
+    /// The session's recording; shown to clients only as `has_audio`.
+    #[serde(rename = "has_audio", serialize_with = "crate::db::serialize_is_some")]
     pub audio_path: Option<String>,
     /// When audio started (RFC 3339).
     pub started_at: String,

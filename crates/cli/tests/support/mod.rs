@@ -223,6 +223,33 @@ impl Server {
         body["access_token"].as_str().expect("token").to_owned()
     }
 
+    /// A conversation's recording through `GET /api/conversations/{id}/audio`, with an
+    /// optional `Range`: the status, the content type and the bytes.
+    pub async fn audio(
+        &self,
+        token: &str,
+        conversation_id: &str,
+        range: Option<&str>,
+    ) -> (u16, String, Vec<u8>) {
+        let mut request = self
+            .http
+            .get(self.url(&format!("/api/conversations/{conversation_id}/audio")))
+            .bearer_auth(token);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        let response = request.send().await.expect("audio request");
+        let status = response.status().as_u16();
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response.bytes().await.expect("audio body").to_vec();
+        (status, kind, bytes)
+    }
+
     pub async fn get(&self, token: Option<&str>, path: &str) -> (u16, Value) {
         self.send(reqwest::Method::GET, token, path, None).await
     }

@@ -126,6 +126,38 @@ pub async fn delete(
     ))
 }
 
+/// `GET /api/conversations/{id}/audio`: the conversation's recording (WAV), for whoever may
+/// see the conversation, honouring `Range` (206) so a player can seek.
+pub async fn audio(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> AppResult<axum::response::Response> {
+    let conversation = state
+        .store
+        .conversation(&user.owner(), &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let no_audio = || AppError::NotFound("this conversation has no recording".into());
+    let path = std::path::PathBuf::from(conversation.audio_path.ok_or_else(no_audio)?);
+    if !state.store.folder().holds_audio(&path) || !path.is_file() {
+        return Err(no_audio());
+    }
+    let wav = axum::http::HeaderValue::from_static("audio/wav");
+    let response = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(&path), request)
+        .await
+        .map_err(|error| AppError::Internal(error.into()))?;
+    let mut response = response.map(axum::body::Body::new);
+    // Recordings are WAV whatever their name says (a guess by extension could differ).
+    if response.status().is_success() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, wav);
+    }
+    Ok(response)
+}
+
 /// `GET /api/sessions`: device sessions, newest first.
 pub async fn sessions(
     State(state): State<AppState>,

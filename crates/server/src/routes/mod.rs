@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
             "/api/conversations/{id}",
             get(conversations::get).delete(conversations::delete),
         )
+        .route("/api/conversations/{id}/audio", get(conversations::audio))
         .route(
             "/api/conversations/{id}/memories",
             get(conversations::memories),
