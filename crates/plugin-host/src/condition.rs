@@ -105,18 +105,19 @@ impl Condition {
 
     /// Decides whether `event` with this transcript reaches the plugin.
     pub fn evaluate(&self, event: Event, transcript: &mut TranscriptView<'_>) -> Verdict {
-        if let Condition::AcousticWakeWord { threshold } = self {
-            let score = transcript.score().unwrap_or(1.0);
-            return if event == Event::WakeWordDetected && score >= *threshold {
-                Verdict::Run(Vec::new())
-            } else {
-                Verdict::Skip
-            };
-        }
-        if matches!(self, Condition::Always | Condition::Conditional)
-            || event.bypasses_transcript_conditions()
-        {
-            return Verdict::Run(Vec::new());
+        // One look at the kind decides the conditions that read no transcript.
+        match self {
+            Condition::Always | Condition::Conditional => return Verdict::Run(Vec::new()),
+            Condition::AcousticWakeWord { threshold } => {
+                let score = transcript.score().unwrap_or(1.0);
+                return if event == Event::WakeWordDetected && score >= *threshold {
+                    Verdict::Run(Vec::new())
+                } else {
+                    Verdict::Skip
+                };
+            }
+            _ if event.bypasses_transcript_conditions() => return Verdict::Run(Vec::new()),
+            _ => {}
         }
         let Some(original) = transcript.original else {
             return Verdict::Skip;
