@@ -821,3 +821,59 @@ async fn the_login_cookie_opens_ws_only_from_this_servers_own_pages() {
     let own = open(server.base.clone()).await;
     assert_eq!(own["type"], "ready", "{own}");
 }
+
+/// Opens `/ws` by hand (so frames can break the protocol), reads its `ready`, sends `frame`,
+/// and gives the close frame's code and reason the server answers with.
+fn raw_ws_violation(server: &Server, token: &str, frame: &[u8]) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let request = format!(
+        "GET /ws?codec=pcm&token={token}&device_name=Raw HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("handshake");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    // The 101 and the server's `ready` text frame.
+    while !received.windows(7).any(|w| w == b"\"ready\"") {
+        let n = stream.read(&mut buffer).expect("the handshake's answer");
+        assert!(n > 0, "closed during the handshake");
+        received.extend_from_slice(&buffer[..n]);
+    }
+    stream.write_all(frame).expect("the bad frame");
+    let mut answer = Vec::new();
+    while let Ok(n) = stream.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    // A close frame: 0x88, a length, then the code (big-endian) and the reason.
+    let start = answer.iter().position(|byte| *byte == 0x88)?;
+    let length = usize::from(*answer.get(start + 1)? & 0x7f);
+    let body = answer.get(start + 2..start + 2 + length)?;
+    let code = u16::from_be_bytes([*body.first()?, *body.get(1)?]);
+    Some((code, String::from_utf8_lossy(&body[2..]).into_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_that_break_the_websocket_protocol_are_closed_with_1002_and_why() {
+    let server = Server::start(PLUGINS_YML, &[]);
+    let token = server.login(ALICE).await;
+    let ping = br#"{"type":"ping"}"#;
+    let mut unmasked = vec![0x81, ping.len() as u8];
+    unmasked.extend_from_slice(ping);
+    for (name, frame) in [
+        ("an unmasked client frame", unmasked),
+        ("reserved bits set", vec![0xC1, 0x80, 1, 2, 3, 4]),
+        ("an unknown opcode", vec![0x83, 0x80, 1, 2, 3, 4]),
+    ] {
+        let (code, reason) = raw_ws_violation(&server, &token, &frame)
+            .unwrap_or_else(|| panic!("{name}: no close frame"));
+        assert_eq!(code, 1002, "{name}: {reason}");
+        assert!(reason.contains("protocol error"), "{name}: {reason}");
+    }
+}

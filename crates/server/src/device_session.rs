@@ -23,6 +23,14 @@ use crate::state::AppState;
 /// Markers kept per connection; presses beyond still reach plugins.
 const MAX_MARKERS: usize = 1000;
 
+/// Whether a read failed because the device broke the WebSocket protocol (an unmasked frame,
+/// reserved bits, an unknown opcode, bad UTF-8 in a text frame): a reason to close with 1002,
+/// where a reset or a vanished device leaves nobody to tell.
+pub fn is_protocol_violation(error: &axum::Error) -> bool {
+    let text = error.to_string();
+    text.contains("protocol error") || text.contains("UTF-8")
+}
+
 /// The longest a message to a device may wait to be written: a device that stops reading
 /// (its acknowledgements and transcripts pile up) is closed rather than kept, with its
 /// unread messages, for as long as it holds the socket open.

@@ -35,15 +35,17 @@ use serde_json::{Value, json};
 
 use crate::acks::Acks;
 use crate::auth::user_for_token;
-use crate::device_session::{DeviceFault, DeviceSession, StreamSpec, WRITE_TIMEOUT};
+use crate::device_session::{
+    DeviceFault, DeviceSession, StreamSpec, WRITE_TIMEOUT, is_protocol_violation,
+};
 use crate::devices::{Downlink, DownlinkReceiver, Protocol};
 use crate::receipts::SegmentMarks;
 use crate::state::AppState;
 #[cfg(test)]
 use framing::MAX_PAYLOAD;
 use framing::{
-    Closing, Framing, Header, INTERNAL, MessageKind, POLICY_VIOLATION, TOO_BIG, UNSUPPORTED_DATA,
-    pcm_format,
+    Closing, Framing, Header, INTERNAL, MessageKind, POLICY_VIOLATION, PROTOCOL_ERROR, TOO_BIG,
+    UNSUPPORTED_DATA, pcm_format,
 };
 use spool::SpoolChunk;
 
@@ -247,6 +249,9 @@ impl Device {
                         || error.to_string().contains("too long") =>
                 {
                     return Err(Closing::new(TOO_BIG, format!("frame too large: {error}")));
+                }
+                Err(error) if is_protocol_violation(&error) => {
+                    return Err(Closing::new(PROTOCOL_ERROR, format!("{error}")));
                 }
                 // A transport failure (a reset, a vanished device) is a disconnect, not a
                 // protocol violation: there is nobody left to tell.

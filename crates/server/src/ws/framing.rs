@@ -10,6 +10,7 @@ use serde_json::Value;
 pub const MAX_PAYLOAD: usize = 1024 * 1024;
 
 /// Close codes.
+pub const PROTOCOL_ERROR: u16 = 1002;
 pub const POLICY_VIOLATION: u16 = 1008;
 pub const UNSUPPORTED_DATA: u16 = 1003;
 pub const TOO_BIG: u16 = 1009;

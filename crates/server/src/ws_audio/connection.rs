@@ -17,7 +17,9 @@ use super::schema::{CaptureBinding, Id, MAX_MEDIA_BYTES};
 use super::validate;
 use crate::acks::Acks;
 use crate::auth::user_for_token;
-use crate::device_session::{DeviceFault, DeviceSession, StreamSpec, WRITE_TIMEOUT};
+use crate::device_session::{
+    DeviceFault, DeviceSession, StreamSpec, WRITE_TIMEOUT, is_protocol_violation,
+};
 use crate::devices::{DownlinkReceiver, Protocol};
 use crate::state::AppState;
 use crate::ws::IDLE_TIMEOUT;
@@ -234,6 +236,12 @@ fn read_error(error: axum::Error) -> End {
     let text = error.to_string();
     if text.contains("limit") || text.contains("too long") {
         Refusal::too_large(format!("a frame is too large: {text}")).into()
+    } else if is_protocol_violation(&error) {
+        Refusal {
+            close: PROTOCOL_ERROR,
+            ..Refusal::invalid(text)
+        }
+        .into()
     } else {
         tracing::debug!(%error, "A chronicle.audio.v2 connection was lost.");
         End::Gone
