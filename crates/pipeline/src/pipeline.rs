@@ -37,6 +37,9 @@ pub struct Pipeline {
     finishing: std::sync::atomic::AtomicUsize,
     /// Batch transcriptions allowed at once.
     pub(crate) batch_turns: tokio::sync::Semaphore,
+    /// `settings.wake_words` as a compiled wake-word condition, made once; `None` without
+    /// wake words.
+    pub(crate) wake_detector: Option<chronicle_plugin_host::condition::Condition>,
 }
 
 impl Pipeline {
@@ -55,7 +58,13 @@ impl Pipeline {
         let lock_path = store.folder().delivery_lock();
         let deliveries =
             Dispatcher::start_locked(Arc::new(store.clone()), hosts, delivery, lock_path).await?;
+        let wake_detector = (!settings.wake_words.is_empty()).then(|| {
+            chronicle_plugin_host::condition::Condition::WakeWord(
+                chronicle_plugin_host::condition::Phrases(settings.wake_words.clone()),
+            )
+        });
         let pipeline = Arc::new(Self {
+            wake_detector,
             store,
             plugins,
             transcriber,

@@ -121,6 +121,19 @@ impl CurrentUser {
 /// The user of a request, who must be an admin.
 pub struct AdminUser(pub User);
 
+/// The token of an `Authorization: Bearer …` header, if the request has one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
 /// The user a token names, if it is valid, the user still exists and the token was issued
 /// since the user's last password change.
 pub async fn user_for_token(state: &AppState, token: &str) -> Option<User> {
@@ -138,17 +151,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .ok_or(AppError::Unauthorized)?;
-        user_for_token(&state, token.trim())
+        let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
+        user_for_token(&state, token)
             .await
             .map(CurrentUser)
             .ok_or(AppError::Unauthorized)

@@ -25,16 +25,15 @@ pub async fn run(paths: &Paths, args: TestArgs) -> anyhow::Result<ExitCode> {
         })
         .await;
     // A subscribed plugin that could not start did not take part: that is a failure too.
-    let down: Vec<_> = host
-        .plugins()
-        .into_iter()
+    let plugins = host.plugins();
+    let down: Vec<_> = plugins
+        .iter()
         .filter(|plugin| {
             plugin.enabled && plugin.events.contains(&event) && plugin.status.is_down()
         })
         .collect();
-    let undeclared: Vec<_> = host
-        .plugins()
-        .into_iter()
+    let undeclared: Vec<_> = plugins
+        .iter()
         .filter(|plugin| {
             plugin.configured && plugin.permissions.is_none() && !plugin.permissions_used.is_empty()
         })

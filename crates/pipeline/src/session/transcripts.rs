@@ -4,7 +4,7 @@
 use std::sync::{Arc, Weak};
 
 use chronicle_plugin_api::Event;
-use chronicle_plugin_host::condition::{Condition, Phrases, TranscriptView, Verdict};
+use chronicle_plugin_host::condition::{TranscriptView, Verdict};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -89,11 +89,7 @@ impl Session {
         text: &str,
         conversation_id: &str,
     ) -> Option<chronicle_plugin_host::DispatchRequest> {
-        let phrases = &pipeline.settings.wake_words;
-        if phrases.is_empty() {
-            return None;
-        }
-        let detector = Condition::WakeWord(Phrases(phrases.clone()));
+        let detector = pipeline.wake_detector.as_ref()?;
         let mut data = serde_json::Map::new();
         data.insert("transcript".into(), Value::from(text));
         let Verdict::Run(extras) =
@@ -106,7 +102,8 @@ impl Session {
             .find(|(key, _)| key == "command")
             .map_or(Value::Null, |(_, value)| value.clone());
         let normalized = chronicle_plugin_host::condition::normalize(text);
-        let wakeword = phrases
+        let wakeword = detector
+            .phrases()
             .iter()
             .find(|phrase| normalized.starts_with(phrase.as_str()))
             .cloned()

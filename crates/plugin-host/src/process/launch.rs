@@ -84,6 +84,9 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// The virtual environment `program` lives in, made before the first start.
     pub python_env: Option<PythonEnv>,
+    /// For the Python runner: the plugins folder its package is imported from (what
+    /// `plugin validate` imports the code from, without starting it).
+    pub python_plugins_dir: Option<String>,
     /// The launcher and what it lets the plugin reach, when plugins run sandboxed.
     pub sandbox: Option<(PathBuf, Policy)>,
 }
@@ -187,6 +190,7 @@ pub fn python(
             "--plugins-dir".into(),
             plugins_dir.display().to_string(),
         ],
+        python_plugins_dir: Some(plugins_dir.display().to_string()),
         cwd: plugin_dir,
         env: vec![
             ("PYTHONPATH".into(), python_path),
@@ -287,6 +291,7 @@ pub fn manifest_launch(dir: &Path, manifest: &Manifest) -> Launch {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         python_env: None,
+        python_plugins_dir: None,
         sandbox: None,
     }
 }

@@ -595,12 +595,7 @@ impl ProcessPlugin {
     /// of its traceback. `Ok` for other runtimes.
     pub async fn check_import(&self) -> Result<(), String> {
         let launch = &self.shared.launch;
-        let Some(plugins_dir) = launch
-            .args
-            .iter()
-            .position(|arg| arg == "--plugins-dir")
-            .and_then(|at| launch.args.get(at + 1))
-        else {
+        let Some(plugins_dir) = &launch.python_plugins_dir else {
             return Ok(());
         };
         self.prepare().await.map_err(|error| error.message)?;

@@ -28,16 +28,7 @@ pub async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
 ) -> Result<impl IntoResponse, crate::error::AppError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or(crate::error::AppError::Unauthorized)?;
+    let bearer = crate::auth::bearer_token(&headers).ok_or(crate::error::AppError::Unauthorized)?;
     let scraper = state
         .core
         .config
