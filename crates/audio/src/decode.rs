@@ -1,6 +1,12 @@
 //! Decoding uploaded audio files (WAV, MP3, FLAC, OGG/Vorbis) to 16 kHz mono s16.
+//!
+//! One streaming core, [`decode_with`], reads packets from any source and hands the 16 kHz
+//! samples on as each packet is decoded: [`decode_file`] collects them from bytes in memory;
+//! [`decode_to_wav`] reads a file on disk and writes a WAV file, so memory stays the same
+//! whatever the file's length.
 
-use std::io::Cursor;
+use std::fs::File;
+use std::io::{BufWriter, Cursor};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -8,10 +14,11 @@ use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use crate::resample::{Resampler16k, to_i16};
+use crate::wav::hound_error;
 use crate::{AudioError, TARGET_RATE};
 
 /// The sample rates a file may declare. The resampler's work and memory grow with the rate's
@@ -20,7 +27,20 @@ use crate::{AudioError, TARGET_RATE};
 /// 1 Hz would turn each sample into 16,000.
 const FILE_RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
 
-/// An uploaded file, decoded and normalized.
+/// What a file turned out to be, once decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// Sample rate of the file.
+    pub source_rate: u32,
+    /// Channel count of the file.
+    pub source_channels: u16,
+    /// Container: `"wav"`, `"mp3"`, `"flac"` or `"ogg"`.
+    pub format: String,
+    /// Seconds of 16 kHz audio it gave.
+    pub duration_seconds: f64,
+}
+
+/// An uploaded file, decoded and normalized, held in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedAudio {
     /// 16 kHz mono samples.
@@ -47,11 +67,79 @@ pub fn decode_file(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio,
     if bytes.is_empty() {
         return Err(AudioError::Unsupported("the file is empty".into()));
     }
-    match catch_unwind(AssertUnwindSafe(|| decode_inner(bytes, filename))) {
+    let mut samples = Vec::new();
+    let source = Box::new(Cursor::new(bytes));
+    let decoded = decode_with(source, filename, &mut |chunk| {
+        samples.extend_from_slice(chunk);
+        Ok(())
+    })?;
+    Ok(DecodedAudio {
+        samples,
+        source_rate: decoded.source_rate,
+        source_channels: decoded.source_channels,
+        format: decoded.format,
+        duration_seconds: decoded.duration_seconds,
+    })
+}
+
+/// Decodes the audio file at `source` as [`decode_file`] does, writing the 16 kHz mono audio
+/// to a new WAV file at `dest` as it goes: memory does not grow with the file's length. On
+/// failure `dest` is removed.
+pub fn decode_to_wav(
+    source: &Path,
+    dest: &Path,
+    filename: Option<&str>,
+) -> Result<Decoded, AudioError> {
+    let file = File::open(source)
+        .map_err(|e| AudioError::io(format!("could not open {}", source.display()), e))?;
+    let length = file
+        .metadata()
+        .map_err(|e| AudioError::io(format!("could not read {}", source.display()), e))?
+        .len();
+    if length == 0 {
+        return Err(AudioError::Unsupported("the file is empty".into()));
+    }
+    let outcome = (|| {
+        let mut writer =
+            hound::WavWriter::new(
+                BufWriter::new(File::create(dest).map_err(|e| {
+                    AudioError::io(format!("could not create {}", dest.display()), e)
+                })?),
+                crate::wav::spec(),
+            )
+            .map_err(|e| hound_error(&format!("could not create {}", dest.display()), e))?;
+        let decoded = decode_with(Box::new(file), filename, &mut |chunk| {
+            chunk
+                .iter()
+                .try_for_each(|&sample| writer.write_sample(sample))
+                .map_err(|e| hound_error(&format!("could not write {}", dest.display()), e))
+        })?;
+        writer
+            .finalize()
+            .map_err(|e| hound_error(&format!("could not write {}", dest.display()), e))?;
+        Ok(decoded)
+    })();
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(dest);
+    }
+    outcome
+}
+
+/// Where decoded samples go, a packet's worth at a time.
+type Sink<'a> = dyn FnMut(&[i16]) -> Result<(), AudioError> + 'a;
+
+/// The streaming core: probes `source`, decodes its audio track packet by packet and hands
+/// each packet's 16 kHz mono samples to `sink`. A panic inside a decoder is caught and
+/// reported as a damaged file.
+fn decode_with<'s>(
+    source: Box<dyn MediaSource + 's>,
+    filename: Option<&str>,
+    sink: &mut Sink<'_>,
+) -> Result<Decoded, AudioError> {
+    match catch_unwind(AssertUnwindSafe(|| decode_inner(source, filename, sink))) {
         Ok(result) => result,
         Err(_) => {
             tracing::error!(
-                len = bytes.len(),
                 ?filename,
                 "audio decoder panicked; reporting the file as damaged"
             );
@@ -68,7 +156,11 @@ pub fn decode_file(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio,
 /// cannot fill the memory.
 pub const MAX_FILE_SECONDS: u64 = 3 * 60 * 60;
 
-fn decode_inner(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio, AudioError> {
+fn decode_inner<'s>(
+    source: Box<dyn MediaSource + 's>,
+    filename: Option<&str>,
+    sink: &mut Sink<'_>,
+) -> Result<Decoded, AudioError> {
     let mut hint = Hint::new();
     if let Some(ext) = filename
         .and_then(|f| Path::new(f).extension())
@@ -76,7 +168,7 @@ fn decode_inner(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio, Au
     {
         hint.with_extension(&ext.to_ascii_lowercase());
     }
-    let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+    let mss = MediaSourceStream::new(source, Default::default());
     let mut reader = symphonia::default::get_probe()
         .probe(
             &hint,
@@ -123,7 +215,9 @@ fn decode_inner(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio, Au
             other => AudioError::Corrupt(other.to_string()),
         })?;
 
+    // One packet's samples at a time, handed to `sink`; `total` counts them all.
     let mut out: Vec<i16> = Vec::new();
+    let mut total: u64 = 0;
     let mut source: Option<(u32, u16)> = None;
     let mut resampler: Option<Resampler16k> = None;
     let mut interleaved: Vec<f32> = Vec::new();
@@ -216,15 +310,20 @@ fn decode_inner(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio, Au
             None => out.extend(mono.iter().map(|&s| to_i16(s))),
         }
         // What it really holds, whatever it declared.
-        if out.len() as u64 > MAX_FILE_SECONDS * u64::from(TARGET_RATE) {
+        total += out.len() as u64;
+        if total > MAX_FILE_SECONDS * u64::from(TARGET_RATE) {
             return Err(AudioError::TooLong {
-                seconds: out.len() as f64 / f64::from(TARGET_RATE),
+                seconds: total as f64 / f64::from(TARGET_RATE),
                 limit: MAX_FILE_SECONDS,
             });
         }
+        sink(&out)?;
+        out.clear();
     }
     if let Some(r) = resampler.as_mut() {
         r.finish(&mut out)?;
+        total += out.len() as u64;
+        sink(&out)?;
     }
     if bad_packets > 0 {
         tracing::debug!(bad_packets, ?last_error, "skipped undecodable packets");
@@ -236,12 +335,11 @@ fn decode_inner(bytes: &[u8], filename: Option<&str>) -> Result<DecodedAudio, Au
             None => AudioError::NoAudio,
         });
     };
-    if out.is_empty() {
+    if total == 0 {
         return Err(AudioError::NoAudio);
     }
-    let duration_seconds = out.len() as f64 / f64::from(TARGET_RATE);
-    Ok(DecodedAudio {
-        samples: out,
+    let duration_seconds = total as f64 / f64::from(TARGET_RATE);
+    Ok(Decoded {
         source_rate,
         source_channels,
         format,
@@ -432,6 +530,31 @@ mod tests {
         check(FLAC, "noext", 22_050, 1, "flac", 1.0, 0.5);
         let d = decode_file(OGG, None).expect("no name");
         assert_eq!(d.format, "ogg");
+    }
+
+    #[test]
+    fn a_file_on_disk_is_decoded_to_a_wav_file_as_it_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("tone.ogg");
+        std::fs::write(&source, OGG).expect("write");
+        let dest = dir.path().join("tone.wav");
+        let decoded = decode_to_wav(&source, &dest, Some("tone.ogg")).expect("decode");
+        let in_memory = decode_file(OGG, Some("tone.ogg")).expect("decode in memory");
+        assert_eq!(decoded.format, "ogg");
+        assert_eq!((decoded.source_rate, decoded.source_channels), (48_000, 2));
+        assert_eq!(decoded.duration_seconds, in_memory.duration_seconds);
+        let mut written = Vec::new();
+        let mut chunks = crate::WavChunks::open(&dest).expect("a WAV");
+        while chunks.read(4096, &mut written).expect("read") > 0 {}
+        assert_eq!(written, in_memory.samples, "the same samples either way");
+
+        // A file that is not audio leaves no WAV behind.
+        std::fs::write(&source, b"not audio at all, just words").expect("write");
+        let error = decode_to_wav(&source, &dest, Some("x.ogg")).expect_err("garbage");
+        assert!(matches!(error, AudioError::Unsupported(_)), "{error}");
+        assert!(!dest.exists());
+        std::fs::write(&source, b"").expect("write");
+        assert!(decode_to_wav(&source, &dest, None).is_err());
     }
 
     #[test]

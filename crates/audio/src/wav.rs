@@ -1,13 +1,13 @@
 //! 16 kHz mono 16-bit WAV: crash-tolerant session recording and in-memory encoding.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Cursor};
+use std::io::{BufReader, BufWriter, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::{AudioError, TARGET_RATE};
 
 /// The WAV format every recording uses.
-fn spec() -> hound::WavSpec {
+pub(crate) fn spec() -> hound::WavSpec {
     hound::WavSpec {
         channels: 1,
         sample_rate: TARGET_RATE,
@@ -150,7 +150,75 @@ pub fn wav_bytes(samples: &[i16]) -> Vec<u8> {
     cursor.into_inner()
 }
 
-fn hound_error(context: &str, error: hound::Error) -> AudioError {
+/// Reads a 16 kHz mono 16-bit WAV file that this crate wrote (a recording, a decoded upload) a
+/// piece at a time, so a long one is never held whole.
+///
+/// It reads to the end of the file, not to the length its header declares: a recorder killed
+/// mid-session updated its header up to a second before it died, and the audio after that
+/// is on disk all the same.
+pub struct WavChunks {
+    file: BufReader<File>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for WavChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WavChunks")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The length of the header [`WavRecorder`] and [`crate::decode_to_wav`] write: RIFF, `fmt `
+/// of 16 bytes, then `data`.
+const HEADER: usize = 44;
+
+impl WavChunks {
+    /// Opens `path`, which must be a 16 kHz mono 16-bit WAV file with the plain 44-byte header.
+    pub fn open(path: &Path) -> Result<Self, AudioError> {
+        let unreadable = |e| hound_error(&format!("could not read {}", path.display()), e);
+        let reader = hound::WavReader::open(path).map_err(unreadable)?;
+        if reader.spec() != spec() {
+            return Err(AudioError::BadFormat(format!(
+                "{} is not 16 kHz mono 16-bit audio",
+                path.display()
+            )));
+        }
+        let mut file = reader.into_inner();
+        let mut header = [0u8; HEADER];
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_exact(&mut header))
+            .map_err(|e| AudioError::io(format!("could not read {}", path.display()), e))?;
+        if &header[36..40] != b"data" {
+            return Err(AudioError::BadFormat(format!(
+                "{} is not a recording of this server (its audio does not follow a 44-byte header)",
+                path.display()
+            )));
+        }
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Appends up to `max` samples to `into`; how many it appended, 0 at the end.
+    pub fn read(&mut self, max: usize, into: &mut Vec<i16>) -> Result<usize, AudioError> {
+        let mut bytes = Vec::with_capacity(max.min(1 << 20) * 2);
+        (&mut self.file)
+            .take(max as u64 * 2)
+            .read_to_end(&mut bytes)
+            .map_err(|e| AudioError::io(format!("could not read {}", self.path.display()), e))?;
+        // An odd byte at the very end is half a sample, never completed.
+        into.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|pair| i16::from_le_bytes([pair[0], pair[1]])),
+        );
+        Ok(bytes.len() / 2)
+    }
+}
+
+pub(crate) fn hound_error(context: &str, error: hound::Error) -> AudioError {
     match error {
         hound::Error::IoError(source) => AudioError::io(context, source),
         other => AudioError::BadFormat(format!("{context}: {other}")),
@@ -263,5 +331,60 @@ mod tests {
         assert_eq!(reader.spec(), super::spec());
         let samples: Vec<i16> = reader.into_samples().map(|s| s.expect("sample")).collect();
         assert_eq!(samples, signal);
+    }
+
+    fn pcm(samples: &[i16]) -> Vec<u8> {
+        samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn a_recording_reads_back_in_pieces_to_the_end_of_its_data_whatever_its_header_says() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.wav");
+        let samples = sine_i16(440.0, 0.5, 16_000, 2.5);
+        let mut recorder = WavRecorder::create(&path).expect("create");
+        recorder.append(&samples).expect("append");
+        recorder.finish().expect("finish");
+        let mut chunks = WavChunks::open(&path).expect("open");
+        let mut read = Vec::new();
+        let mut sizes = Vec::new();
+        loop {
+            let n = chunks.read(16_000, &mut read).expect("read");
+            if n == 0 {
+                break;
+            }
+            sizes.push(n);
+        }
+        assert_eq!(sizes, [16_000, 16_000, 8_000]);
+        assert_eq!(read, samples);
+
+        // The header says 2.5 s, the data stops after 1 s.
+        let bytes = std::fs::read(&path).expect("read file");
+        std::fs::write(&path, &bytes[..44 + 32_000]).expect("cut");
+        let mut read = Vec::new();
+        let mut chunks = WavChunks::open(&path).expect("open the cut file");
+        while chunks.read(10_000, &mut read).expect("read") > 0 {}
+        assert_eq!(read, samples[..16_000]);
+
+        // A killed recorder's header says 1 s; 2.5 s are on disk.
+        let mut longer = wav_bytes(&samples[..16_000]);
+        longer.extend(pcm(&samples[16_000..]));
+        std::fs::write(&path, &longer).expect("write");
+        let mut read = Vec::new();
+        let mut chunks = WavChunks::open(&path).expect("open");
+        while chunks.read(7_000, &mut read).expect("read") > 0 {}
+        assert_eq!(read, samples, "everything on disk");
+
+        std::fs::write(&path, wav_bytes(&[])).expect("write");
+        let stereo = hound::WavSpec {
+            channels: 2,
+            ..spec()
+        };
+        hound::WavWriter::create(&path, stereo)
+            .expect("stereo")
+            .finalize()
+            .expect("finalize");
+        let error = WavChunks::open(&path).expect_err("stereo is not ours");
+        assert!(error.to_string().contains("16 kHz mono"), "{error}");
     }
 }

@@ -21,9 +21,9 @@ const CHUNK_BYTES: usize = 3200; // 100 ms of 16 kHz mono s16
 const STEP_SECONDS: u64 = 6;
 const TARGET_P99_MS: f64 = 50.0;
 
-struct ServerProcess {
-    child: std::process::Child,
-    base: String,
+pub(crate) struct ServerProcess {
+    pub(crate) child: std::process::Child,
+    pub(crate) base: String,
     ready_ms: f64,
     _dir: tempfile::TempDir,
 }
@@ -35,7 +35,11 @@ impl Drop for ServerProcess {
     }
 }
 
-fn start_server(binary: &PathBuf) -> anyhow::Result<ServerProcess> {
+/// Starts `binary serve` in a temp folder with `env` added; returns once it listens.
+pub(crate) fn start_server(
+    binary: &PathBuf,
+    env: &[(&str, &str)],
+) -> anyhow::Result<ServerProcess> {
     let dir = tempfile::tempdir()?;
     std::fs::create_dir_all(dir.path().join("config"))?;
     std::fs::create_dir_all(dir.path().join("plugins"))?;
@@ -50,6 +54,7 @@ fn start_server(binary: &PathBuf) -> anyhow::Result<ServerProcess> {
         .env("ADMIN_EMAIL", "bench@example.com")
         .env("ADMIN_PASSWORD", "bench-password")
         .env("AUTH_SECRET_KEY", "bench-secret-0123456789")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -77,7 +82,7 @@ fn start_server(binary: &PathBuf) -> anyhow::Result<ServerProcess> {
 }
 
 /// (resident KiB, CPU seconds so far) of a process.
-fn usage(pid: u32) -> (u64, f64) {
+pub(crate) fn usage(pid: u32) -> (u64, f64) {
     let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -98,7 +103,7 @@ fn usage(pid: u32) -> (u64, f64) {
     (rss, cpu)
 }
 
-async fn token(base: &str) -> anyhow::Result<String> {
+pub(crate) async fn token(base: &str) -> anyhow::Result<String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let response: Value = reqwest::Client::new()
         .post(format!("{base}/auth/jwt/login"))
@@ -161,13 +166,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
         .unwrap_or(0.0)
 }
 
-pub async fn devices(max_devices: usize, step: usize) -> anyhow::Result<Value> {
+/// The release binary (or `CHRONICLE_BIN`), as an absolute path: the server runs in its own
+/// temp folder, so the path must not depend on ours.
+pub(crate) fn server_binary() -> anyhow::Result<PathBuf> {
     let binary = std::env::var_os("CHRONICLE_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/release/chronicle"));
-    // The server runs in its own temp folder: the path must not depend on ours.
-    let binary = std::path::absolute(&binary)?;
-    let server = start_server(&binary)?;
+    Ok(std::path::absolute(&binary)?)
+}
+
+pub async fn devices(max_devices: usize, step: usize) -> anyhow::Result<Value> {
+    let binary = server_binary()?;
+    let server = start_server(&binary, &[])?;
     let pid = server.child.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (idle_rss_kib, _) = usage(pid);

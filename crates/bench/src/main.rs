@@ -19,12 +19,17 @@
 //! `cargo run --release -p chronicle-bench -- devices [--max-devices N] [--step N]` starts the
 //! release `chronicle serve` (build it first: `cargo build --release -p chronicle-cli`) and ramps
 //! up simulated devices streaming PCM in real time; see `devices.rs`.
+//!
+//! `cargo run --release -p chronicle-bench -- uploads [--counts 1,3,10] [--seconds 3600]` starts
+//! the release server once per count and sends that many one-hour uploads at once: the
+//! server's peak memory and the time until all are transcribed; see `uploads.rs`.
 
 mod devices;
 mod dispatch;
 mod durable;
 mod python;
 mod report;
+mod uploads;
 
 use anyhow::{Context, bail};
 
@@ -34,6 +39,8 @@ fn main() -> anyhow::Result<()> {
     let mut max_devices: usize = 1000;
     let mut step: usize = 100;
     let mut benchmark = None;
+    let mut counts: Vec<usize> = vec![1, 3, 10];
+    let mut audio_seconds: u32 = 3600;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--events" => {
@@ -58,11 +65,27 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .context("--step")?
             }
-            "dispatch" | "dispatch-only" | "python" | "devices" | "durable" => {
+            "--counts" => {
+                counts = args
+                    .next()
+                    .context("--counts needs numbers, e.g. 1,3,10")?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .context("--counts")?
+            }
+            "--seconds" => {
+                audio_seconds = args
+                    .next()
+                    .context("--seconds needs a number")?
+                    .parse()
+                    .context("--seconds")?
+            }
+            "dispatch" | "dispatch-only" | "python" | "devices" | "durable" | "uploads" => {
                 benchmark = Some(arg)
             }
             other => bail!(
-                "unknown argument `{other}`; usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N]"
+                "unknown argument `{other}`; usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600]"
             ),
         }
     }
@@ -72,6 +95,14 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?;
         let report = runtime.block_on(devices::devices(max_devices, step.max(1)))?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    if benchmark.as_deref() == Some("uploads") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(uploads::uploads(&counts, audio_seconds))?;
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
@@ -97,7 +128,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some("python") => runtime.block_on(python::python(events.unwrap_or(20_000)))?,
         _ => bail!(
-            "usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N]"
+            "usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600]"
         ),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);

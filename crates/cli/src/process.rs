@@ -32,18 +32,13 @@ pub async fn run(paths: &Paths, args: ProcessArgs) -> anyhow::Result<ExitCode> {
     for path in &args.files {
         let name = path.display().to_string();
         bar.set_message(format!("{name}: decoding"));
-        let outcome = match tokio::fs::read(path).await {
-            Err(error) => Err(format!("cannot read it: {error}")),
-            Ok(bytes) => {
-                let file = AudioFile {
-                    user_id: &user.id,
-                    client_id: &client,
-                    filename: &name,
-                    bytes,
-                };
-                pipeline.ingest(file).await
-            }
+        let file = AudioFile {
+            user_id: &user.id,
+            client_id: &client,
+            filename: &name,
+            source: path,
         };
+        let outcome = pipeline.ingest(file).await;
         match outcome {
             Ok(ingested) => {
                 bar.set_message(format!("{name}: transcribing, remembering"));

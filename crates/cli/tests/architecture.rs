@@ -126,7 +126,13 @@ const RULES: &[Rule] = &[
     },
     Rule {
         krate: "bench",
-        normal: May::Only(&["plugin-api", "host-ports", "plugin-host", "store"]),
+        normal: May::Only(&[
+            "plugin-api",
+            "host-ports",
+            "plugin-host",
+            "store",
+            "test-servers",
+        ]),
         tests_also: None,
         why: "runs the server as a process",
     },

@@ -25,7 +25,7 @@ use chronicle_server::ws_audio::schema::{
 use chronicle_test_servers::{Deepgram, DeepgramBehaviour, Utterance};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use support::{ALICE, Server, Socket, next_json, pcm_bytes, tone};
+use support::{ALICE, Server, Socket, next_json, pcm_bytes, tone, ws_connect, ws_send};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -469,27 +469,6 @@ async fn v2_protocol_violations_are_refused_with_an_error_and_a_close() {
 }
 
 /// `/ws` helpers.
-async fn ws_connect(server: &Server, query: &str) -> Socket {
-    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(&format!("/ws?{query}")))
-        .await
-        .expect("connect");
-    assert_eq!(next_json(&mut socket).await["type"], "ready");
-    socket
-}
-
-async fn ws_send(socket: &mut Socket, header: Value, payload: Option<Vec<u8>>) {
-    socket
-        .send(Message::text(header.to_string()))
-        .await
-        .expect("send header");
-    if let Some(payload) = payload {
-        socket
-            .send(Message::binary(payload))
-            .await
-            .expect("send payload");
-    }
-}
-
 /// A spooled chunk: 100 ms of tone with its spool ids.
 async fn spooled_chunk(socket: &mut Socket, segment: &str, sequence: u64) {
     let payload = pcm_bytes(&tone(0.1));

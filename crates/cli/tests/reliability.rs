@@ -22,7 +22,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::{Project, Server, eventually};
 
 const ADMIN: (&str, &str) = ("admin@example.com", "admin-password");
@@ -611,4 +611,252 @@ async fn a_dead_letter_is_replayed_by_the_admin_api_once_the_plugin_is_fixed() {
     );
     let (_, counts) = server.deliveries(&token, "status=dead").await;
     assert_eq!(counts.get("dead").copied().unwrap_or(0), 0, "{counts:?}");
+}
+
+/// A `/ws` header and its payload; an error once the server is gone.
+async fn try_send(
+    socket: &mut support::Socket,
+    header: Value,
+    payload: Vec<u8>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    socket.send(Message::text(header.to_string())).await?;
+    socket.send(Message::binary(payload)).await
+}
+
+/// The uploads and devices of one run of [`killing_the_server_during_uploads_and_streaming_loses_no_conversation`],
+/// until the server is killed under them.
+async fn load_until_killed(server: &Server, token: &str) -> Vec<String> {
+    use support::{pcm_bytes, tone, ws_connect, ws_send};
+    // Speech with pauses: a second of tone, a second of silence.
+    let speech: Vec<i16> = tone(1.0).into_iter().chain([0i16; 16_000]).collect();
+    // Two devices, one streaming (a live transcript), one in batch mode (transcribed whole at
+    // its end, or from its recording after the crash).
+    for mode in ["streaming", "batch"] {
+        let mut socket = ws_connect(
+            server,
+            &format!("codec=pcm&token={token}&device_name=pendant-{mode}"),
+        )
+        .await;
+        let speech = speech.clone();
+        tokio::spawn(async move {
+            let format = json!({"rate": 16000, "width": 2, "channels": 1, "mode": mode});
+            ws_send(
+                &mut socket,
+                json!({"type": "audio-start", "data": format}),
+                None,
+            )
+            .await;
+            loop {
+                for chunk in speech.chunks(1600) {
+                    let payload = pcm_bytes(chunk);
+                    let header = json!({"type": "audio-chunk", "data": format, "payload_length": payload.len()});
+                    if try_send(&mut socket, header, payload).await.is_err() {
+                        return; // the server was killed
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            }
+        });
+    }
+    // Uploads, one file per request, four at a time, five each: more than the transcriber
+    // (two at a time, a second each) gets through before the kill.
+    let wav = chronicle_audio::wav_bytes(&speech.repeat(2));
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    for worker in 0..4 {
+        let (http, url, token, wav, answered) = (
+            server.http.clone(),
+            server.url("/api/audio/upload"),
+            token.to_owned(),
+            wav.clone(),
+            std::sync::Arc::clone(&answered),
+        );
+        tokio::spawn(async move {
+            for n in 0..5 {
+                let part = reqwest::multipart::Part::bytes(wav.clone())
+                    .file_name(format!("w{worker}-{n}.wav"));
+                let form = reqwest::multipart::Form::new().part("files", part);
+                let Ok(response) = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .multipart(form)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                let Ok(body) = response.json::<Value>().await else {
+                    return;
+                };
+                if let Some(id) = body["files"][0]["conversation_id"].as_str() {
+                    answered.lock().unwrap().push(id.to_owned());
+                }
+            }
+        });
+    }
+    eventually(
+        "a few uploads to be answered",
+        Duration::from_secs(60),
+        || async {
+            let count = answered.lock().unwrap().len();
+            if count >= 6 {
+                Ok(())
+            } else {
+                Err(format!("{count} answered"))
+            }
+        },
+    )
+    .await;
+    // And the devices' conversations well under way: each has speech on disk to be finished from.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    answered.lock().unwrap().clone()
+}
+
+/// `kill -9` while uploads are being taken in and transcribed and two devices stream, three
+/// times over, then a last start: every conversation any run stored is finished (transcript,
+/// end reason) and reaches the plugin under one idempotency key, and nothing half-taken-in is
+/// left behind. The transcriber answers after a second, two at a time, so each kill finds
+/// uploads stored but not yet transcribed, which the next start transcribes from their files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_server_during_uploads_and_streaming_loses_no_conversation() {
+    use chronicle_test_servers::openai::{TranscriptionReply, Transcriptions};
+    let speech = Transcriptions::start(|_| {
+        TranscriptionReply::Delay(
+            Duration::from_secs(1),
+            Box::new(TranscriptionReply::Text("Heard it.".into())),
+        )
+    })
+    .await;
+    let speech_url = speech.base_url();
+    let project = python_project(
+        r#"plugins:
+  slow_recorder:
+    enabled: true
+    events: [conversation.complete]
+    journal: "{dir}/journal.txt"
+"#,
+        "slow_recorder",
+        "SlowRecorderPlugin",
+        SLOW_RECORDER,
+    );
+    let journal_path = plugin_file(&project, "journal.txt");
+    let start = || {
+        project.serve(
+            &["--data-dir", "data", "--no-hot-reload"],
+            &[
+                ("ADMIN_EMAIL", ADMIN.0),
+                ("ADMIN_PASSWORD", ADMIN.1),
+                ("TRANSCRIPTION_PROVIDER", "openai"),
+                ("TRANSCRIPTION_URL", &speech_url),
+            ],
+        )
+    };
+    let mut answered = Vec::new();
+    let mut untranscribed_at_kills = 0;
+    for run in 1..=3 {
+        let mut server = start();
+        let token = server.login(ADMIN).await;
+        let ids = load_until_killed(&server, &token).await;
+        let (_, body) = server
+            .get(Some(&token), "/api/conversations?limit=500")
+            .await;
+        let untranscribed = body["conversations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["transcript"].as_str().is_none_or(str::is_empty))
+            .count();
+        server.kill();
+        eprintln!(
+            "run {run}: killed after {} uploads were answered, {untranscribed} conversations untranscribed",
+            ids.len()
+        );
+        untranscribed_at_kills += untranscribed;
+        answered.extend(ids);
+    }
+    assert!(
+        untranscribed_at_kills > 0,
+        "every kill came after all was transcribed: nothing was left to recover"
+    );
+
+    let server = start();
+    let token = server.login(ADMIN).await;
+    let conversations = eventually(
+        "every stored conversation to be finished and to reach the plugin",
+        Duration::from_secs(120),
+        || async {
+            let (_, body) = server
+                .get(Some(&token), "/api/conversations?limit=500")
+                .await;
+            let conversations = body["conversations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let received: HashSet<String> = journal(&journal_path)
+                .into_iter()
+                .map(|entry| entry.conversation)
+                .collect();
+            let unfinished: Vec<&Value> = conversations
+                .iter()
+                .filter(|c| {
+                    c["end_reason"].is_null()
+                        || c["transcript"].as_str().is_none_or(str::is_empty)
+                        || !received.contains(c["conversation_id"].as_str().unwrap_or(""))
+                })
+                .collect();
+            if unfinished.is_empty() && !conversations.is_empty() {
+                Ok(conversations)
+            } else {
+                Err(format!(
+                    "{} of {} unfinished: {unfinished:?}",
+                    unfinished.len(),
+                    conversations.len()
+                ))
+            }
+        },
+    )
+    .await;
+    let stored: HashSet<&str> = conversations
+        .iter()
+        .filter_map(|c| c["conversation_id"].as_str())
+        .collect();
+    for id in &answered {
+        assert!(
+            stored.contains(id.as_str()),
+            "answered upload {id} was lost"
+        );
+    }
+    // One idempotency key per conversation: each was announced once.
+    let mut keys: HashMap<String, HashSet<String>> = HashMap::new();
+    for entry in journal(&journal_path) {
+        keys.entry(entry.conversation)
+            .or_default()
+            .insert(entry.key);
+    }
+    for (conversation, keys) in &keys {
+        assert_eq!(keys.len(), 1, "{conversation} announced as {keys:?}");
+    }
+    let by_reason = conversations
+        .iter()
+        .fold(HashMap::<String, usize>::new(), |mut counts, c| {
+            *counts
+                .entry(c["end_reason"].as_str().unwrap_or("").to_owned())
+                .or_default() += 1;
+            counts
+        });
+    assert!(
+        by_reason.get("server_restart").copied().unwrap_or(0) >= 3,
+        "each kill left its devices' conversations open: {by_reason:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(server.path("data/tmp"))
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "spooled uploads left behind: {left:?}");
+    eprintln!(
+        "{} conversations stored over 3 kills ({} answered uploads), {} reached the plugin, 0 lost; by end reason: {by_reason:?}",
+        stored.len(),
+        answered.len(),
+        keys.len()
+    );
 }

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use chronicle_host_ports::delivery::NewEvent;
 
 use crate::events::object;
-use crate::finished::Finished;
+use crate::finished::{BatchAudio, Finished};
 use crate::memory;
 use crate::pipeline::Pipeline;
 
@@ -85,9 +85,15 @@ impl Pipeline {
             return Ok(());
         };
         let id = &finished.conversation_id;
-        // A few at a time: each holds a whole recording and a provider connection.
+        // A few at a time: each holds a piece of a recording and a provider connection.
         let _turn = self.batch_turns.acquire().await?;
-        match transcriber.transcribe(audio, self.settings.retry).await {
+        let transcribed = match audio {
+            BatchAudio::Samples(samples) => {
+                transcriber.transcribe(samples, self.settings.retry).await
+            }
+            BatchAudio::File(path) => transcriber.transcribe_file(path, self.settings.retry).await,
+        };
+        match transcribed {
             Ok(transcript) => {
                 let segments: Vec<Value> =
                     transcript.segments.iter().map(|s| s.to_json()).collect();

@@ -11,8 +11,18 @@ pub struct Finished {
     pub end_reason: EndReason,
     /// Seconds of audio.
     pub duration: f64,
-    /// The audio to transcribe whole (16 kHz mono), for batch mode and uploads.
-    pub batch_audio: Option<Vec<i16>>,
+    /// The audio to transcribe whole, for batch mode, uploads and recordings a killed process
+    /// left untranscribed.
+    pub batch_audio: Option<BatchAudio>,
+}
+
+/// A whole recording to transcribe, 16 kHz mono.
+#[derive(Debug)]
+pub enum BatchAudio {
+    /// Held in memory (a batch-mode session's conversation).
+    Samples(Vec<i16>),
+    /// A WAV file read a piece at a time (an upload, a recording stored before a crash).
+    File(std::path::PathBuf),
 }
 
 /// Seconds since the Unix epoch.

@@ -39,7 +39,7 @@ pub mod wiring;
 pub use crate::config::{ConversationSettings, PipelineConfig};
 pub use crate::control::{ControlRequests, SessionControl};
 pub use crate::events::{object, request};
-pub use crate::finished::{Finished, unix_now};
+pub use crate::finished::{BatchAudio, Finished, unix_now};
 pub use crate::llm::ChatModel;
 pub use crate::pipeline::Pipeline;
 pub use crate::plugins::Plugins;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::config::ConversationSettings;
 use crate::events::object;
-use crate::finished::Finished;
+use crate::finished::{BatchAudio, Finished};
 use crate::llm::ChatModel;
 use crate::plugins::Plugins;
 use crate::session::Sessions;
@@ -80,9 +80,18 @@ impl Pipeline {
 
     /// Closes the conversations and sessions a killed process left open, as
     /// `server_restart`, so that [`Pipeline::resume_unannounced`] finishes them (memories,
-    /// `conversation.complete`) from what was stored before the crash. Call once at start,
-    /// before any session; returns how many conversations it closed.
+    /// `conversation.complete`) from what was stored before the crash, and removes the
+    /// `.partial` files of uploads it was taking in (they have no conversation). Call once at
+    /// start, before any session or upload; returns how many conversations it closed.
     pub async fn close_abandoned(&self) -> anyhow::Result<usize> {
+        let folder = self.store.folder().clone();
+        match tokio::task::spawn_blocking(move || folder.remove_partial_files()).await? {
+            Ok(0) => {}
+            Ok(removed) => {
+                tracing::info!(removed, "Removed the unfinished uploads the last run left.")
+            }
+            Err(error) => tracing::warn!(%error, "Cannot remove the unfinished uploads."),
+        }
         let closed = self.store.close_abandoned(EndReason::ServerRestart).await?;
         for id in &closed {
             tracing::info!(conversation = %id, "Closing a conversation the last run left open.");
@@ -91,18 +100,29 @@ impl Pipeline {
     }
 
     /// Finishes the conversations a stopped process closed but never announced; returns how
-    /// many. Call once at start, before any session.
+    /// many. Call once at start, before any session. One with a recording of its own and no
+    /// transcript yet (an upload, a batch-mode session) is transcribed from that recording.
     pub async fn resume_unannounced(self: &Arc<Self>) -> anyhow::Result<usize> {
         let conversations = self.store.unannounced_conversations().await?;
         for conversation in &conversations {
-            tracing::info!(conversation = %conversation.conversation_id, "Finishing a conversation the last run closed but never announced.");
+            let id = &conversation.conversation_id;
+            tracing::info!(conversation = %id, "Finishing a conversation the last run closed but never announced.");
+            let untranscribed = self.transcriber.is_some()
+                && conversation.transcript.trim().is_empty()
+                && conversation.transcription_error.is_none();
+            let batch_audio = match &conversation.audio_path {
+                Some(path) if untranscribed && self.store.has_audio_of_its_own(id).await? => {
+                    Some(BatchAudio::File(path.into()))
+                }
+                _ => None,
+            };
             self.finish_in_background(Finished {
-                conversation_id: conversation.conversation_id.clone(),
+                conversation_id: id.clone(),
                 user_id: conversation.user_id.clone(),
                 client_id: conversation.client_id.clone(),
                 end_reason: conversation.end_reason.unwrap_or(EndReason::ServerRestart),
                 duration: conversation.duration_seconds.unwrap_or(0.0),
-                batch_audio: None,
+                batch_audio,
             });
         }
         Ok(conversations.len())

@@ -538,6 +538,22 @@ impl Store {
         .await
     }
 
+    /// Whether the conversation's recording holds it alone (an upload's file, a session's with
+    /// one conversation), so transcribing the whole file transcribes just this conversation.
+    pub async fn has_audio_of_its_own(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.read(move |connection| {
+            let sharing: i64 = connection
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM conversations WHERE audio_path = \
+                     (SELECT audio_path FROM conversations WHERE conversation_id = ?1)",
+                )?
+                .query_row([&id], |row| row.get(0))?;
+            Ok(sharing == 1)
+        })
+        .await
+    }
+
     /// Completed conversations whose `conversation.complete` was never enqueued: the process
     /// stopped between their close and their announcement. Oldest first.
     pub async fn unannounced_conversations(&self) -> Result<Vec<Conversation>, StoreError> {

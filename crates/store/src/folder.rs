@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// What a file's name ends with until it is whole.
+const PARTIAL: &str = ".partial";
+
 /// The database file's name in the data folder.
 pub const DATABASE_FILE: &str = "chronicle.db";
 
@@ -13,8 +16,8 @@ pub const DATABASE_FILE: &str = "chronicle.db";
 ///   chronicle.delivery.lock        held by the process that delivers the queue
 ///   auth_secret                    the token signing key, when none is configured
 ///   audio/<client>/<session>.wav   a device session's recording
-///   audio/<client>/upload-<id>.wav an uploaded file, as 16 kHz mono
-///   tmp/                           scratch space (candidate configurations)
+///   audio/<client>/upload-<id>.wav an uploaded file, as 16 kHz mono (`.partial` until whole)
+///   tmp/                           scratch space (candidate configurations, uploads arriving)
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DataFolder {
@@ -108,6 +111,48 @@ impl DataFolder {
         self.root.join("tmp")
     }
 
+    /// Where an upload's bytes are spooled while the request arrives, under a fresh name.
+    pub fn incoming_upload(&self) -> PathBuf {
+        Self::partial(
+            &self
+                .scratch()
+                .join(format!("upload-{}", uuid::Uuid::new_v4().simple())),
+        )
+    }
+
+    /// The name a file is written under until it is whole: `path` with `.partial` added.
+    pub fn partial(path: &Path) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(PARTIAL);
+        PathBuf::from(name)
+    }
+
+    /// Removes the `.partial` files a killed process left (spooled uploads, half-decoded
+    /// audio): nothing refers to them. Returns how many. Call at start, before any upload.
+    pub fn remove_partial_files(&self) -> std::io::Result<usize> {
+        let mut removed = 0;
+        let mut folders = vec![self.scratch()];
+        if let Ok(clients) = std::fs::read_dir(self.root.join("audio")) {
+            folders.extend(clients.flatten().map(|entry| entry.path()));
+        }
+        for folder in folders {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let is_partial = path
+                    .file_name()
+                    .is_some_and(|name| name.to_string_lossy().ends_with(PARTIAL));
+                if is_partial && entry.file_type().is_ok_and(|t| t.is_file()) {
+                    std::fs::remove_file(&path)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn audio(&self, client_id: &str) -> PathBuf {
         self.root.join("audio").join(client_id)
     }
@@ -162,6 +207,25 @@ mod tests {
             folder.upload_audio("c1"),
             "each upload has its own name"
         );
+    }
+
+    #[test]
+    fn the_partial_files_a_killed_process_left_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folder = DataFolder::new(dir.path());
+        let spooled = folder.incoming_upload();
+        let stored = folder.upload_audio("c1");
+        let half = DataFolder::partial(&folder.upload_audio("c1"));
+        let session = folder.session_audio("c1", "s1");
+        for path in [&spooled, &stored, &half, &session] {
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+            std::fs::write(path, b"RIFF").expect("write");
+        }
+        assert!(spooled.starts_with(folder.scratch()));
+        assert_eq!(folder.remove_partial_files().expect("sweep"), 2);
+        assert!(!spooled.exists() && !half.exists());
+        assert!(stored.exists() && session.exists());
+        assert_eq!(folder.remove_partial_files().expect("sweep again"), 0);
     }
 }
 

@@ -378,6 +378,30 @@ pub async fn next_json(socket: &mut Socket) -> Value {
     }
 }
 
+/// Opens `/ws?{query}` and reads its `ready`.
+pub async fn ws_connect(server: &Server, query: &str) -> Socket {
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(&format!("/ws?{query}")))
+        .await
+        .expect("connect");
+    assert_eq!(next_json(&mut socket).await["type"], "ready");
+    socket
+}
+
+/// Sends a `/ws` header and, when given, its payload.
+pub async fn ws_send(socket: &mut Socket, header: Value, payload: Option<Vec<u8>>) {
+    use futures_util::SinkExt;
+    socket
+        .send(Message::text(header.to_string()))
+        .await
+        .expect("send header");
+    if let Some(payload) = payload {
+        socket
+            .send(Message::binary(payload))
+            .await
+            .expect("send payload");
+    }
+}
+
 /// `seconds` of a 440 Hz tone, 16 kHz mono.
 pub fn tone(seconds: f32) -> Vec<i16> {
     (0..(16_000.0 * seconds) as usize)

@@ -8,7 +8,7 @@ use chronicle_store::NewConversation;
 
 use super::{OpenConversation, Session, SessionState};
 use crate::Pipeline;
-use crate::finished::Finished;
+use crate::finished::{BatchAudio, Finished};
 
 impl Session {
     /// Opens a conversation if none is open; its id.
@@ -83,7 +83,10 @@ impl Session {
                 return Err(error.into());
             }
         };
-        let batch_audio = state.batch_audio.as_mut().map(std::mem::take);
+        let batch_audio = state
+            .batch_audio
+            .as_mut()
+            .map(|kept| BatchAudio::Samples(std::mem::take(kept)));
         if completed {
             let finished = Finished {
                 conversation_id: open.id,

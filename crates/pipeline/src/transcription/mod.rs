@@ -243,11 +243,84 @@ impl Transcriber {
         audio: &[i16],
         policy: RetryPolicy,
     ) -> Result<Transcript, TranscriptionError> {
+        self.transcribe_in_pieces(audio, policy, PIECE_SAMPLES)
+            .await
+    }
+
+    async fn transcribe_in_pieces(
+        &self,
+        audio: &[i16],
+        policy: RetryPolicy,
+        piece: usize,
+    ) -> Result<Transcript, TranscriptionError> {
         let mut segments = Vec::new();
-        for (start, end) in pieces(audio, PIECE_SAMPLES) {
+        for (start, end) in pieces(audio, piece) {
             let transcript = self.transcribe_piece(&audio[start..end], policy).await?;
             let offset = start as f64 / RATE as f64;
             segments.extend(transcript.segments.into_iter().map(|s| s.shifted(offset)));
+        }
+        Ok(Transcript::from_segments(segments))
+    }
+
+    /// Transcribes the 16 kHz mono WAV file at `path` as [`Transcriber::transcribe`] does, reading
+    /// it one piece at a time: memory holds one piece (ten minutes, 19.2 MB), whatever the
+    /// file's length.
+    pub async fn transcribe_file(
+        &self,
+        path: &std::path::Path,
+        policy: RetryPolicy,
+    ) -> Result<Transcript, TranscriptionError> {
+        self.transcribe_file_in_pieces(path, policy, PIECE_SAMPLES)
+            .await
+    }
+
+    async fn transcribe_file_in_pieces(
+        &self,
+        path: &std::path::Path,
+        policy: RetryPolicy,
+        piece: usize,
+    ) -> Result<Transcript, TranscriptionError> {
+        let unreadable = |detail: String| TranscriptionError::Garbled {
+            provider: "the stored recording",
+            detail,
+        };
+        let path = path.to_path_buf();
+        let mut reader =
+            tokio::task::spawn_blocking(move || chronicle_audio::WavChunks::open(&path))
+                .await
+                .map_err(|e| unreadable(e.to_string()))?
+                .map_err(|e| unreadable(e.to_string()))?;
+        let mut buffer: Vec<i16> = Vec::with_capacity(piece);
+        let mut offset = 0usize;
+        let mut segments = Vec::new();
+        loop {
+            // Fill the buffer up to one piece, off the runtime's threads.
+            let want = piece - buffer.len();
+            let (back, filled, read) = tokio::task::spawn_blocking(move || {
+                let read = reader.read(want, &mut buffer);
+                (reader, buffer, read)
+            })
+            .await
+            .map_err(|e| unreadable(e.to_string()))?;
+            reader = back;
+            buffer = filled;
+            let read = read.map_err(|e| unreadable(e.to_string()))?;
+            let last = read < want;
+            let cut = if last {
+                buffer.len()
+            } else {
+                quiet_cut(&buffer, 0, piece)
+            };
+            if cut > 0 {
+                let transcript = self.transcribe_piece(&buffer[..cut], policy).await?;
+                let seconds = offset as f64 / RATE as f64;
+                segments.extend(transcript.segments.into_iter().map(|s| s.shifted(seconds)));
+            }
+            if last {
+                break;
+            }
+            buffer.drain(..cut);
+            offset += cut;
         }
         Ok(Transcript::from_segments(segments))
     }
@@ -298,27 +371,33 @@ const PIECE_SAMPLES: usize = 600 * RATE;
 /// Where to cut `audio` into pieces of at most `max` samples: at the quietest 30 ms frame of
 /// the last ten seconds before each limit, so words are rarely split.
 pub(crate) fn pieces(audio: &[i16], max: usize) -> Vec<(usize, usize)> {
-    const FRAME: usize = RATE * 30 / 1000;
-    let search = (10 * RATE).min(max / 2);
     let mut cuts = Vec::new();
     let mut start = 0;
     while audio.len() - start > max {
-        let limit = start + max;
-        let energy = |at: usize| {
-            audio[at..at + FRAME]
-                .iter()
-                .map(|&s| i64::from(s).pow(2))
-                .sum::<i64>()
-        };
-        let cut = (limit - search..limit - FRAME)
-            .step_by(FRAME)
-            .min_by_key(|&at| energy(at))
-            .unwrap_or(limit);
+        let cut = quiet_cut(audio, start, max);
         cuts.push((start, cut));
         start = cut;
     }
     cuts.push((start, audio.len()));
     cuts
+}
+
+/// The end of the piece that starts at `start` when more than `max` samples follow it: the
+/// quietest 30 ms frame of the last ten seconds before `start + max`.
+fn quiet_cut(audio: &[i16], start: usize, max: usize) -> usize {
+    const FRAME: usize = RATE * 30 / 1000;
+    let search = (10 * RATE).min(max / 2);
+    let limit = start + max;
+    let energy = |at: usize| {
+        audio[at..at + FRAME]
+            .iter()
+            .map(|&s| i64::from(s).pow(2))
+            .sum::<i64>()
+    };
+    (limit - search..limit - FRAME)
+        .step_by(FRAME)
+        .min_by_key(|&at| energy(at))
+        .unwrap_or(limit)
 }
 
 /// Splits `text` into sentences (after `.`, `!` or `?` followed by a space).
@@ -426,6 +505,65 @@ mod tests {
         assert_eq!(cuts[2].1, audio.len());
         assert_eq!(pieces(&audio[..100], 1000), [(0, 100)]);
         assert_eq!(pieces(&[], 1000), [(0, 0)]);
+    }
+
+    /// Answers each piece with its length in samples, timed over the piece.
+    struct Lengths;
+
+    #[async_trait::async_trait]
+    impl BatchTranscriber for Lengths {
+        async fn transcribe(
+            &self,
+            audio: &[i16],
+            _: Option<&mpsc::Sender<String>>,
+        ) -> Result<Transcript, TranscriptionError> {
+            let seconds = audio.len() as f64 / RATE as f64;
+            Ok(Transcript::from_segments(vec![Segment::new(
+                audio.len().to_string(),
+                0.0,
+                seconds,
+                vec![],
+            )]))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_recording_on_disk_is_cut_and_timed_as_the_same_audio_in_memory() {
+        let seconds = |n: f64| (n * RATE as f64) as usize;
+        let mut audio = vec![5000_i16; seconds(130.0)];
+        audio[seconds(55.0)..seconds(55.1)].fill(0);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.wav");
+        std::fs::write(&path, chronicle_audio::wav_bytes(&audio)).expect("write");
+        let lengths = Arc::new(Lengths);
+        let transcriber = Transcriber {
+            name: "lengths",
+            batch: lengths,
+            streaming: Arc::new(utterances::Utterances {
+                provider: Arc::new(Lengths),
+                settings: utterances::UtteranceSettings::default(),
+                retry: RetryPolicy::default(),
+            }),
+        };
+        let policy = RetryPolicy::default();
+        let piece = seconds(60.0);
+        let in_memory = transcriber
+            .transcribe_in_pieces(&audio, policy, piece)
+            .await
+            .expect("in memory");
+        let from_disk = transcriber
+            .transcribe_file_in_pieces(&path, policy, piece)
+            .await
+            .expect("from disk");
+        assert_eq!(in_memory.segments.len(), 3);
+        assert_eq!(from_disk, in_memory);
+        assert!((in_memory.segments[1].start - 55.0).abs() < 0.1);
+
+        let missing = transcriber
+            .transcribe_file(&dir.path().join("gone.wav"), policy)
+            .await
+            .expect_err("no file");
+        assert!(missing.to_string().contains("gone.wav"), "{missing}");
     }
 
     #[test]

@@ -2,8 +2,13 @@
 //! (multipart `files`, repeatable, and `device_name`). Each file is decoded (WAV, MP3, FLAC,
 //! OGG, any rate and channel count), kept as 16 kHz mono WAV, and becomes a conversation that
 //! completes with `end_reason: file_upload`; the pipeline then transcribes it whole
-//! (`transcript.batch`), draws memories from it and announces it, after the answer is sent. A file that cannot be decoded fails on its own:
-//! 207 when some files fail, 400 when all do, never a 500.
+//! (`transcript.batch`), draws memories from it and announces it, after the answer is sent. A
+//! file that cannot be decoded fails on its own: 207 when some files fail, 400 when all do,
+//! never a 500.
+//!
+//! Nothing is held whole in memory: each file's bytes go to a spool file in the data folder as
+//! they arrive, are decoded from there into the stored WAV, and the spool file is removed
+//! whatever happens (or, after a crash, at the next start).
 
 use axum::Json;
 use axum::extract::{Multipart, State};
@@ -44,14 +49,14 @@ pub async fn receive(
     AppQuery(query): AppQuery<UploadQuery>,
     mut multipart: Multipart,
 ) -> AppResult<Response> {
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut files: Vec<(String, Spooled)> = Vec::new();
     let mut device_name = query.device_name;
     while let Some(field) = multipart.next_field().await.map_err(upload_error)? {
         match field.name() {
             Some("files") | Some("file") => {
                 let filename = field.file_name().unwrap_or("upload").to_owned();
-                let bytes = field.bytes().await.map_err(upload_error)?;
-                files.push((filename, bytes.to_vec()));
+                let spooled = Spooled::receive(&state, field).await?;
+                files.push((filename, spooled));
             }
             Some("device_name") => {
                 device_name = Some(field.text().await.map_err(upload_error)?);
@@ -73,8 +78,8 @@ pub async fn receive(
 
     let mut entries = Vec::new();
     let mut failed = 0;
-    for (filename, bytes) in files {
-        match store_upload(&state, &user.id, &client, &filename, bytes).await {
+    for (filename, spooled) in files {
+        match store_upload(&state, &user.id, &client, &filename, &spooled).await {
             Ok(entry) => entries.push(entry),
             Err(error) => {
                 failed += 1;
@@ -98,6 +103,51 @@ pub async fn receive(
     Ok((status, Json(body)).into_response())
 }
 
+/// One uploaded file's bytes on disk, removed when dropped.
+struct Spooled {
+    path: std::path::PathBuf,
+}
+
+impl Spooled {
+    /// Writes a multipart field to a new spool file as its chunks arrive.
+    async fn receive(
+        state: &AppState,
+        mut field: axum::extract::multipart::Field<'_>,
+    ) -> AppResult<Self> {
+        use tokio::io::AsyncWriteExt;
+        let cannot = |error: std::io::Error| {
+            tracing::error!(%error, "Cannot spool an upload.");
+            AppError::Internal(anyhow::anyhow!("cannot keep the upload: {error}"))
+        };
+        let spooled = Self {
+            path: state.store.folder().incoming_upload(),
+        };
+        if let Some(parent) = spooled.path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(cannot)?;
+        }
+        let mut file = tokio::io::BufWriter::new(
+            tokio::fs::File::create(&spooled.path)
+                .await
+                .map_err(cannot)?,
+        );
+        while let Some(chunk) = field.chunk().await.map_err(upload_error)? {
+            file.write_all(&chunk).await.map_err(cannot)?;
+        }
+        file.flush().await.map_err(cannot)?;
+        Ok(spooled)
+    }
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_file(&self.path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, path = %self.path.display(), "Cannot remove a spooled upload.");
+        }
+    }
+}
+
 /// Stores one file as a conversation and starts its transcription; the error is a message for
 /// the uploader.
 async fn store_upload(
@@ -105,14 +155,14 @@ async fn store_upload(
     user_id: &str,
     client: &str,
     filename: &str,
-    bytes: Vec<u8>,
+    spooled: &Spooled,
 ) -> Result<Value, String> {
     let pipeline = std::sync::Arc::clone(&state.core.pipeline);
     let file = AudioFile {
         user_id,
         client_id: client,
         filename,
-        bytes,
+        source: &spooled.path,
     };
     let ingested = pipeline.ingest(file).await?;
     let answer = json!({
