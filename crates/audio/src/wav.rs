@@ -169,6 +169,20 @@ impl std::fmt::Debug for WavChunks {
     }
 }
 
+/// Reads into `buffer` until it is full or the file ends; how many bytes it read.
+fn fill(file: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
 /// The length of the header [`WavRecorder`] and [`crate::decode_to_wav`] write: RIFF, `fmt `
 /// of 16 bytes, then `data`.
 const HEADER: usize = 44;
@@ -203,18 +217,26 @@ impl WavChunks {
 
     /// Appends up to `max` samples to `into`; how many it appended, 0 at the end.
     pub fn read(&mut self, max: usize, into: &mut Vec<i16>) -> Result<usize, AudioError> {
-        let mut bytes = Vec::with_capacity(max.min(1 << 20) * 2);
-        (&mut self.file)
-            .take(max as u64 * 2)
-            .read_to_end(&mut bytes)
-            .map_err(|e| AudioError::io(format!("could not read {}", self.path.display()), e))?;
-        // An odd byte at the very end is half a sample, never completed.
-        into.extend(
-            bytes
-                .chunks_exact(2)
-                .map(|pair| i16::from_le_bytes([pair[0], pair[1]])),
-        );
-        Ok(bytes.len() / 2)
+        // A block at a time, so reading a long piece needs no second copy of it as bytes.
+        let mut block = [0u8; 64 * 1024];
+        let mut read = 0;
+        while read < max {
+            let want = ((max - read) * 2).min(block.len());
+            let got = fill(&mut self.file, &mut block[..want]).map_err(|e| {
+                AudioError::io(format!("could not read {}", self.path.display()), e)
+            })?;
+            // An odd byte at the very end is half a sample, never completed.
+            into.extend(
+                block[..got]
+                    .chunks_exact(2)
+                    .map(|pair| i16::from_le_bytes([pair[0], pair[1]])),
+            );
+            read += got / 2;
+            if got < want {
+                break;
+            }
+        }
+        Ok(read)
     }
 }
 

@@ -207,6 +207,9 @@ pub struct ServeArgs {
     /// request, before it is closed.
     #[arg(long, default_value_t = 15)]
     pub header_timeout_seconds: u64,
+    /// Seconds a request body may send nothing before its request fails.
+    #[arg(long, default_value_t = 30)]
+    pub body_pause_seconds: u64,
 }
 
 #[derive(Debug, Subcommand)]

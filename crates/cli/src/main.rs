@@ -109,7 +109,7 @@ async fn serve(paths: &args::Paths, args: args::ServeArgs) -> anyhow::Result<Exi
             max_connections: args.max_connections,
             max_per_address: args.max_connections_per_address,
             header_timeout: std::time::Duration::from_secs(args.header_timeout_seconds),
-            ..Default::default()
+            body_pause: std::time::Duration::from_secs(args.body_pause_seconds),
         },
         allowed_origins: std::env::var("ALLOWED_ORIGINS")
             .map(|origins| {

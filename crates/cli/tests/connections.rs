@@ -1,5 +1,7 @@
-//! Connections against the real server: a cap per address answered 503, and sockets that
-//! idle or dribble their headers closed after the header timeout, while `/health` answers.
+//! Connections against the real server: a cap per address answered 503 (WebSockets count for
+//! as long as they are open), sockets that idle or dribble their headers closed after the
+//! header timeout, and a body that stops sending ended after the body pause, while `/health`
+//! answers.
 
 mod support;
 
@@ -7,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::Project;
+use support::{ALICE, Project};
 
 /// Reads until the server closes the socket (or `limit` passes); what it sent, and whether it
 /// closed.
@@ -80,4 +82,77 @@ async fn idle_and_slow_sockets_are_closed_and_past_the_cap_a_client_is_told_503(
     // And the server answers as before.
     let (status, health) = server.get(None, "/health").await;
     assert_eq!(status, 200, "{health}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_count_against_the_cap_for_as_long_as_they_are_open() {
+    let project = Project::with_plugins("plugins: {}\n", &[]);
+    project.add_user(ALICE);
+    let server = project.serve(&["--max-connections-per-address", "4"], &[]);
+    let token = server.login(ALICE).await;
+    // Devices connect until the cap of four is reached (the login's kept-alive connection
+    // may hold one of the four).
+    let mut sockets = Vec::new();
+    let refused = loop {
+        let url = server.ws_url(&format!(
+            "/ws?codec=pcm&token={token}&device_name=d{}",
+            sockets.len()
+        ));
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => sockets.push(socket),
+            Err(error) => break error.to_string(),
+        }
+        assert!(sockets.len() <= 4, "more WebSockets than the cap");
+    };
+    assert!(refused.contains("503"), "{refused}");
+    assert!(sockets.len() >= 3, "only {} WebSockets opened", sockets.len());
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut over = TcpStream::connect(&address).expect("connect");
+    over.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("request");
+    let (answer, _) = read_until_closed(&mut over, Duration::from_secs(5));
+    assert!(
+        answer.starts_with("HTTP/1.1 503"),
+        "open WebSockets keep their slots: {answer}"
+    );
+
+    // One device leaves: its slot is free again.
+    drop(sockets.pop());
+    support::eventually("a slot to be free", Duration::from_secs(10), || async {
+        let mut stream = TcpStream::connect(&address).map_err(|e| e.to_string())?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(5));
+        if answer.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(answer)
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_sending_ends_its_request() {
+    let project = Project::with_plugins("plugins: {}\n", &[]);
+    let server = project.serve(&["--body-pause-seconds", "1"], &[]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).expect("connect");
+    // A login whose body announces 100 bytes and sends 12.
+    stream
+        .write_all(
+            b"POST /auth/jwt/login HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n\
+              username=ali",
+        )
+        .expect("half a request");
+    let (answer, closed) = read_until_closed(&mut stream, Duration::from_secs(10));
+    assert!(
+        answer.starts_with("HTTP/1.1 4"),
+        "the paused body fails its request: {answer}"
+    );
+    assert!(closed, "and the connection is closed");
+    let (status, _) = server.get(None, "/health").await;
+    assert_eq!(status, 200);
 }

@@ -5,9 +5,12 @@
 //! descriptor and starve `/health`. Here each accepted connection takes a slot of
 //! [`Limits::max_connections`] and of its address's [`Limits::max_per_address`]; without one
 //! it is answered `503` with `Retry-After` and closed, so a client is told rather than left
-//! waiting in the kernel's backlog. hyper closes a connection whose request headers (or, when
-//! idle, whose next request) take longer than [`Limits::header_timeout`], and a body that
-//! sends nothing for [`Limits::body_pause`] ends its request with an error.
+//! waiting in the kernel's backlog. The slots live in the socket itself ([`Slotted`]), so a
+//! connection upgraded to a WebSocket keeps them for as long as it is open: a thousand idle
+//! devices count against the cap like a thousand idle requests. hyper closes a connection
+//! whose request headers (or, when idle, whose next request) take longer than
+//! [`Limits::header_timeout`], and a body that sends nothing for [`Limits::body_pause`] ends
+//! its request with an error.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -99,6 +102,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let total = Arc::new(Semaphore::new(limits.max_connections));
+    // Connections still speaking HTTP, which a shutdown waits for; WebSockets are ended by the
+    // sessions' own shutdown once this returns.
+    let serving = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = Arc::new(PerAddress::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -122,23 +128,82 @@ pub async fn serve(
             .try_acquire_owned()
             .ok()
             .zip(per_address.take(address.ip(), limits.max_per_address));
-        let Some(slots) = slots else {
+        let (Some((total_slot, address_slot)), Ok(serving_slot)) =
+            (slots, Arc::clone(&serving).try_acquire_owned())
+        else {
             tokio::spawn(refuse(stream));
             continue;
+        };
+        let stream = Slotted {
+            stream,
+            _slots: (total_slot, address_slot),
         };
         tokio::spawn(connection(
             stream,
             address,
             app.clone(),
             limits,
-            slots,
+            serving_slot,
             stop_rx.clone(),
         ));
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    // Every connection holds a permit until it ends.
-    let _ = total.acquire_many(limits.max_connections as u32).await;
+    // Every connection holds a permit until it stops speaking HTTP.
+    let _ = serving.acquire_many(limits.max_connections as u32).await;
+}
+
+/// A connection's socket with its slots of the limits, given back when the socket is dropped:
+/// at the connection's end, or a WebSocket's, whichever owns it last.
+struct Slotted {
+    stream: TcpStream,
+    _slots: (OwnedSemaphorePermit, AddressSlot),
+}
+
+impl tokio::io::AsyncRead for Slotted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Slotted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 /// The answer to a connection over the limits.
@@ -156,11 +221,11 @@ async fn refuse(mut stream: TcpStream) {
 }
 
 async fn connection(
-    stream: TcpStream,
+    stream: Slotted,
     address: SocketAddr,
     app: Router,
     limits: Limits,
-    slots: (OwnedSemaphorePermit, AddressSlot),
+    serving: OwnedSemaphorePermit,
     mut stop: watch::Receiver<bool>,
 ) {
     let service = app.map_request(move |request: Request<Incoming>| {
@@ -200,7 +265,7 @@ async fn connection(
             }
         }
     }
-    drop(slots);
+    drop(serving);
 }
 
 /// `body`'s chunks, ending with an error when none comes for `pause`.
