@@ -105,7 +105,11 @@ async fn websockets_count_against_the_cap_for_as_long_as_they_are_open() {
         assert!(sockets.len() <= 4, "more WebSockets than the cap");
     };
     assert!(refused.contains("503"), "{refused}");
-    assert!(sockets.len() >= 3, "only {} WebSockets opened", sockets.len());
+    assert!(
+        sockets.len() >= 3,
+        "only {} WebSockets opened",
+        sockets.len()
+    );
     let address = server.base.trim_start_matches("http://").to_owned();
     let mut over = TcpStream::connect(&address).expect("connect");
     over.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
