@@ -77,3 +77,80 @@ fn passwords_shorter_than_twelve_characters_are_refused() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_apps_cookie_session_works_only_from_its_own_pages() {
+    let project = Project::with_plugins("plugins: {}\n", &[]);
+    project.add_user(ALICE);
+    let server = project.serve(&["--data-dir", "data"], &[]);
+    let login = |password: &'static str| {
+        server
+            .http
+            .post(server.url("/auth/cookie/login"))
+            .form(&[("username", ALICE.0), ("password", password)])
+            .send()
+    };
+
+    let wrong = login("not-her-password").await.expect("login");
+    assert_eq!(wrong.status().as_u16(), 400);
+    assert!(wrong.headers().get("set-cookie").is_none());
+
+    let right = login(ALICE.1).await.expect("login");
+    assert_eq!(right.status().as_u16(), 204);
+    let set_cookie = right.headers()["set-cookie"].to_str().expect("ascii");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+    let me = |origin: Option<String>| {
+        let mut request = server
+            .http
+            .get(server.url("/api/users/me"))
+            .header("cookie", &cookie);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let own_origin = server.url("").trim_end_matches('/').to_owned();
+    assert_eq!(me(None).await.expect("me").status().as_u16(), 200);
+    assert_eq!(
+        me(Some(own_origin)).await.expect("me").status().as_u16(),
+        200
+    );
+    assert_eq!(
+        me(Some("https://evil.example".into()))
+            .await
+            .expect("me")
+            .status()
+            .as_u16(),
+        403,
+        "another site's page cannot use the cookie"
+    );
+
+    // A bearer token is not the browser's to attach, so any origin may use it.
+    let token = server.login(ALICE).await;
+    let bearer = server
+        .http
+        .get(server.url("/api/users/me"))
+        .bearer_auth(&token)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(bearer.status().as_u16(), 200);
+
+    let logout = server
+        .http
+        .post(server.url("/auth/cookie/logout"))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(logout.status().as_u16(), 204);
+    assert!(
+        logout.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .contains("Max-Age=0")
+    );
+}

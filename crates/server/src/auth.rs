@@ -1,5 +1,7 @@
 //! Users and passwords (argon2 hashes) and who a request is: [`CurrentUser`] and [`AdminUser`]
-//! from a bearer token ([`Tokens`], in `tokens.rs`).
+//! from a bearer token ([`Tokens`], in `tokens.rs`), or from the web app's session cookie
+//! ([`SESSION_COOKIE`], `HttpOnly`, `SameSite=Strict`), which counts only on requests made by
+//! this server's own pages (the `Origin` check of `origin.rs`).
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -134,6 +136,25 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The cookie the web app's session is kept in: the original's name, so its clients find it.
+pub const SESSION_COOKIE: &str = "fastapiusersauth";
+
+/// The session cookie's token, if the request carries one.
+pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .find_map(|cookie| {
+            cookie
+                .trim()
+                .strip_prefix(SESSION_COOKIE)
+                .and_then(|rest| rest.strip_prefix('='))
+        })
+        .filter(|token| !token.is_empty())
+}
+
 /// The user a token names, if it is valid, the user still exists and the token was issued
 /// since the user's last password change.
 pub async fn user_for_token(state: &AppState, token: &str) -> Option<User> {
@@ -151,7 +172,21 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
+        let token = match bearer_token(&parts.headers) {
+            Some(token) => token,
+            None => {
+                let token = cookie_token(&parts.headers).ok_or(AppError::Unauthorized)?;
+                // A browser attaches the cookie to whatever any site's page asks of us.
+                if !crate::origin::same_site(&parts.headers, &state.core.config.allowed_origins) {
+                    tracing::warn!(
+                        origin = ?parts.headers.get(axum::http::header::ORIGIN),
+                        "Refusing a cookie-authenticated request from another site."
+                    );
+                    return Err(AppError::Forbidden);
+                }
+                token
+            }
+        };
         user_for_token(&state, token)
             .await
             .map(CurrentUser)

@@ -26,6 +26,7 @@ pub mod reload;
 pub mod routes;
 pub mod state;
 pub mod tokens;
+pub mod web;
 pub mod ws;
 pub mod ws_audio;
 

@@ -68,16 +68,8 @@ pub async fn handler(
     headers: HeaderMap,
     State(state): State<AppState>,
 ) -> Response {
-    let cookie_token = headers
-        .get(axum::http::header::COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|cookies| {
-            cookies.split(';').find_map(|c| {
-                c.trim()
-                    .strip_prefix("fastapiusersauth=")
-                    .map(str::to_owned)
-            })
-        })
+    let cookie_token = crate::auth::cookie_token(&headers)
+        .map(str::to_owned)
         // A browser sends its cookie to any site's page that opens this socket: only a page
         // of this server (or an origin the operator allows) may stream as its user.
         .filter(|_| {

@@ -58,6 +58,19 @@ pub struct Conversation {
     pub transcription_error: Option<String>,
 }
 
+/// Which conversations a list shows; every part is optional.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConversationQuery {
+    /// Words the title or the transcript contains (one phrase, any case).
+    pub text: Option<String>,
+    /// Only the starred ones (`true`) or only the others (`false`).
+    pub starred: Option<bool>,
+    /// Created at or after this time (RFC 3339, UTC) or date (`2026-12-04`).
+    pub since: Option<String>,
+    /// Created at or before this time, or during this date.
+    pub until: Option<String>,
+}
+
 /// What a new conversation starts with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewConversation {
@@ -184,29 +197,79 @@ impl Store {
         .await
     }
 
-    /// A page of the conversations the owner may see, newest first, and how many there are in
-    /// all.
+    /// A page of the owner's conversations, newest first, and how many there are in all.
     pub async fn list_conversations(
         &self,
         owner: &Owner,
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<Conversation>, u64), StoreError> {
+        self.find_conversations(owner, &ConversationQuery::default(), limit, offset)
+            .await
+    }
+
+    /// A page of the owner's conversations that match `query`, newest first, and how many
+    /// match in all.
+    pub async fn find_conversations(
+        &self,
+        owner: &Owner,
+        query: &ConversationQuery,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<Conversation>, u64), StoreError> {
         let user = owner.user_id().map(str::to_owned);
+        let text = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(|text| {
+                let escaped = text
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%{escaped}%")
+            });
+        // A bare date as `until` means the whole day: "T~" sorts after any time of that day.
+        let until = query.until.clone().map(|until| {
+            if until.len() == 10 {
+                format!("{until}T~")
+            } else {
+                until
+            }
+        });
+        let (starred, since) = (query.starred, query.since.clone());
         self.read(move |connection| {
+            const MATCHES: &str = "(?1 IS NULL OR user_id = ?1) \
+                 AND (?2 IS NULL OR starred = ?2) \
+                 AND (?3 IS NULL OR created_at >= ?3) \
+                 AND (?4 IS NULL OR created_at <= ?4) \
+                 AND (?5 IS NULL OR title LIKE ?5 ESCAPE '\\' OR transcript LIKE ?5 ESCAPE '\\')";
+            let filters = params![user, starred, since, until, text];
             // One read transaction, so the page and the total agree.
             let tx = connection.unchecked_transaction()?;
             let total: i64 = tx
-                .prepare_cached(
-                    "SELECT count(*) FROM conversations WHERE (?1 IS NULL OR user_id = ?1)",
-                )?
-                .query_row([&user], |row| row.get(0))?;
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM conversations WHERE {MATCHES}"
+                ))?
+                .query_row(filters, |row| row.get(0))?;
             let mut statement = tx.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM conversations WHERE (?1 IS NULL OR user_id = ?1) \
-                 ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+                "SELECT {COLUMNS} FROM conversations WHERE {MATCHES} \
+                 ORDER BY created_at DESC, rowid DESC LIMIT ?6 OFFSET ?7"
             ))?;
             let page = statement
-                .query_map(params![user, sql_count(limit), sql_count(offset)], from_row)?
+                .query_map(
+                    params![
+                        user,
+                        starred,
+                        since,
+                        until,
+                        text,
+                        sql_count(limit),
+                        sql_count(offset)
+                    ],
+                    from_row,
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
             drop(statement);
             tx.commit()?;
@@ -884,6 +947,82 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((beyond.len(), total), (0, 5));
+    }
+
+    #[tokio::test]
+    async fn lists_filter_by_words_star_and_dates_and_count_what_matches() {
+        let (_dir, store, ana_user, bob_user) = store().await;
+        let mut ids = Vec::new();
+        for text in [
+            "buy oat milk",
+            "call Anna about 50% off_sale",
+            "nothing much",
+        ] {
+            let id = store
+                .create_conversation(new(&ana_user, None))
+                .await
+                .unwrap()
+                .conversation_id;
+            store.append_transcript(&id, text, vec![]).await.unwrap();
+            ids.push(id);
+        }
+        let bobs = store
+            .create_conversation(new(&bob_user, None))
+            .await
+            .unwrap()
+            .conversation_id;
+        store
+            .append_transcript(&bobs, "oat milk too", vec![])
+            .await
+            .unwrap();
+        star(&store, &ana(&ana_user), &ids[2]).await;
+        let find = |query: ConversationQuery| {
+            let store = store.clone();
+            let owner = ana(&ana_user);
+            async move {
+                let (page, total) = store
+                    .find_conversations(&owner, &query, 10, 0)
+                    .await
+                    .unwrap();
+                assert_eq!(page.len() as u64, total);
+                page.into_iter()
+                    .map(|c| c.conversation_id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        let text = |t: &str| ConversationQuery {
+            text: Some(t.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            find(text("OAT milk")).await,
+            [ids[0].clone()],
+            "any case, own only"
+        );
+        assert_eq!(
+            find(text("50% off_")).await,
+            [ids[1].clone()],
+            "% and _ are literal"
+        );
+        assert_eq!(find(text("50%%")).await, Vec::<String>::new());
+        let starred = ConversationQuery {
+            starred: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(find(starred).await, [ids[2].clone()]);
+        let today = time::now()[..10].to_owned();
+        let during = |since: Option<&str>, until: Option<&str>| ConversationQuery {
+            since: since.map(str::to_owned),
+            until: until.map(str::to_owned),
+            ..Default::default()
+        };
+        assert_eq!(
+            find(during(Some(&today), Some(&today))).await.len(),
+            3,
+            "a whole day"
+        );
+        assert_eq!(find(during(None, Some("2000-01-01"))).await.len(), 0);
+        assert_eq!(find(during(Some("2999-01-01"), None)).await.len(), 0);
     }
 
     #[tokio::test]

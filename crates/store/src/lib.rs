@@ -37,7 +37,7 @@ mod testing;
 pub mod time;
 mod users;
 
-pub use conversations::{Conversation, NewConversation, Starred};
+pub use conversations::{Conversation, ConversationQuery, NewConversation, Starred};
 pub use error::StoreError;
 pub use events::EventLogRow;
 pub use folder::{DATABASE_FILE, DataFolder};

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use chronicle_plugin_api::EndReason;
+use chronicle_store::ConversationQuery;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -10,12 +11,58 @@ use crate::auth::CurrentUser;
 use crate::error::{AppError, AppQuery, AppResult};
 use crate::state::AppState;
 
+/// `GET /api/sessions`: how many.
 #[derive(Deserialize)]
-pub struct Page {
+pub struct SessionsQuery {
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+/// `GET /api/conversations`: a page, and what to show.
+#[derive(Deserialize)]
+pub struct ListQuery {
     #[serde(default = "default_limit")]
     limit: u32,
     #[serde(default)]
     offset: u32,
+    /// Words in the title or transcript.
+    q: Option<String>,
+    starred: Option<bool>,
+    /// RFC 3339 time or `YYYY-MM-DD` (UTC).
+    since: Option<String>,
+    until: Option<String>,
+    /// `summary`: each conversation without its transcript and segments, with a `snippet`
+    /// (the list pages show); anything else, everything.
+    view: Option<String>,
+}
+
+/// How many characters of transcript a snippet shows.
+const SNIPPET_CHARS: usize = 160;
+
+/// The part of `transcript` to show in a list: around the first match of `words` (any
+/// case), else its start; `…` where it is cut.
+fn snippet(transcript: &str, words: Option<&str>) -> String {
+    let chars: Vec<char> = transcript.chars().collect();
+    let lower: Vec<char> = transcript.to_lowercase().chars().collect();
+    let at = words
+        .map(|w| w.trim().to_lowercase().chars().collect::<Vec<_>>())
+        .filter(|w| !w.is_empty() && lower.len() == chars.len())
+        .and_then(|w| {
+            lower
+                .windows(w.len())
+                .position(|window| window == w.as_slice())
+        })
+        .unwrap_or(0);
+    let start = at.saturating_sub(SNIPPET_CHARS / 4);
+    let end = (start + SNIPPET_CHARS).min(chars.len());
+    let mut text: String = chars[start..end].iter().collect();
+    if start > 0 {
+        text.insert(0, '…');
+    }
+    if end < chars.len() {
+        text.push('…');
+    }
+    text
 }
 
 fn default_limit() -> u32 {
@@ -29,15 +76,43 @@ fn not_found() -> AppError {
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    AppQuery(page): AppQuery<Page>,
+    AppQuery(query): AppQuery<ListQuery>,
 ) -> AppResult<Json<Value>> {
-    let limit = page.limit.clamp(1, 500);
+    let limit = query.limit.clamp(1, 500);
+    let filter = ConversationQuery {
+        text: query.q.clone(),
+        starred: query.starred,
+        since: query.since.clone(),
+        until: query.until.clone(),
+    };
     let (conversations, total) = state
         .store
-        .list_conversations(&user.owner(), limit as usize, page.offset as usize)
+        .find_conversations(
+            &user.owner(),
+            &filter,
+            limit as usize,
+            query.offset as usize,
+        )
         .await?;
+    let conversations: Vec<Value> = if query.view.as_deref() == Some("summary") {
+        conversations
+            .into_iter()
+            .map(|conversation| {
+                let snippet = snippet(&conversation.transcript, query.q.as_deref());
+                let mut value = json!(conversation);
+                if let Some(object) = value.as_object_mut() {
+                    object.remove("transcript");
+                    object.remove("segments");
+                    object.insert("snippet".into(), snippet.into());
+                }
+                value
+            })
+            .collect()
+    } else {
+        conversations.into_iter().map(|c| json!(c)).collect()
+    };
     Ok(Json(
-        json!({"conversations": conversations, "total": total, "limit": limit, "offset": page.offset}),
+        json!({"conversations": conversations, "total": total, "limit": limit, "offset": query.offset}),
     ))
 }
 
@@ -162,11 +237,27 @@ pub async fn audio(
 pub async fn sessions(
     State(state): State<AppState>,
     user: CurrentUser,
-    AppQuery(page): AppQuery<Page>,
+    AppQuery(page): AppQuery<SessionsQuery>,
 ) -> AppResult<Json<Value>> {
     let sessions = state
         .store
         .list_sessions(&user.owner(), page.limit.clamp(1, 500) as usize)
         .await?;
     Ok(Json(json!({"count": sessions.len(), "sessions": sessions})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snippet_shows_the_words_searched_for_or_the_start() {
+        let long = format!("{} buy oat milk {}", "x ".repeat(200), "y ".repeat(200));
+        let around = snippet(&long, Some("OAT"));
+        assert!(around.contains("buy oat milk"), "{around}");
+        assert!(around.starts_with('…') && around.ends_with('…'));
+        assert_eq!(snippet("short one", None), "short one");
+        assert_eq!(snippet("short one", Some("absent")), "short one");
+        assert_eq!(snippet("", Some("x")), "");
+    }
 }

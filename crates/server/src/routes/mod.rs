@@ -26,12 +26,19 @@ pub fn app(state: AppState) -> Router {
         .route("/api/audio/upload", post(audio::receive))
         .layer(DefaultBodyLimit::max(audio::MAX_UPLOAD));
     Router::new()
+        .route("/", get(crate::web::index))
+        .route("/app/{*file}", get(crate::web::file))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         .route(
             "/auth/jwt/login",
             post(users::login).layer(DefaultBodyLimit::max(users::MAX_LOGIN_BODY)),
         )
+        .route(
+            "/auth/cookie/login",
+            post(users::cookie_login).layer(DefaultBodyLimit::max(users::MAX_LOGIN_BODY)),
+        )
+        .route("/auth/cookie/logout", post(users::cookie_logout))
         .route("/api/users/me", get(users::me))
         .route("/users/me", get(users::me))
         .route("/ws", get(crate::ws::handler))

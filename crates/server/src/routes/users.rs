@@ -2,12 +2,13 @@
 
 use axum::Json;
 use axum::extract::{Form, FromRequest, Multipart, Request, State};
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::{CurrentUser, verify_password};
+use crate::auth::{CurrentUser, SESSION_COOKIE, TOKEN_LIFETIME_SECONDS, verify_password};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -109,6 +110,45 @@ pub async fn login(
     ClientAddress(address): ClientAddress,
     LoginForm(login): LoginForm,
 ) -> AppResult<Json<Value>> {
+    let token = authenticate(&state, address, login).await?;
+    Ok(Json(json!({"access_token": token, "token_type": "bearer"})))
+}
+
+/// `POST /auth/cookie/login`, the same form and limits as [`login`]: 204 with the session in
+/// an `HttpOnly`, `SameSite=Strict` cookie, for the web app (scripts never see the token).
+pub async fn cookie_login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    LoginForm(login): LoginForm,
+) -> AppResult<Response> {
+    let token = authenticate(&state, address, login).await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={TOKEN_LIFETIME_SECONDS}"
+    );
+    session_cookie(&cookie)
+}
+
+/// `POST /auth/cookie/logout`: 204, and the session cookie removed.
+pub async fn cookie_logout() -> AppResult<Response> {
+    session_cookie(&format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+    ))
+}
+
+fn session_cookie(cookie: &str) -> AppResult<Response> {
+    let value = HeaderValue::from_str(cookie)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("cannot set the cookie: {e}")))?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(SET_COOKIE, value);
+    Ok(response)
+}
+
+/// Checks a login form against the limits and the password; a new token for the user.
+async fn authenticate(
+    state: &AppState,
+    address: Option<std::net::IpAddr>,
+    login: Login,
+) -> AppResult<String> {
     let email = login.username.trim();
     let limits = &state.core.login_limits;
     if let Some(wait) = limits.wait(email, address) {
@@ -126,8 +166,7 @@ pub async fn login(
         return Err(AppError::BadRequest("LOGIN_BAD_CREDENTIALS".into()));
     };
     limits.succeeded(email);
-    let token = state.tokens.issue(&user.id, user.token_generation)?;
-    Ok(Json(json!({"access_token": token, "token_type": "bearer"})))
+    Ok(state.tokens.issue(&user.id, user.token_generation)?)
 }
 
 /// `GET /api/users/me`, and `GET /users/me` where the original's web UI asks.
