@@ -36,8 +36,8 @@ pub async fn run(paths: &Paths, command: DeliveriesCommand) -> anyhow::Result<Ex
             let store = Store::open(&data_dir).await?;
             let filter = DeliveryFilter {
                 statuses,
-                user_id: None,
                 limit,
+                ..DeliveryFilter::default()
             };
             let rows = store.list(&filter).await?;
             if json {

@@ -281,6 +281,8 @@ pub struct DeliveryFilter {
     pub statuses: Vec<DeliveryStatus>,
     /// Only this user's.
     pub user_id: Option<String>,
+    /// Only this lane's: a conversation's id for its events.
+    pub lane: Option<String>,
     /// At most this many, newest first.
     pub limit: usize,
 }

@@ -34,6 +34,7 @@ pub mod replay;
 mod robustness;
 pub mod session;
 pub mod transcription;
+pub mod watch;
 pub mod wiring;
 
 pub use crate::config::{ConversationSettings, PipelineConfig};

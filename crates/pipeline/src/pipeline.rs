@@ -30,6 +30,8 @@ pub struct Pipeline {
     pub llm: Option<ChatModel>,
     pub settings: ConversationSettings,
     pub sessions: Sessions,
+    /// Live transcripts and presses, for the people watching.
+    pub watchers: crate::watch::Watchers,
     /// Delivers the terminal events the store queues, if this process holds the data
     /// folder's delivery lock (one process per data folder delivers).
     pub deliveries: Dispatcher,
@@ -71,6 +73,7 @@ impl Pipeline {
             llm,
             settings,
             sessions: Sessions::default(),
+            watchers: Default::default(),
             deliveries,
             finishing: Default::default(),
             batch_turns: tokio::sync::Semaphore::new(BATCH_TRANSCRIPTIONS),

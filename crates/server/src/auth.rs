@@ -155,12 +155,12 @@ pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
-/// The user a token names, if it is valid, the user still exists and the token was issued
-/// since the user's last password change.
+/// The user a token names, if it is valid, the user still exists, is active and the token was
+/// issued since the user's last password change.
 pub async fn user_for_token(state: &AppState, token: &str) -> Option<User> {
     let subject = state.tokens.verify(token)?;
     let user = state.store.user(&subject.user_id).await.ok().flatten()?;
-    (user.token_generation == subject.generation).then_some(user)
+    (user.is_active && user.token_generation == subject.generation).then_some(user)
 }
 
 impl<S> FromRequestParts<S> for CurrentUser

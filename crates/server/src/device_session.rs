@@ -10,10 +10,11 @@ use std::sync::Arc;
 use chronicle_audio::{Codec, PcmFormat, StreamDecoder, TARGET_RATE};
 use chronicle_pipeline::device::{DeviceEvents, Pressed};
 use chronicle_pipeline::session::SessionOwner;
+use chronicle_pipeline::watch::Watched;
 use chronicle_pipeline::{Session, Speech};
 use chronicle_plugin_api::EndReason;
 use chronicle_store::User;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::auth::client_id;
@@ -153,7 +154,21 @@ impl DeviceSession {
             .await
             .map_err(|e| DeviceFault::Internal(format!("cannot record the session: {e}")))?;
         self.decoder = Some(decoder);
+        self.tell_watchers(
+            "session",
+            json!({"state": "started", "session_id": session.session_id}),
+        );
         Ok(())
+    }
+
+    /// Tells the people watching this user's live sessions.
+    fn tell_watchers(&self, kind: &'static str, data: Value) {
+        self.state.core.pipeline.watchers.tell(Watched {
+            user_id: Arc::from(self.user.id.as_str()),
+            kind,
+            client_id: self.client_id.clone(),
+            data,
+        });
     }
 
     /// One payload of the open session's stream: decoded, heard by the session, queued for
@@ -229,11 +244,16 @@ impl DeviceSession {
         if session.stop(&core.pipeline, end_reason).await {
             core.recordings.finish(&session.session_id).await;
         }
+        self.tell_watchers(
+            "session",
+            json!({"state": "ended", "session_id": session.session_id, "end_reason": end_reason.as_str()}),
+        );
     }
 
     /// A press of the device's button, `state` as the device named it (`SINGLE_PRESS`, …).
     pub async fn press(&mut self, state: &str) -> Result<(), DeviceFault> {
         self.markers += 1;
+        self.tell_watchers("button", json!({"state": state}));
         // In a session, presses queue behind its transcripts, so plugins see them in order.
         let pressed = match &self.session {
             Some(session) => {

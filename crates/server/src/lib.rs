@@ -140,6 +140,7 @@ pub async fn serve(
         reloading: tokio::sync::Mutex::new(None),
         backends,
         registry,
+        started,
     });
     core.host().spawn_recovery(Default::default());
     spawn_delivery_pruning(store.clone());

@@ -81,6 +81,8 @@ pub struct Core {
     pub backends: Backends,
     /// The plugins compiled into the binary.
     pub registry: &'static [chronicle_plugin_api::PluginDescriptor],
+    /// When the server started, for its uptime.
+    pub started: std::time::Instant,
 }
 
 impl Core {
@@ -177,6 +179,10 @@ pub fn log_entry(record: &DispatchRecord) -> Value {
     if let Value::Object(map) = &mut entry {
         map.insert("timestamp".into(), json!(unix_seconds(record.started_at)));
         map.insert("event_id".into(), json!(&*record.event_id));
+        // Stored beside the record so a conversation's page finds what plugins did with it.
+        if let Some(conversation) = record.data.get("conversation_id") {
+            map.insert("conversation_id".into(), conversation.clone());
+        }
         map.insert("duration_ms".into(), json!(record.duration_ms));
         let subscribed: Vec<&str> = record.plugins.iter().map(|p| &*p.plugin_id).collect();
         map.insert("plugins_subscribed".into(), json!(subscribed));

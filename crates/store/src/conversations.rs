@@ -112,6 +112,17 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     })
 }
 
+/// How much an owner has, for the System page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Every conversation, open or not.
+    pub conversations: u64,
+    /// Conversations not yet finished.
+    pub open_conversations: u64,
+    /// Memories.
+    pub memories: u64,
+}
+
 impl Store {
     /// Starts a conversation; `Invalid` if the user does not exist.
     pub async fn create_conversation(
@@ -206,6 +217,30 @@ impl Store {
     ) -> Result<(Vec<Conversation>, u64), StoreError> {
         self.find_conversations(owner, &ConversationQuery::default(), limit, offset)
             .await
+    }
+
+    /// How much the owner has: conversations (and how many are open) and memories.
+    pub async fn totals(&self, owner: &Owner) -> Result<Totals, StoreError> {
+        let user = owner.user_id().map(str::to_owned);
+        self.read(move |connection| {
+            let count = |sql: &str| -> Result<u64, DbError> {
+                let n: i64 = connection
+                    .prepare_cached(sql)?
+                    .query_row([&user], |row| row.get(0))?;
+                Ok(n.unsigned_abs())
+            };
+            Ok(Totals {
+                conversations: count(
+                    "SELECT count(*) FROM conversations WHERE ?1 IS NULL OR user_id = ?1",
+                )?,
+                open_conversations: count(
+                    "SELECT count(*) FROM conversations \
+                     WHERE completed_at IS NULL AND (?1 IS NULL OR user_id = ?1)",
+                )?,
+                memories: count("SELECT count(*) FROM memories WHERE ?1 IS NULL OR user_id = ?1")?,
+            })
+        })
+        .await
     }
 
     /// A page of the owner's conversations that match `query`, newest first, and how many

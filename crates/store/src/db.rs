@@ -55,6 +55,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0005_token_generation",
         sql: include_str!("../migrations/0005_token_generation.sql"),
     },
+    Migration {
+        name: "0006_user_active",
+        sql: include_str!("../migrations/0006_user_active.sql"),
+    },
 ];
 
 /// A failure inside a storage operation: SQLite's (which may be worth a retry) or ours.

@@ -495,16 +495,20 @@ impl DeliveryQueue for Store {
     async fn list(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRow>, BackendError> {
         let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
         let statuses = serde_json::to_string(&statuses).unwrap_or_else(|_| "[]".into());
-        let (user, limit) = (filter.user_id.clone(), sql_count(filter.limit));
+        let (user, lane, limit) = (
+            filter.user_id.clone(),
+            filter.lane.clone(),
+            sql_count(filter.limit),
+        );
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(&format!(
                 "SELECT {ROW_COLUMNS} FROM deliveries d JOIN delivery_events e ON e.seq = d.seq \
                  WHERE (json_array_length(?1) = 0 OR d.status IN (SELECT value FROM json_each(?1))) \
-                   AND (?2 IS NULL OR e.user_id = ?2) \
-                 ORDER BY d.id DESC LIMIT ?3"
+                   AND (?2 IS NULL OR e.user_id = ?2) AND (?3 IS NULL OR d.lane = ?3) \
+                 ORDER BY d.id DESC LIMIT ?4"
             ))?;
             let rows = statement
-                .query_map(params![statuses, user, limit], delivery_row)?
+                .query_map(params![statuses, user, lane, limit], delivery_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })

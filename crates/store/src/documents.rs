@@ -12,7 +12,7 @@ use rusqlite::{Connection, params};
 use serde_json::Value;
 
 use crate::db::{DbError, is_duplicate};
-use crate::{Store, StoreError};
+use crate::{Owner, Store, StoreError};
 
 const IN_ORDER: &str = "SELECT seq, document FROM plugin_documents \
      WHERE plugin_id = ?1 AND collection = ?2 ORDER BY seq";
@@ -198,6 +198,99 @@ impl DocumentStore for Store {
         })
         .await
         .map_err(backend_error)
+    }
+}
+
+/// One plugin's collection, as the web app lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CollectionSummary {
+    /// The plugin that keeps it.
+    pub plugin_id: String,
+    /// Its name.
+    pub collection: String,
+    /// How many documents the reader may see.
+    pub count: u64,
+}
+
+/// A page of one collection's documents.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DocumentPage {
+    /// How many documents the reader may see in the collection.
+    pub total: u64,
+    /// The page, in insertion order.
+    pub documents: Vec<Value>,
+}
+
+/// Browsing what plugins stored, for people rather than plugins. Documents have no owner
+/// column: a plugin that keeps per-user documents says whose with a `user_id` field (as the
+/// guide's `todo_extractor` does), and a user sees only those; an admin reads every document.
+impl Store {
+    /// Every collection holding documents the reader may see.
+    pub async fn document_collections(
+        &self,
+        owner: &Owner,
+    ) -> Result<Vec<CollectionSummary>, StoreError> {
+        let user = owner.user_id().map(str::to_owned);
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT plugin_id, collection, count(*) FROM plugin_documents \
+                 WHERE ?1 IS NULL OR json_extract(document, '$.user_id') = ?1 \
+                 GROUP BY plugin_id, collection ORDER BY plugin_id, collection",
+            )?;
+            let rows = statement.query_map([&user], |row| {
+                Ok(CollectionSummary {
+                    plugin_id: row.get(0)?,
+                    collection: row.get(1)?,
+                    count: row.get::<_, i64>(2)?.unsigned_abs(),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// `limit` documents of a collection from `offset`, in insertion order.
+    pub async fn browse_documents(
+        &self,
+        plugin_id: &str,
+        collection: &str,
+        owner: &Owner,
+        limit: usize,
+        offset: usize,
+    ) -> Result<DocumentPage, StoreError> {
+        let (plugin_id, collection, user) = (
+            plugin_id.to_owned(),
+            collection.to_owned(),
+            owner.user_id().map(str::to_owned),
+        );
+        self.read(move |connection| {
+            const READABLE: &str = "plugin_id = ?1 AND collection = ?2 \
+                 AND (?3 IS NULL OR json_extract(document, '$.user_id') = ?3)";
+            let total: i64 = connection
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM plugin_documents WHERE {READABLE}"
+                ))?
+                .query_row(params![plugin_id, collection, user], |row| row.get(0))?;
+            let total = total.unsigned_abs();
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT document FROM plugin_documents WHERE {READABLE} \
+                 ORDER BY seq LIMIT ?4 OFFSET ?5"
+            ))?;
+            let documents = statement
+                .query_map(
+                    params![
+                        plugin_id,
+                        collection,
+                        user,
+                        crate::db::sql_count(limit),
+                        crate::db::sql_count(offset)
+                    ],
+                    |row| crate::db::json_column(row, 0),
+                )?
+                .collect::<Result<_, _>>()?;
+            Ok(DocumentPage { total, documents })
+        })
+        .await
     }
 }
 
@@ -449,6 +542,61 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(rows(&store).await, 0);
+    }
+
+    #[tokio::test]
+    async fn people_browse_only_their_own_documents_and_admins_all() {
+        let (_dir, store) = store().await;
+        for (n, user) in [(1, "ana"), (2, "bob"), (3, "ana")] {
+            store
+                .insert_one(
+                    "todo_extractor",
+                    "todos",
+                    map(json!({"n": n, "user_id": user})),
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .insert_one("notes", "shared", map(json!({"text": "no owner"})))
+            .await
+            .unwrap();
+
+        let ana = store
+            .document_collections(&Owner::User("ana".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            ana,
+            [CollectionSummary {
+                plugin_id: "todo_extractor".into(),
+                collection: "todos".into(),
+                count: 2
+            }]
+        );
+        assert_eq!(
+            store
+                .document_collections(&Owner::Admin)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        let page = store
+            .browse_documents("todo_extractor", "todos", &Owner::User("ana".into()), 1, 1)
+            .await
+            .unwrap();
+        assert_eq!(page.total, 2);
+        assert_eq!(page.documents.len(), 1);
+        assert_eq!(
+            page.documents[0]["n"], 3,
+            "the second of ana's, in insertion order"
+        );
+        let all = store
+            .browse_documents("todo_extractor", "todos", &Owner::Admin, 10, 0)
+            .await
+            .unwrap();
+        assert_eq!(all.total, 3);
     }
 
     #[tokio::test]

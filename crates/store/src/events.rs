@@ -20,6 +20,32 @@ pub struct EventLogRow {
     pub record: Value,
 }
 
+/// Which event log records to read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// At most this many.
+    pub limit: usize,
+    /// Only this event (`conversation.complete`, …).
+    pub event: Option<String>,
+    /// Only the events of this conversation.
+    pub conversation_id: Option<String>,
+    /// Only events this plugin was subscribed to.
+    pub plugin_id: Option<String>,
+    /// Only events where a plugin (`plugin_id`, when given) had this outcome: `executed`,
+    /// `declined`, `skipped`, `failed` or `timed_out`.
+    pub outcome: Option<String>,
+}
+
+impl EventFilter {
+    /// The newest `limit` records, whatever they are.
+    pub fn newest(limit: usize) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
+}
+
 impl Store {
     /// Stores `records` in one transaction, in order, then drops the oldest records beyond the
     /// capacity.
@@ -52,26 +78,38 @@ impl Store {
         .await
     }
 
-    /// The newest `limit` records the owner may see, newest first, only of `event_type` if
-    /// given.
+    /// The newest records the owner may see that match `filter`, newest first.
     pub async fn recent_events(
         &self,
         owner: &Owner,
-        limit: usize,
-        event_type: Option<&str>,
+        filter: &EventFilter,
     ) -> Result<Vec<Value>, StoreError> {
         let user = owner.user_id().map(str::to_owned);
-        let event_type = event_type.map(str::to_owned);
+        let filter = filter.clone();
         self.read(move |connection| {
+            // A record lists every subscribed plugin with its status: the plugin and outcome
+            // filters look into that list, so "failed at webhook" is one plugin's row.
             let mut statement = connection.prepare_cached(
                 "SELECT record FROM event_log \
                  WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR event = ?2) \
-                 ORDER BY id DESC LIMIT ?3",
+                   AND (?3 IS NULL OR json_extract(record, '$.conversation_id') = ?3) \
+                   AND ((?4 IS NULL AND ?5 IS NULL) OR EXISTS ( \
+                        SELECT 1 FROM json_each(record, '$.plugins') \
+                        WHERE (?4 IS NULL OR json_extract(value, '$.plugin_id') = ?4) \
+                          AND (?5 IS NULL OR json_extract(value, '$.status') = ?5))) \
+                 ORDER BY id DESC LIMIT ?6",
             )?;
-            let records = statement
-                .query_map(params![user, event_type, sql_count(limit)], |row| {
-                    crate::db::json_column(row, 0)
-                })?;
+            let records = statement.query_map(
+                params![
+                    user,
+                    filter.event,
+                    filter.conversation_id,
+                    filter.plugin_id,
+                    filter.outcome,
+                    sql_count(filter.limit)
+                ],
+                |row| crate::db::json_column(row, 0),
+            )?;
             Ok(records.collect::<Result<_, _>>()?)
         })
         .await
@@ -111,6 +149,67 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn events_are_found_by_conversation_and_by_what_one_plugin_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let dispatch = |n: u32, conversation: &str, plugins: Value| EventLogRow {
+            event: "conversation.complete".into(),
+            user_id: "ana".into(),
+            timestamp: format!("2026-11-25T09:00:{n:02}.000Z"),
+            record: json!({"n": n, "conversation_id": conversation, "plugins": plugins}),
+        };
+        store
+            .append_events(vec![
+                dispatch(
+                    1,
+                    "c1",
+                    json!([{"plugin_id": "email", "status": "failed"},
+                                        {"plugin_id": "webhook", "status": "executed"}]),
+                ),
+                dispatch(
+                    2,
+                    "c2",
+                    json!([{"plugin_id": "email", "status": "executed"}]),
+                ),
+                dispatch(
+                    3,
+                    "c1",
+                    json!([{"plugin_id": "webhook", "status": "failed"}]),
+                ),
+            ])
+            .await
+            .unwrap();
+        let found = |filter: EventFilter| {
+            let store = store.clone();
+            async move { numbers(&store.recent_events(&Owner::Admin, &filter).await.unwrap()) }
+        };
+        let of_c1 = EventFilter {
+            conversation_id: Some("c1".into()),
+            ..EventFilter::newest(10)
+        };
+        assert_eq!(found(of_c1).await, [3, 1]);
+        let email = EventFilter {
+            plugin_id: Some("email".into()),
+            ..EventFilter::newest(10)
+        };
+        assert_eq!(found(email.clone()).await, [2, 1]);
+        let email_failed = EventFilter {
+            outcome: Some("failed".into()),
+            ..email
+        };
+        assert_eq!(
+            found(email_failed).await,
+            [1],
+            "the failure is email's own, not webhook's"
+        );
+        let any_failed = EventFilter {
+            outcome: Some("failed".into()),
+            ..EventFilter::newest(10)
+        };
+        assert_eq!(found(any_failed).await, [3, 1]);
+    }
+
+    #[tokio::test]
     async fn events_are_returned_newest_first_filtered_by_owner_and_type() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
@@ -125,18 +224,32 @@ mod tests {
             .unwrap();
         store.append_events(vec![]).await.unwrap();
 
-        let all = store.recent_events(&Owner::Admin, 10, None).await.unwrap();
+        let all = store
+            .recent_events(&Owner::Admin, &EventFilter::newest(10))
+            .await
+            .unwrap();
         assert_eq!(numbers(&all), [4, 3, 2, 1]);
         assert_eq!(all[0], row("button.single_press", "system", 4).record);
         let ana = Owner::User("ana".into());
         assert_eq!(
-            numbers(&store.recent_events(&ana, 10, None).await.unwrap()),
+            numbers(
+                &store
+                    .recent_events(&ana, &EventFilter::newest(10))
+                    .await
+                    .unwrap()
+            ),
             [2, 1]
         );
         assert_eq!(
             numbers(
                 &store
-                    .recent_events(&ana, 10, Some("conversation.complete"))
+                    .recent_events(
+                        &ana,
+                        &EventFilter {
+                            event: Some("conversation.complete".into()),
+                            ..EventFilter::newest(10)
+                        }
+                    )
                     .await
                     .unwrap()
             ),
@@ -145,7 +258,13 @@ mod tests {
         assert_eq!(
             numbers(
                 &store
-                    .recent_events(&Owner::Admin, 1, Some("conversation.complete"))
+                    .recent_events(
+                        &Owner::Admin,
+                        &EventFilter {
+                            event: Some("conversation.complete".into()),
+                            ..EventFilter::newest(1)
+                        }
+                    )
                     .await
                     .unwrap()
             ),
@@ -154,13 +273,18 @@ mod tests {
 
         assert_eq!(store.clear_events(&ana).await.unwrap(), 2);
         assert_eq!(
-            numbers(&store.recent_events(&Owner::Admin, 10, None).await.unwrap()),
+            numbers(
+                &store
+                    .recent_events(&Owner::Admin, &EventFilter::newest(10))
+                    .await
+                    .unwrap()
+            ),
             [4, 3]
         );
         assert_eq!(store.clear_events(&Owner::Admin).await.unwrap(), 2);
         assert!(
             store
-                .recent_events(&Owner::Admin, 10, None)
+                .recent_events(&Owner::Admin, &EventFilter::newest(10))
                 .await
                 .unwrap()
                 .is_empty()
@@ -187,7 +311,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            numbers(&store.recent_events(&Owner::Admin, 100, None).await.unwrap()),
+            numbers(
+                &store
+                    .recent_events(&Owner::Admin, &EventFilter::newest(100))
+                    .await
+                    .unwrap()
+            ),
             [6, 5, 4, 3, 2]
         );
         // A batch larger than the capacity keeps its own newest records.
@@ -196,12 +325,17 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            numbers(&store.recent_events(&Owner::Admin, 100, None).await.unwrap()),
+            numbers(
+                &store
+                    .recent_events(&Owner::Admin, &EventFilter::newest(100))
+                    .await
+                    .unwrap()
+            ),
             [17, 16, 15, 14, 13]
         );
         assert!(
             store
-                .recent_events(&Owner::User("ana".into()), 100, None)
+                .recent_events(&Owner::User("ana".into()), &EventFilter::newest(100))
                 .await
                 .unwrap()
                 .is_empty()

@@ -37,9 +37,10 @@ mod testing;
 pub mod time;
 mod users;
 
-pub use conversations::{Conversation, ConversationQuery, NewConversation, Starred};
+pub use conversations::{Conversation, ConversationQuery, NewConversation, Starred, Totals};
+pub use documents::{CollectionSummary, DocumentPage};
 pub use error::StoreError;
-pub use events::EventLogRow;
+pub use events::{EventFilter, EventLogRow};
 pub use folder::{DATABASE_FILE, DataFolder};
 pub use memories::Memory;
 pub use sessions::Session;

@@ -176,6 +176,41 @@ impl Store {
         .await
     }
 
+    /// Rewrites a memory's content; `None` if the owner may not see it.
+    pub async fn update_memory(
+        &self,
+        owner: &Owner,
+        id: &str,
+        content: &str,
+    ) -> Result<Option<Memory>, StoreError> {
+        if content.trim().is_empty() {
+            return Err(StoreError::Invalid("a memory needs some content".into()));
+        }
+        let (user, id, content) = (
+            owner.user_id().map(str::to_owned),
+            id.to_owned(),
+            content.to_owned(),
+        );
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE memories SET content = ?1, search_text = ?2 \
+                     WHERE memory_id = ?3 AND (?4 IS NULL OR user_id = ?4)",
+                )?
+                .execute(params![content, content.to_lowercase(), id, user])?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            Ok(tx
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM memories WHERE memory_id = ?1"
+                ))?
+                .query_row([&id], from_row)
+                .optional()?)
+        })
+        .await
+    }
+
     /// Forgets a memory; `false` if the owner may not see it.
     pub async fn delete_memory(&self, owner: &Owner, id: &str) -> Result<bool, StoreError> {
         let (user, id) = (owner.user_id().map(str::to_owned), id.to_owned());
@@ -405,6 +440,26 @@ mod tests {
                 .is_empty()
         );
         assert!(!store.delete_memory(&bob, &memory.memory_id).await.unwrap());
+        let note = store.add_memory(&ana.id, None, "groceries").await.unwrap();
+        assert_eq!(
+            store
+                .update_memory(&bob, &note.memory_id, "mine now")
+                .await
+                .unwrap(),
+            None
+        );
+        let edited = store
+            .update_memory(&Owner::User(ana.id.clone()), &note.memory_id, "Oat MILK")
+            .await
+            .unwrap()
+            .expect("ana edits her own memory");
+        assert_eq!(edited.content, "Oat MILK");
+        let found = store
+            .search_memories(&Owner::User(ana.id.clone()), "milk", 10)
+            .await
+            .unwrap();
+        assert_eq!(found, [edited], "the edit is searched, whatever its case");
+        assert!(store.delete_memory(&Owner::Admin, &note.memory_id).await.unwrap());
         assert_eq!(
             store.list_memories(&Owner::Admin, 10).await.unwrap(),
             vec![memory.clone()]

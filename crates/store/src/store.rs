@@ -249,7 +249,9 @@ mod tests {
                 for _ in 0..50 {
                     store.list_memories(&Owner::Admin, 20).await?;
                     store.search_memories(&Owner::Admin, "task 3", 5).await?;
-                    store.recent_events(&Owner::Admin, 5, None).await?;
+                    store
+                        .recent_events(&Owner::Admin, &crate::EventFilter::newest(5))
+                        .await?;
                 }
                 Ok::<_, StoreError>(())
             }));
@@ -264,7 +266,7 @@ mod tests {
         assert_eq!(stored.len(), TASKS * INSERTS);
         assert_eq!(
             other
-                .recent_events(&Owner::Admin, 100, None)
+                .recent_events(&Owner::Admin, &crate::EventFilter::newest(100))
                 .await
                 .unwrap()
                 .len(),

@@ -19,6 +19,8 @@ pub struct User {
     pub password_hash: String,
     /// Whether the user sees every user's data.
     pub is_admin: bool,
+    /// Whether the user may sign in; a deactivated user's tokens are refused.
+    pub is_active: bool,
     /// RFC 3339.
     pub created_at: String,
     /// Bumped by each password change: a token issued in an earlier generation is refused.
@@ -41,7 +43,8 @@ pub struct Client {
     pub last_seen_at: String,
 }
 
-const USER_COLUMNS: &str = "id, email, password_hash, is_admin, created_at, token_generation";
+const USER_COLUMNS: &str =
+    "id, email, password_hash, is_admin, created_at, token_generation, is_active";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -51,6 +54,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         is_admin: row.get(3)?,
         created_at: row.get(4)?,
         token_generation: row.get(5)?,
+        is_active: row.get(6)?,
     })
 }
 
@@ -91,6 +95,7 @@ impl Store {
             is_admin,
             created_at: time::now(),
             token_generation: 0,
+            is_active: true,
         };
         let row = user.clone();
         self.write(move |tx| {
@@ -180,6 +185,21 @@ impl Store {
             let changed = tx.execute(
                 "UPDATE users SET is_admin = ?2 WHERE id = ?1",
                 params![id, is_admin],
+            )?;
+            found(changed)
+        })
+        .await
+    }
+
+    /// Lets a user sign in again, or refuses their logins and, with a new token generation,
+    /// every token they hold; `NotFound` if there is no such user.
+    pub async fn set_active(&self, id: &str, is_active: bool) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE users SET is_active = ?2, \
+                 token_generation = token_generation + (is_active <> ?2) WHERE id = ?1",
+                params![id, is_active],
             )?;
             found(changed)
         })
@@ -335,7 +355,7 @@ mod tests {
         let json = serde_json::to_value(&user).unwrap();
         assert_eq!(
             json.as_object().unwrap().keys().collect::<Vec<_>>(),
-            ["id", "email", "is_admin", "created_at"]
+            ["id", "email", "is_admin", "is_active", "created_at"]
         );
         assert!(!json.to_string().contains("secret-hash"));
     }

@@ -181,6 +181,12 @@ pub(super) async fn read_updates(
                            segments: Value,
                            confidence: Option<f64>| {
             let data = json!({"text": text, "is_final": is_final, "words": words, "segments": segments, "confidence": confidence, "timestamp": crate::finished::unix_now()});
+            pipeline.watchers.tell(crate::watch::Watched {
+                user_id: Arc::from(session.owner.user_id.as_str()),
+                kind: if is_final { "final" } else { "interim" },
+                client_id: session.owner.client_id.clone(),
+                data: json!({"session_id": session.session_id, "text": text, "segments": segments}),
+            });
             let _ = relay.try_send(json!({"type": "interim_transcript", "data": data}));
         };
         let outcome = match update {

@@ -21,6 +21,8 @@ pub struct ListQuery {
     /// Comma-separated statuses (`dead`, `failed,pending`, …); all when absent.
     status: Option<String>,
     user_id: Option<String>,
+    /// Only the deliveries of this conversation's events.
+    conversation_id: Option<String>,
     limit: Option<usize>,
 }
 
@@ -45,6 +47,9 @@ pub async fn list(
     let filter = DeliveryFilter {
         statuses,
         user_id: query.user_id,
+        lane: query
+            .conversation_id
+            .map(|conversation| chronicle_host_ports::delivery::lane(Some(&conversation), "")),
         limit: query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
     };
     let queue = &state.store;

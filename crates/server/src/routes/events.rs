@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
+use chronicle_store::EventFilter;
+
 use crate::auth::CurrentUser;
 use crate::error::AppQuery;
 use crate::error::AppResult;
@@ -23,6 +25,10 @@ pub struct Filter {
     #[serde(default = "default_limit")]
     limit: u32,
     event_type: Option<String>,
+    conversation_id: Option<String>,
+    plugin_id: Option<String>,
+    /// `executed`, `declined`, `skipped`, `failed` or `timed_out`.
+    outcome: Option<String>,
 }
 
 fn default_limit() -> u32 {
@@ -34,11 +40,14 @@ pub async fn list(
     user: CurrentUser,
     AppQuery(filter): AppQuery<Filter>,
 ) -> AppResult<Json<Value>> {
-    let limit = filter.limit.clamp(1, 200);
-    let events = state
-        .store
-        .recent_events(&user.owner(), limit as usize, filter.event_type.as_deref())
-        .await?;
+    let filter = EventFilter {
+        limit: filter.limit.clamp(1, 200) as usize,
+        event: filter.event_type,
+        conversation_id: filter.conversation_id,
+        plugin_id: filter.plugin_id,
+        outcome: filter.outcome,
+    };
+    let events = state.store.recent_events(&user.owner(), &filter).await?;
     Ok(Json(json!({"total": events.len(), "events": events})))
 }
 

@@ -78,6 +78,31 @@ pub async fn create(
     Ok(Json(json!({"memory": created})))
 }
 
+#[derive(Deserialize)]
+pub struct MemoryEdit {
+    content: String,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    AppJson(edit): AppJson<MemoryEdit>,
+) -> AppResult<Json<Value>> {
+    let content = edit.content.trim();
+    if content.is_empty() {
+        return Err(AppError::BadRequest("content must not be empty".into()));
+    }
+    match state
+        .store
+        .update_memory(&user.owner(), &id, content)
+        .await?
+    {
+        Some(memory) => Ok(Json(json!({"memory": memory}))),
+        None => Err(AppError::NotFound("Memory not found".into())),
+    }
+}
+
 pub async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,

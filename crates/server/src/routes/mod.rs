@@ -5,17 +5,20 @@
 //! sees only their own rows and an admin sees all.
 
 mod admin;
+mod admin_users;
 mod audio;
 mod conversations;
 pub mod deliveries;
+mod documents;
 mod events;
+mod live;
 mod memories;
 mod system;
 mod users;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 
 use crate::state::AppState;
 
@@ -30,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .route("/app/{*file}", get(crate::web::file))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
+        .route("/api/system", get(system::info))
         .route(
             "/auth/jwt/login",
             post(users::login).layer(DefaultBodyLimit::max(users::MAX_LOGIN_BODY)),
@@ -56,9 +60,18 @@ pub fn app(state: AppState) -> Router {
         .route("/api/conversations/{id}/star", post(conversations::star))
         .route("/api/conversations/{id}/close", post(conversations::close))
         .route("/api/sessions", get(conversations::sessions))
+        .route("/api/live/stream", get(live::stream))
         .route("/api/memories", get(memories::list).post(memories::create))
         .route("/api/memories/search", get(memories::search))
-        .route("/api/memories/{id}", delete(memories::delete))
+        .route(
+            "/api/memories/{id}",
+            delete(memories::delete).patch(memories::update),
+        )
+        .route("/api/plugins/documents", get(documents::collections))
+        .route(
+            "/api/plugins/{plugin_id}/documents/{collection}",
+            get(documents::page),
+        )
         .route("/api/events", get(events::list).delete(events::clear))
         .route("/api/events/stream", get(events::stream))
         .route("/api/admin/plugins/health", get(admin::health))
@@ -78,6 +91,11 @@ pub fn app(state: AppState) -> Router {
             "/api/admin/plugins/{id}/test-connection",
             post(admin::test_connection),
         )
+        .route(
+            "/api/admin/users",
+            get(admin_users::list).post(admin_users::create),
+        )
+        .route("/api/admin/users/{id}", patch(admin_users::update))
         .route("/api/admin/deliveries", get(deliveries::list))
         .route(
             "/api/admin/deliveries/replay-dead",

@@ -63,3 +63,126 @@ pub async fn metrics(
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
+
+/// How long the System page waits for a provider to accept a connection.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /api/system`: what runs and whether its providers answer, for the System page. Counts
+/// are the caller's own (everyone's for an admin); the data folder's size and the delivery
+/// queue are for admins only.
+pub async fn info(
+    State(state): State<AppState>,
+    user: crate::auth::CurrentUser,
+) -> crate::error::AppResult<Json<Value>> {
+    let config = &state.core.config.pipeline;
+    let transcription = config.transcription.as_ref().map(|t| {
+        (
+            format!("{:?}", t.provider).to_lowercase(),
+            t.model.clone(),
+            t.url.clone(),
+        )
+    });
+    let llm = config.llm.as_ref().map(|l| {
+        (
+            "openai-compatible".to_owned(),
+            l.model.clone(),
+            l.base_url.clone(),
+        )
+    });
+    let (transcription, llm) = tokio::join!(provider(transcription), provider(llm));
+    let totals = state.store.totals(&user.owner()).await?;
+    let admin = user.0.is_admin;
+    let (data_folder_bytes, deliveries) = if admin {
+        let folder = state.store.folder().root().to_owned();
+        let bytes = tokio::task::spawn_blocking(move || folder_bytes(&folder))
+            .await
+            .unwrap_or(0);
+        let counts: serde_json::Map<String, Value> = state
+            .store
+            .status_counts()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot count the deliveries: {e}"))?
+            .into_iter()
+            .map(|(status, count)| (status.to_string(), json!(count)))
+            .collect();
+        (json!(bytes), Value::Object(counts))
+    } else {
+        (Value::Null, Value::Null)
+    };
+    Ok(Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": state.core.started.elapsed().as_secs(),
+        "transcription": transcription,
+        "llm": llm,
+        "live_sessions": state.core.pipeline.sessions.count(),
+        "data_folder_bytes": data_folder_bytes,
+        "counts": {
+            "conversations": totals.conversations,
+            "open_conversations": totals.open_conversations,
+            "memories": totals.memories,
+            "deliveries": deliveries,
+        },
+    })))
+}
+
+/// A provider's name and model, and whether its server accepts a connection now. A connection
+/// is what can be checked without spending the provider's money or time: a server that
+/// accepts it but then fails a request shows up in the conversations it fails.
+async fn provider(configured: Option<(String, String, String)>) -> Value {
+    let Some((name, model, url)) = configured else {
+        return json!({"provider": null, "ok": false, "message": "not configured"});
+    };
+    let (ok, message) = match url.parse::<axum::http::Uri>() {
+        Err(error) => (false, format!("`{url}` is not a URL: {error}")),
+        Ok(parsed) => {
+            let host = parsed.host().unwrap_or_default().to_owned();
+            let secure = matches!(parsed.scheme_str(), Some("https" | "wss"));
+            let port = parsed.port_u16().unwrap_or(if secure { 443 } else { 80 });
+            let started = std::time::Instant::now();
+            match tokio::time::timeout(
+                PROBE_TIMEOUT,
+                tokio::net::TcpStream::connect((host.as_str(), port)),
+            )
+            .await
+            {
+                Ok(Ok(_)) => (
+                    true,
+                    format!(
+                        "{host}:{port} accepted a connection in {} ms",
+                        started.elapsed().as_millis()
+                    ),
+                ),
+                Ok(Err(error)) => (false, format!("{host}:{port} refused: {error}")),
+                Err(_) => (
+                    false,
+                    format!(
+                        "{host}:{port} did not answer in {} s",
+                        PROBE_TIMEOUT.as_secs()
+                    ),
+                ),
+            }
+        }
+    };
+    json!({"provider": name, "model": model, "ok": ok, "message": message})
+}
+
+/// The bytes of every file under `folder` (recordings, database, spool), not following links.
+fn folder_bytes(folder: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut pending = vec![folder.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(entry.path()),
+                Ok(kind) if kind.is_file() => {
+                    total += entry.metadata().map_or(0, |m| m.len());
+                }
+                _ => {}
+            }
+        }
+    }
+    total
+}

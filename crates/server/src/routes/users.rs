@@ -161,7 +161,8 @@ async fn authenticate(
     let user = state.store.user_by_email(email).await?;
     let hash = user.as_ref().map(|user| user.password_hash.clone());
     let verified = verify_password(login.password, hash).await;
-    let Some(user) = user.filter(|_| verified) else {
+    // A deactivated account is answered like a wrong password: same work, same words.
+    let Some(user) = user.filter(|user| verified && user.is_active) else {
         limits.failed(email, address);
         return Err(AppError::BadRequest("LOGIN_BAD_CREDENTIALS".into()));
     };
@@ -172,6 +173,6 @@ async fn authenticate(
 /// `GET /api/users/me`, and `GET /users/me` where the original's web UI asks.
 pub async fn me(CurrentUser(user): CurrentUser) -> Json<Value> {
     Json(
-        json!({"id": user.id, "email": user.email, "is_superuser": user.is_admin, "is_active": true, "created_at": user.created_at}),
+        json!({"id": user.id, "email": user.email, "is_superuser": user.is_admin, "is_admin": user.is_admin, "is_active": user.is_active, "created_at": user.created_at}),
     )
 }
