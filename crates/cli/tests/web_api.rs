@@ -309,3 +309,57 @@ async fn the_system_page_documents_memories_and_event_filters_answer_per_user() 
         .await;
     assert_eq!((status, &events["total"]), (200, &json!(0)), "{events}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_form_saves_only_what_changed_and_keeps_secrets_out_of_plugins_yml() {
+    let project = Project::with_plugins(
+        "# my plugins\nplugins:\n  homeassistant:\n    enabled: false  # not yet\n    ha_url: http://ha.local:8123\n",
+        &[],
+    );
+    let admin_env = [("ADMIN_EMAIL", ADMIN.0), ("ADMIN_PASSWORD", ADMIN.1)];
+    let server = project.serve(&[], &admin_env);
+    let admin = server.login(ADMIN).await;
+    let path = "/api/admin/plugins/config/structured/homeassistant";
+
+    let form = json!({
+        "orchestration": {"enabled": true},
+        "settings": {"ha_url": "http://ha.local:8123", "ha_token": "eyJ-long-lived-token"},
+    });
+    let (status, saved) = json_request(&server, Method::POST, &admin, path, form).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["changed"], json!(["enabled", "ha_token"]), "{saved}");
+    let yml = std::fs::read_to_string(project.path("config/plugins.yml")).expect("plugins.yml");
+    assert_eq!(
+        yml,
+        "# my plugins\nplugins:\n  homeassistant:\n    enabled: true\n    ha_url: http://ha.local:8123\n    ha_token: \"${HOMEASSISTANT_HA_TOKEN}\"\n"
+    );
+    let dotenv = std::fs::read_to_string(project.path("plugins/homeassistant/.env")).expect(".env");
+    assert_eq!(dotenv, "HOMEASSISTANT_HA_TOKEN='eyJ-long-lived-token'\n");
+
+    // The plugin runs with the token, and the browser sees only the mask.
+    let (_, metadata) = server
+        .get(Some(&admin), "/api/admin/plugins/metadata")
+        .await;
+    let plugin = metadata["plugins"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["plugin_id"] == "homeassistant"))
+        .cloned()
+        .expect("homeassistant");
+    assert_eq!(plugin["enabled"], true, "{plugin}");
+    assert_eq!(plugin["current_config"]["ha_token"], "••••••••••••");
+    assert!(!metadata.to_string().contains("eyJ"), "{metadata}");
+
+    // The mask sent back changes nothing; a bad value is refused and nothing is written.
+    let unchanged = json!({"settings": {"ha_token": "••••••••••••"}});
+    let (_, answer) = json_request(&server, Method::POST, &admin, path, unchanged).await;
+    assert_eq!(answer["changed"], json!([]), "{answer}");
+    let bad = json!({"settings": {"ha_url": "not a url"}});
+    let (status, refused) = json_request(&server, Method::POST, &admin, path, bad).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        std::fs::read_to_string(project.path("config/plugins.yml")).expect("plugins.yml"),
+        yml
+    );
+    let alice_like = json_request(&server, Method::POST, "not-a-token", path, json!({})).await;
+    assert_eq!(alice_like.0, 401);
+}

@@ -22,6 +22,7 @@ pub mod catalog;
 mod chain;
 pub mod condition;
 pub mod config;
+mod config_edit;
 pub mod delivery;
 pub mod diagnostic;
 pub mod env;
@@ -37,6 +38,7 @@ mod router;
 mod services;
 mod slot;
 pub mod yaml;
+pub use config_edit::set_plugin_keys;
 
 pub use backends::{
     Backends, EVENT_LOG_CAPACITY, EventLog, MemoryDocuments, MemoryEventLog, OfflineConversations,

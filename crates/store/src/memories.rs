@@ -459,7 +459,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(found, [edited], "the edit is searched, whatever its case");
-        assert!(store.delete_memory(&Owner::Admin, &note.memory_id).await.unwrap());
+        assert!(
+            store
+                .delete_memory(&Owner::Admin, &note.memory_id)
+                .await
+                .unwrap()
+        );
         assert_eq!(
             store.list_memories(&Owner::Admin, 10).await.unwrap(),
             vec![memory.clone()]

@@ -56,9 +56,12 @@ pub async fn metadata(State(state): State<AppState>, _admin: AdminUser) -> Json<
     Json(json!({"plugins": plugins, "status": "success"}))
 }
 
+/// What a set secret is shown as: never its value.
+pub(crate) const MASK: &str = "••••••••••••";
+
 /// Whether a setting's key names a credential: a password, token, key or secret, or a
 /// webhook URL (whoever has a Slack or Discord webhook URL can post with it).
-fn is_secret_key(key: &str) -> bool {
+pub(crate) fn is_secret_key(key: &str) -> bool {
     let upper = key.to_uppercase();
     ["PASSWORD", "TOKEN", "KEY", "SECRET", "CREDENTIAL"]
         .iter()
@@ -76,7 +79,7 @@ fn mask_secrets(settings: JsonMap) -> JsonMap {
                 match &value {
                     Value::String(s) if s.is_empty() => Value::from(""),
                     Value::Null => Value::Null,
-                    _ => Value::from("••••••••••••"),
+                    _ => Value::from(MASK),
                 }
             } else {
                 mask_value(value)

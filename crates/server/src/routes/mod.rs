@@ -13,6 +13,7 @@ mod documents;
 mod events;
 mod live;
 mod memories;
+mod plugin_settings;
 mod system;
 mod users;
 
@@ -85,6 +86,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/admin/plugins/config/validate",
             post(admin::validate_config),
+        )
+        .route(
+            "/api/admin/plugins/config/structured/{id}",
+            post(plugin_settings::save),
         )
         .route("/api/admin/plugins/reload", post(admin::reload))
         .route(
