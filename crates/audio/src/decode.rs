@@ -25,7 +25,7 @@ use crate::{AudioError, TARGET_RATE};
 /// ratio to 16 kHz: a header claiming 100 MHz would have it plan FFTs over hundreds of
 /// millions of points and exhaust memory before a single sample is decoded, and one claiming
 /// 1 Hz would turn each sample into 16,000.
-const FILE_RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+pub const FILE_RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
 
 /// What a file turned out to be, once decoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -499,6 +499,29 @@ mod tests {
         check(&bytes, "e.wav", 32_000, 2, "wav", 1.0, 0.5);
         let bytes = make_wav(44_100, Kind::F32, &[sine(440.0, 0.5, 44_100, 1.5)]);
         check(&bytes, "f.wav", 44_100, 1, "wav", 1.5, 0.5);
+    }
+
+    /// Found by `fuzz/fuzz_targets/upload_decode.rs`: a float WAV holding NaN or infinity
+    /// made the resampler's inverse FFT panic, so the file was refused as damaged.
+    #[test]
+    fn float_samples_that_are_not_numbers_are_silence_and_loud_ones_clip() {
+        let mut tone = sine(440.0, 0.5, 22_050, 1.0);
+        for (at, odd) in [
+            (100, f64::NAN),
+            (5_000, f64::INFINITY),
+            (9_000, -1e30),
+            (12_000, 7.0),
+        ] {
+            tone[at] = odd;
+        }
+        let bytes = make_wav(22_050, Kind::F32, &[tone]);
+        let decoded = decode_file(&bytes, Some("odd.wav")).expect("odd samples decode");
+        assert_eq!(decoded.samples.len(), 16_000);
+        let loudest = decoded.samples.iter().map(|s| s.unsigned_abs()).max();
+        assert!(
+            loudest.is_some_and(|l| l > 16_000),
+            "the tone is still there"
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ mod test_util;
 mod wav;
 
 pub use codec::{Codec, StreamDecoder, UnsupportedCodec};
-pub use decode::{Decoded, DecodedAudio, decode_file, decode_to_wav};
+pub use decode::{Decoded, DecodedAudio, FILE_RATES, MAX_FILE_SECONDS, decode_file, decode_to_wav};
 pub use error::AudioError;
 pub use opus::{OPUS_FRAME_SAMPLES, OpusDecoder, OpusEncoder};
 pub use stream::{PcmFormat, StreamNormalizer};

@@ -51,9 +51,14 @@ impl Resampler16k {
     }
 
     /// Feed mono samples (nominal range -1.0..=1.0); appends finished 16 kHz samples to `out`.
+    ///
+    /// Samples outside that range are clipped to it and NaN becomes silence: a float file may
+    /// hold any bit pattern, and one NaN or infinity in an FFT block would poison the block
+    /// (rubato's inverse FFT panics on it; found by `fuzz/fuzz_targets/upload_decode.rs`).
     pub(crate) fn push(&mut self, input: &[f32], out: &mut Vec<i16>) -> Result<(), AudioError> {
         self.frames_in += input.len() as u64;
-        self.pending.extend_from_slice(input);
+        self.pending
+            .extend(input.iter().map(|&sample| clip(sample)));
         let need = self.inner.input_frames_next();
         let mut pos = 0;
         while self.pending.len() - pos >= need {
@@ -125,6 +130,15 @@ impl Resampler16k {
         let take = (written - skip).min(room);
         out.extend(self.scratch[skip..skip + take].iter().map(|&s| to_i16(s)));
         self.frames_out += take as u64;
+    }
+}
+
+/// `sample` within -1.0..=1.0, NaN as 0.0.
+fn clip(sample: f32) -> f32 {
+    if sample.is_nan() {
+        0.0
+    } else {
+        sample.clamp(-1.0, 1.0)
     }
 }
 

@@ -183,7 +183,26 @@ pub fn load(config: &HostConfig, catalog: &Catalog) -> LoadedConfig {
             return out;
         }
     };
-    let Some(root) = parse_file(&plugins_file, &text, &mut out.diagnostics) else {
+    let mut loaded = load_text(config, catalog, &text, &env);
+    out.diagnostics.append(&mut loaded.diagnostics);
+    loaded.diagnostics = out.diagnostics;
+    loaded
+}
+
+/// Validates `text` as the `plugins.yml` of `config` against what `catalog` can run, as
+/// [`load`] does once it has read the file, with the placeholders expanded from `env` in
+/// place of the process environment and the project's `.env`. Each plugin's `config.yml` and
+/// `.env` are still read from `config.plugins_dir`. The fuzzer's entry point
+/// (`fuzz/fuzz_targets/plugins_yml.rs`).
+pub fn load_text(
+    config: &HostConfig,
+    catalog: &Catalog,
+    text: &str,
+    env: &EnvSources,
+) -> LoadedConfig {
+    let mut out = LoadedConfig::default();
+    let plugins_file = shared_path(&config.plugins_file());
+    let Some(root) = parse_file(&plugins_file, text, &mut out.diagnostics) else {
         return out;
     };
     let entries = match &root.kind {
@@ -235,7 +254,7 @@ pub fn load(config: &HostConfig, catalog: &Catalog) -> LoadedConfig {
                 id: &id.name,
                 diagnostics: &mut out.diagnostics,
             };
-            let spec = reader.read_entry(id, entry.clone(), config, catalog, &env);
+            let spec = reader.read_entry(id, entry.clone(), config, catalog, env);
             let errors: Vec<String> = out.diagnostics[first_error..]
                 .iter()
                 .filter(|d| d.is_error())

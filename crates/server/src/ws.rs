@@ -19,7 +19,7 @@
 //! same device, [`crate::receipts`]) is acknowledged again at once and not processed twice.
 //! The device's downlink ([`crate::devices`]) is relayed as JSON messages (`stop-audio`).
 
-pub(crate) mod framing;
+pub mod framing;
 mod spool;
 
 use std::time::Duration;
