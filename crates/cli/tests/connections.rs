@@ -160,3 +160,96 @@ async fn a_body_that_stops_sending_ends_its_request() {
     let (status, _) = server.get(None, "/health").await;
     assert_eq!(status, 200);
 }
+
+/// A device that sends but never reads: the server's answers (here `pong`s) fill the socket's
+/// buffers, its write blocks, and after `WRITE_TIMEOUT` (10 s) of a blocked write the server
+/// closes the connection instead of holding it and its answers for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_never_reads_is_closed_once_a_write_has_waited_ten_seconds() {
+    let project = Project::with_plugins("plugins: {}\n", &[]);
+    project.add_user(ALICE);
+    let server = project.serve(&[], &[]);
+    let token = server.login(ALICE).await;
+    let address: std::net::SocketAddr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let device = tokio::task::spawn_blocking(move || {
+        // A receive buffer of 4 KiB (which also stops the kernel growing it), so the
+        // server's writes block after a few hundred kilobytes rather than tens of megabytes.
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        socket.connect(&address.into()).expect("connect");
+        let mut stream: TcpStream = socket.into();
+        stream
+            .write_all(
+                format!(
+                    "GET /ws?codec=pcm&token={token} HTTP/1.1\r\nHost: {address}\r\n\
+                     Upgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                     Sec-WebSocket-Version: 13\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .expect("upgrade request");
+        let mut answer = Vec::new();
+        let mut byte = [0u8; 1];
+        while !answer.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).expect("upgrade answer");
+            answer.push(byte[0]);
+        }
+        assert!(
+            answer.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+
+        // Pings, as masked text frames (a zero mask leaves the bytes as they are), until the
+        // server stops reading them: it is stuck writing pongs nobody reads.
+        let ping = br#"{"type":"ping"}"#;
+        let mut frame = vec![0x81, 0x80 | ping.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(ping);
+        let batch: Vec<u8> = frame.repeat(1_000);
+        stream
+            .set_write_timeout(Some(Duration::from_secs(3)))
+            .expect("write timeout");
+        let started = Instant::now();
+        let mut sent = 0usize;
+        let blocked = loop {
+            match stream.write_all(&batch) {
+                Ok(()) => sent += 1_000,
+                Err(error) => break error,
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{sent} pings in two minutes and the server still reads them"
+            );
+        };
+        assert!(
+            matches!(
+                blocked.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "the server stopped reading, it did not close yet: {blocked}"
+        );
+
+        // Past the write timeout, the server has given up on this device: reading now drains
+        // what was buffered and then finds the connection closed, long before every ping is
+        // answered.
+        std::thread::sleep(Duration::from_secs(12));
+        let (pongs, closed) = read_until_closed(&mut stream, Duration::from_secs(30));
+        (sent, pongs.matches("pong").count(), closed)
+    })
+    .await
+    .expect("the device");
+    let (sent, answered, closed) = device;
+    eprintln!("{sent} pings sent before the server stopped reading, {answered} answered");
+    assert!(
+        closed,
+        "the connection is still open: {answered} of {sent}+ pings answered"
+    );
+    assert!(answered < sent, "{answered} of {sent} pings answered");
+    assert_eq!(server.get(None, "/health").await.0, 200);
+}
