@@ -25,7 +25,14 @@ pub(crate) struct ServerProcess {
     pub(crate) child: std::process::Child,
     pub(crate) base: String,
     ready_ms: f64,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    /// The server's data folder (`data/` in the folder it runs in).
+    pub(crate) fn data_folder(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
 }
 
 impl Drop for ServerProcess {
@@ -77,7 +84,7 @@ pub(crate) fn start_server(
         child,
         base,
         ready_ms,
-        _dir: dir,
+        dir,
     })
 }
 

@@ -23,6 +23,11 @@
 //! `cargo run --release -p chronicle-bench -- uploads [--counts 1,3,10] [--seconds 3600]` starts
 //! the release server once per count and sends that many one-hour uploads at once: the
 //! server's peak memory and the time until all are transcribed; see `uploads.rs`.
+//!
+//! `cargo run --release -p chronicle-bench -- web [--conversations 10000]` starts the release
+//! server with that many conversations in its store: time to first and last byte of the pages'
+//! API answers and files, and in headless Chromium the time to a rendered list and detail and
+//! the first load's size; see `web.rs`.
 
 mod devices;
 mod dispatch;
@@ -30,6 +35,7 @@ mod durable;
 mod python;
 mod report;
 mod uploads;
+mod web;
 
 use anyhow::{Context, bail};
 
@@ -41,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     let mut benchmark = None;
     let mut counts: Vec<usize> = vec![1, 3, 10];
     let mut audio_seconds: u32 = 3600;
+    let mut conversations: usize = 10_000;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--events" => {
@@ -81,11 +88,18 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .context("--seconds")?
             }
-            "dispatch" | "dispatch-only" | "python" | "devices" | "durable" | "uploads" => {
+            "--conversations" => {
+                conversations = args
+                    .next()
+                    .context("--conversations needs a number")?
+                    .parse()
+                    .context("--conversations")?
+            }
+            "dispatch" | "dispatch-only" | "python" | "devices" | "durable" | "uploads" | "web" => {
                 benchmark = Some(arg)
             }
             other => bail!(
-                "unknown argument `{other}`; usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600]"
+                "unknown argument `{other}`; usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000]"
             ),
         }
     }
@@ -95,6 +109,14 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?;
         let report = runtime.block_on(devices::devices(max_devices, step.max(1)))?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    if benchmark.as_deref() == Some("web") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(web::web(conversations))?;
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
@@ -128,7 +150,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some("python") => runtime.block_on(python::python(events.unwrap_or(20_000)))?,
         _ => bail!(
-            "usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600]"
+            "usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000]"
         ),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
