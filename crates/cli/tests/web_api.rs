@@ -347,6 +347,8 @@ async fn the_settings_form_saves_only_what_changed_and_keeps_secrets_out_of_plug
         .expect("homeassistant");
     assert_eq!(plugin["enabled"], true, "{plugin}");
     assert_eq!(plugin["current_config"]["ha_token"], "••••••••••••");
+    assert_eq!(plugin["secret_settings"], json!(["ha_token"]), "{plugin}");
+    assert_eq!(plugin["sandbox"], "in process", "{plugin}");
     assert!(!metadata.to_string().contains("eyJ"), "{metadata}");
 
     // The mask sent back changes nothing; a bad value is refused and nothing is written.
@@ -359,6 +361,18 @@ async fn the_settings_form_saves_only_what_changed_and_keeps_secrets_out_of_plug
     assert_eq!(
         std::fs::read_to_string(project.path("config/plugins.yml")).expect("plugins.yml"),
         yml
+    );
+    // A mask inside a list or an object cannot be told from a new value: refused, not saved
+    // as dots.
+    let nested =
+        json!({"settings": {"entities": [{"id": "light.kitchen", "token": "••••••••••••"}]}});
+    let (status, refused) = json_request(&server, Method::POST, &admin, path, nested).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("`entities` still holds a secret")),
+        "{refused}"
     );
     let alice_like = json_request(&server, Method::POST, "not-a-token", path, json!({})).await;
     assert_eq!(alice_like.0, 401);

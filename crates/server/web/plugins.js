@@ -8,8 +8,6 @@ import { EVENTS } from './events.js';
 
 // What the server shows instead of a secret's value; sent back, it means "unchanged".
 const MASK = '••••••••••••';
-// The server's rule for which settings are secrets (routes/admin.rs `is_secret_key`).
-const secret = (key) => /PASSWORD|TOKEN|KEY|SECRET|CREDENTIAL/i.test(key) || (/WEBHOOK/i.test(key) && /URL/i.test(key));
 
 export function render(main, ctx) {
   const tabs = h('nav', { class: 'tabs', 'aria-label': 'Plugin views' },
@@ -121,7 +119,7 @@ function settingsForm(p, refresh) {
   const subscribed = new Set(o.events || []);
   const events = EVENTS.map((name) => h('input', { type: 'checkbox', value: name, checked: subscribed.has(name) }));
   const priority = h('input', { type: 'number', step: '1', value: String(o.priority ?? 100) });
-  const fields = Object.entries(config).map(([key, value]) => control(p.plugin_id, key, value));
+  const fields = Object.entries(config).map(([key, value]) => control(p.plugin_id, key, value, (p.secret_settings || []).includes(key)));
   const errors = h('div', { 'aria-live': 'polite' });
   const form = h('form', { class: 'settings', 'aria-label': `Settings of ${p.plugin_id}` },
     h('label', { class: 'check' }, enabled, ' Enabled'),
@@ -160,7 +158,8 @@ function settingsForm(p, refresh) {
 const masked = (value) => JSON.stringify(value).includes(MASK);
 
 /** One setting's control and how to read it back: `undefined` when unchanged. */
-function control(plugin, key, value) {
+// `secret`: the server counts this setting as a credential (metadata's `secret_settings`).
+function control(plugin, key, value, secret) {
   const id = `setting-${plugin}-${key}`;
   let input, read;
   const same = (next) => (JSON.stringify(next) === JSON.stringify(value) ? undefined : next);
@@ -170,7 +169,7 @@ function control(plugin, key, value) {
   } else if (typeof value === 'number') {
     input = h('input', { type: 'number', step: 'any', value: String(value) });
     read = () => same(input.value === '' ? null : Number(input.value));
-  } else if (secret(key) && (typeof value === 'string' || value == null)) {
+  } else if (secret && (typeof value === 'string' || value == null)) {
     const set = value === MASK;
     input = h('input', { type: 'password', autocomplete: 'new-password', placeholder: set ? `${MASK} (set; type to replace)` : 'not set' });
     read = () => (input.value === '' ? (set ? MASK : undefined) : input.value);

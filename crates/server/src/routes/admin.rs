@@ -40,6 +40,8 @@ pub async fn metadata(State(state): State<AppState>, _admin: AdminUser) -> Json<
         .into_iter()
         .map(|p| {
             let settings = host.plugin_settings(&p.plugin_id).map(mask_secrets).unwrap_or_default();
+            let secret_settings: Vec<&String> =
+                settings.keys().filter(|key| is_secret_key(key)).collect();
             json!({
                 "plugin_id": p.plugin_id,
                 "name": p.name,
@@ -49,6 +51,10 @@ pub async fn metadata(State(state): State<AppState>, _admin: AdminUser) -> Json<
                 "status": p.status,
                 "error": p.error,
                 "current_config": settings,
+                "secret_settings": secret_settings,
+                "permissions": p.permissions,
+                "permissions_used": p.permissions_used,
+                "sandbox": p.sandbox,
                 "orchestration": {"enabled": p.enabled, "events": p.events, "condition": p.condition, "priority": p.priority},
             })
         })
@@ -61,12 +67,42 @@ pub(crate) const MASK: &str = "••••••••••••";
 
 /// Whether a setting's key names a credential: a password, token, key or secret, or a
 /// webhook URL (whoever has a Slack or Discord webhook URL can post with it).
+///
+/// The key is read as words (`smtp_password`, `api-key`, `apiKey`, `HA_TOKEN`), so
+/// `keywords` or `monkey_mode` are not secrets; a word that ends in one of them
+/// (`apikey`, `authtoken`, `clientsecret`) is.
 pub(crate) fn is_secret_key(key: &str) -> bool {
-    let upper = key.to_uppercase();
-    ["PASSWORD", "TOKEN", "KEY", "SECRET", "CREDENTIAL"]
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut previous_lower = false;
+    for c in key.chars() {
+        let boundary = !c.is_alphanumeric() || (c.is_uppercase() && previous_lower);
+        if boundary && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        if c.is_alphanumeric() {
+            word.extend(c.to_uppercase());
+        }
+        previous_lower = c.is_lowercase() || c.is_ascii_digit();
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let credential = |word: &String| {
+        [
+            "PASSWORD",
+            "PASSWD",
+            "TOKEN",
+            "SECRET",
+            "CREDENTIAL",
+            "CREDENTIALS",
+        ]
         .iter()
-        .any(|word| upper.contains(word))
-        || (upper.contains("WEBHOOK") && upper.contains("URL"))
+        .any(|name| word.ends_with(name))
+            || ["KEY", "APIKEY", "PASS", "PRIVATEKEY", "ACCESSKEY"].contains(&word.as_str())
+    };
+    words.iter().any(credential)
+        || (words.iter().any(|w| w.contains("WEBHOOK")) && words.iter().any(|w| w == "URL"))
 }
 
 /// Values of keys that look secret are shown as dots (or empty when unset), at any depth,
@@ -171,6 +207,37 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_secret_is_named_by_a_word_of_its_key_not_by_letters_inside_one() {
+        for key in [
+            "smtp_password",
+            "api_key",
+            "api-key",
+            "apiKey",
+            "APIKEY",
+            "HA_TOKEN",
+            "access_token",
+            "authtoken",
+            "client_secret",
+            "credentials",
+            "slack_webhook_url",
+            "webhookUrl",
+            "private_key",
+        ] {
+            assert!(is_secret_key(key), "{key} is a secret");
+        }
+        for key in [
+            "keywords",
+            "keyword",
+            "monkey_mode",
+            "url",
+            "tokenizer_model",
+            "passes",
+        ] {
+            assert!(!is_secret_key(key), "{key} is not a secret");
+        }
+    }
 
     #[test]
     fn secrets_are_masked_at_any_depth_and_webhook_urls_count_as_secrets() {

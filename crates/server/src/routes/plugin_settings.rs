@@ -77,6 +77,14 @@ pub async fn save(
         if value == json!(MASK) || current.get(&key) == Some(&value) {
             continue;
         }
+        // Deeper than the top level a mask cannot be told from a new value (the form sends
+        // a whole list back), and saving it would replace the secret with dots.
+        if holds_mask(&value) {
+            return Err(AppError::BadRequest(format!(
+                "`{key}` still holds a secret shown as dots; give its value again, or edit \
+                 `{key}` in the plugins.yml editor"
+            )));
+        }
         match (&value, is_secret_key(&key)) {
             (Value::String(secret), true) if !secret.is_empty() => {
                 let variable = secret_variable(&plugin_id, &key);
@@ -134,6 +142,16 @@ pub async fn save(
         Json(json!({"success": success, "message": message, "changed": changed, "reload": reload}))
             .into_response(),
     )
+}
+
+/// Whether the mask appears anywhere inside `value`.
+fn holds_mask(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text == MASK,
+        Value::Array(items) => items.iter().any(holds_mask),
+        Value::Object(fields) => fields.values().any(holds_mask),
+        _ => false,
+    }
 }
 
 /// `email_summarizer` + `smtp_password` → `EMAIL_SUMMARIZER_SMTP_PASSWORD`.
