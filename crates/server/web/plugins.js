@@ -52,7 +52,9 @@ function plugin(p, running, refresh) {
       fact('Events', (o.events || []).join(', ') || '—'),
       fact('Condition', condition(o.condition)),
       fact('Priority', o.priority ?? '—'),
-      permissions(p)),
+      permissions(p),
+      // A process plugin's confinement: "landlock", or why there is none (the kernel lacks it).
+      p.runtime !== 'native' && p.sandbox && fact('Sandbox', p.sandbox)),
     h('div', { class: 'row' },
       action(p.enabled ? 'Disable' : 'Enable', async () => {
         await save(p.plugin_id, { orchestration: { enabled: !p.enabled }, settings: {} });
