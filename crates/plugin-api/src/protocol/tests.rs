@@ -299,3 +299,22 @@ fn malformed_lines_are_errors_not_panics() {
         assert!(Message::parse(line).is_err(), "{line:?}");
     }
 }
+
+/// Found by `fuzz/fuzz_targets/wire_protocol.rs` (its input is in the seed corpus as
+/// `regression_long_float`): a number with more digits than a double holds was read to a
+/// neighbouring double, so what the host read and wrote back was not what it read again.
+/// serde_json's `float_roundtrip` parses to the nearest double.
+#[test]
+fn a_number_with_many_digits_reads_back_as_the_same_number() {
+    let line = r#"{"jsonrpc":"2.0","id":1,"method":"handle_event","params":{"priority":400333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333}}"#;
+    let message = Message::parse(line).expect("a request");
+    let again = Message::parse(&message.to_line()).expect("written back");
+    assert_eq!(again, message);
+    let Message::Request(request) = message else {
+        panic!("a request");
+    };
+    assert_eq!(
+        request.params["priority"].as_f64(),
+        Some(4.0033333333333333e101)
+    );
+}
