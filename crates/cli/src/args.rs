@@ -46,6 +46,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Personal API keys: what a program (an MCP client, a script) holds instead of a password.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Inspect, check and exercise plugins without a server.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -210,6 +213,53 @@ pub struct ServeArgs {
     /// Seconds a request body may send nothing before its request fails.
     #[arg(long, default_value_t = 30)]
     pub body_pause_seconds: u64,
+    /// Requests a minute per API key, and per user across their keys, before 429 (0: no
+    /// limit). Logins (the web app) are not counted.
+    #[arg(long, env = "API_RATE_LIMIT", default_value_t = 100)]
+    pub api_rate_limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key and print it: it is shown this once, and only its hash is kept.
+    Create {
+        /// Whose key it is (their email).
+        #[arg(long)]
+        user: String,
+        /// What it is for, e.g. "Claude Desktop".
+        #[arg(long)]
+        name: String,
+        /// read (GET requests), write (uploads, edits, device streams) or admin (admin routes
+        /// too; admins only).
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// How long it is accepted: 90d, 12h, 30m, 45s; without it, until revoked.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Folder with the database.
+        #[arg(long, env = "DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// List keys (never the keys themselves): one user's, or everyone's.
+    List {
+        /// Only this user's (their email).
+        #[arg(long)]
+        user: Option<String>,
+        /// As JSON, one array.
+        #[arg(long)]
+        json: bool,
+        /// Folder with the database.
+        #[arg(long, env = "DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Revoke a key by its id: refused from the next request on.
+    Revoke {
+        /// The key's id (`keys list` shows it).
+        id: String,
+        /// Folder with the database.
+        #[arg(long, env = "DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@
 mod args;
 mod deliveries;
 mod exit;
+mod keys;
 mod offline;
 mod plugin;
 mod process;
@@ -73,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(command) => plugin::run(&cli.paths, command).await,
         Command::Serve(args) => serve(&cli.paths, args).await,
         Command::User(command) => user(command).await,
+        Command::Keys(command) => keys::run(command).await,
         Command::Process(args) => process::run(&cli.paths, args).await,
         Command::Replay(args) => replay::run(&cli.paths, args).await,
         Command::Deliveries(command) => deliveries::run(&cli.paths, command).await,
@@ -120,6 +122,7 @@ async fn serve(paths: &args::Paths, args: args::ServeArgs) -> anyhow::Result<Exi
                     .collect()
             })
             .unwrap_or_default(),
+        api_requests_per_minute: args.api_rate_limit,
         metrics_token: std::env::var("METRICS_TOKEN")
             .ok()
             .filter(|token| !token.is_empty()),

@@ -371,6 +371,26 @@ async fn v2_protocol_violations_are_refused_with_an_error_and_a_close() {
     assert_eq!(rejected, Some(hello_id));
     assert_eq!(closed, Some((1008, "authentication failed".into())));
 
+    // A personal API key says hello as a token does when it may write; a read key may not
+    // stream.
+    let project = server.project();
+    let key = |scope: &str| {
+        let output = project.run(&[
+            "keys", "create", "--user", ALICE.0, "--name", scope, "--scope", scope,
+        ]);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let mut keyed = V2Client::connect(&server, true).await;
+    let greeting = keyed.hello(&key("write")).await;
+    assert!(matches!(greeting, ServerEvent::Hello(_)), "{greeting:?}");
+    let mut reader = V2Client::connect(&server, true).await;
+    reader.send(ClientEvent::Hello(hello(&key("read")))).await;
+    assert_eq!(
+        reader.refusal().await.0,
+        ProtocolErrorCode::AuthenticationFailed
+    );
+
     let mut hasty = V2Client::connect(&server, true).await;
     hasty
         .send(ClientEvent::Heartbeat(Heartbeat::default()))

@@ -29,16 +29,7 @@ async fn json_request(
     path: &str,
     body: Value,
 ) -> (u16, Value) {
-    let response = server
-        .http
-        .request(method, server.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    server.json(method, token, path, body).await
 }
 
 async fn login_status(server: &Server, (email, password): (&str, &str)) -> u16 {

@@ -1,14 +1,16 @@
 //! Users and passwords (argon2 hashes) and who a request is: [`CurrentUser`] and [`AdminUser`]
-//! from a bearer token ([`Tokens`], in `tokens.rs`), or from the web app's session cookie
-//! ([`SESSION_COOKIE`], `HttpOnly`, `SameSite=Strict`), which counts only on requests made by
-//! this server's own pages (the `Origin` check of `origin.rs`).
+//! from a bearer token ([`Tokens`], in `tokens.rs`), a personal API key (`api_keys.rs`, within
+//! its scope: read for `GET`, write for changes and device streams, admin for admin routes), or
+//! the web app's session cookie ([`SESSION_COOKIE`], `HttpOnly`, `SameSite=Strict`), which
+//! counts only on requests made by this server's own pages (the `Origin` check of `origin.rs`).
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::{FromRef, FromRequestParts};
+use axum::http::Method;
 use axum::http::request::Parts;
-use chronicle_store::{Owner, Store, User};
+use chronicle_store::{KeyScope, Owner, Store, User};
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -155,12 +157,129 @@ pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
-/// The user a token names, if it is valid, the user still exists, is active and the token was
-/// issued since the user's last password change.
-pub async fn user_for_token(state: &AppState, token: &str) -> Option<User> {
-    let subject = state.tokens.verify(token)?;
-    let user = state.store.user(&subject.user_id).await.ok().flatten()?;
-    (user.is_active && user.token_generation == subject.generation).then_some(user)
+/// How a request proved who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A login: a bearer JWT or the session cookie. Everything the user may do.
+    Login,
+    /// A personal API key, within its scope.
+    Key(KeyScope),
+}
+
+impl Credential {
+    /// Refuses what this credential's scope does not cover, saying what it would need.
+    pub fn allows(self, needs: KeyScope) -> Result<(), AppError> {
+        match self {
+            Credential::Key(scope) if scope < needs => Err(AppError::Refused(format!(
+                "this API key has the {scope} scope; this request needs {needs}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The user a token (a login's JWT or an API key) names, if it is valid, the user still
+/// exists and is active, and a JWT was issued since the user's last password change; 401
+/// otherwise. A key's request counts against its rate limit (429 past it).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<(User, Credential), AppError> {
+    if crate::api_keys::is_api_key(token) {
+        let (user, key) = crate::api_keys::authenticate(&state.store, token)
+            .await
+            .ok_or(AppError::Unauthorized)?;
+        let limits = &state.core.rate_limits;
+        if let Err(retry_after) = limits.check(&key.id, &user.id, std::time::Instant::now()) {
+            return Err(AppError::TooManyRequests {
+                message: format!(
+                    "more than {} requests a minute with this user's API keys; try again in \
+                     {retry_after} s",
+                    limits.per_minute()
+                ),
+                retry_after,
+            });
+        }
+        return Ok((user, Credential::Key(key.scope)));
+    }
+    let subject = state.tokens.verify(token).ok_or(AppError::Unauthorized)?;
+    let user = state
+        .store
+        .user(&subject.user_id)
+        .await
+        .ok()
+        .flatten()
+        .ok_or(AppError::Unauthorized)?;
+    if user.is_active && user.token_generation == subject.generation {
+        Ok((user, Credential::Login))
+    } else {
+        Err(AppError::Unauthorized)
+    }
+}
+
+/// The user a token names, as [`authenticate`], when its credential covers `needs` (a device
+/// stream needs [`KeyScope::Write`]).
+pub async fn user_for_token(state: &AppState, token: &str, needs: KeyScope) -> Option<User> {
+    let refusal = match authenticate(state, token).await {
+        Ok((user, credential)) => match credential.allows(needs) {
+            Ok(()) => return Some(user),
+            Err(refusal) => refusal,
+        },
+        Err(AppError::Unauthorized) => return None,
+        Err(refusal) => refusal,
+    };
+    tracing::warn!(%refusal, "Refusing a token.");
+    None
+}
+
+/// What a request's method needs of a key: reading for `GET`, `HEAD` and `OPTIONS`, writing
+/// for the rest.
+fn scope_for(method: &Method) -> KeyScope {
+    if [Method::GET, Method::HEAD, Method::OPTIONS].contains(method) {
+        KeyScope::Read
+    } else {
+        KeyScope::Write
+    }
+}
+
+/// Who the request is, from its bearer token or key, or its session cookie (from this
+/// server's pages only).
+async fn caller(parts: &Parts, state: &AppState) -> Result<(User, Credential), AppError> {
+    let token = match bearer_token(&parts.headers) {
+        Some(token) => token,
+        None => {
+            let token = cookie_token(&parts.headers).ok_or(AppError::Unauthorized)?;
+            // A browser attaches the cookie to whatever any site's page asks of us.
+            if !crate::origin::same_site(&parts.headers, &state.core.config.allowed_origins) {
+                tracing::warn!(
+                    origin = ?parts.headers.get(axum::http::header::ORIGIN),
+                    "Refusing a cookie-authenticated request from another site."
+                );
+                return Err(AppError::Forbidden);
+            }
+            token
+        }
+    };
+    authenticate(state, token).await
+}
+
+/// The user of a request made with a login (a JWT or the session cookie), not an API key:
+/// what making API keys takes, so a leaked key cannot make more.
+pub struct LoggedIn(pub User);
+
+impl<S> FromRequestParts<S> for LoggedIn
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        match caller(parts, &state).await? {
+            (user, Credential::Login) => Ok(LoggedIn(user)),
+            (_, Credential::Key(_)) => Err(AppError::Refused(
+                "API keys are made with a login, not with another key".into(),
+            )),
+        }
+    }
 }
 
 impl<S> FromRequestParts<S> for CurrentUser
@@ -172,25 +291,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = match bearer_token(&parts.headers) {
-            Some(token) => token,
-            None => {
-                let token = cookie_token(&parts.headers).ok_or(AppError::Unauthorized)?;
-                // A browser attaches the cookie to whatever any site's page asks of us.
-                if !crate::origin::same_site(&parts.headers, &state.core.config.allowed_origins) {
-                    tracing::warn!(
-                        origin = ?parts.headers.get(axum::http::header::ORIGIN),
-                        "Refusing a cookie-authenticated request from another site."
-                    );
-                    return Err(AppError::Forbidden);
-                }
-                token
-            }
-        };
-        user_for_token(&state, token)
-            .await
-            .map(CurrentUser)
-            .ok_or(AppError::Unauthorized)
+        let (user, credential) = caller(parts, &state).await?;
+        credential.allows(scope_for(&parts.method))?;
+        Ok(CurrentUser(user))
     }
 }
 
@@ -202,12 +305,13 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
-        if user.is_admin {
-            Ok(AdminUser(user))
-        } else {
-            Err(AppError::Forbidden)
+        let state = AppState::from_ref(state);
+        let (user, credential) = caller(parts, &state).await?;
+        if !user.is_admin {
+            return Err(AppError::Forbidden);
         }
+        credential.allows(KeyScope::Admin)?;
+        Ok(AdminUser(user))
     }
 }
 

@@ -18,6 +18,9 @@ pub enum AppError {
     /// 403: authenticated, not allowed.
     #[error("Forbidden")]
     Forbidden,
+    /// 403 saying why: e.g. an API key outside its scope.
+    #[error("{0}")]
+    Refused(String),
     /// 404.
     #[error("{0}")]
     NotFound(String),
@@ -45,7 +48,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Refused(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -13,6 +13,7 @@
 //! the network; the store knows SQL only, the host plugins only.
 
 pub mod acks;
+pub mod api_keys;
 pub mod auth;
 pub mod device_session;
 pub mod devices;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod listen;
 pub mod login_limits;
 pub mod origin;
+pub mod rate_limits;
 pub mod receipts;
 pub mod recordings;
 pub mod reload;
@@ -135,6 +137,7 @@ pub async fn serve(
         devices,
         receipts: receipts::SpoolReceipts::default(),
         login_limits: login_limits::LoginLimits::default(),
+        rate_limits: rate_limits::RateLimits::new(config.api_requests_per_minute),
         dispatches,
         metrics,
         reloading: tokio::sync::Mutex::new(None),

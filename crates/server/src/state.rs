@@ -45,6 +45,9 @@ pub struct ServerConfig {
     /// `ALLOWED_ORIGINS`: web origins besides this server's own whose pages may use the login
     /// cookie (`https://app.example.com`).
     pub allowed_origins: Vec<String>,
+    /// `--api-rate-limit`: requests a minute per API key, and per user across their keys
+    /// (0: no limit).
+    pub api_requests_per_minute: u32,
 }
 
 /// Shared by all handlers. Cheap to clone.
@@ -72,6 +75,8 @@ pub struct Core {
     pub receipts: crate::receipts::SpoolReceipts,
     /// Wrong passwords per account and per address, and the waits they earn.
     pub login_limits: crate::login_limits::LoginLimits,
+    /// Requests per minute per API key and per user across their keys.
+    pub rate_limits: crate::rate_limits::RateLimits,
     /// Every dispatch record, for `/api/events/stream`.
     pub dispatches: broadcast::Sender<Arc<DispatchRecord>>,
     pub metrics: PrometheusHandle,

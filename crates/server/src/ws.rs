@@ -99,7 +99,7 @@ async fn serve(
 ) {
     let token = params.token.clone().or(cookie_token);
     let user = match token {
-        Some(token) => user_for_token(&state, &token).await,
+        Some(token) => user_for_token(&state, &token, chronicle_store::KeyScope::Write).await,
         None => None,
     };
     let Some(user) = user else {

@@ -59,6 +59,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0006_user_active",
         sql: include_str!("../migrations/0006_user_active.sql"),
     },
+    Migration {
+        name: "0007_api_keys",
+        sql: include_str!("../migrations/0007_api_keys.sql"),
+    },
 ];
 
 /// A failure inside a storage operation: SQLite's (which may be worth a retry) or ours.

@@ -21,6 +21,7 @@
 //! This crate must never know HTTP (no axum, no request or response types), run plugins, or
 //! hash passwords: it stores what it is given.
 
+mod api_keys;
 mod conversations;
 mod db;
 pub mod delivery;
@@ -37,6 +38,7 @@ mod testing;
 pub mod time;
 mod users;
 
+pub use api_keys::{ApiKey, KeyScope, NewApiKey};
 pub use conversations::{Conversation, ConversationQuery, NewConversation, Starred, Totals};
 pub use documents::{CollectionSummary, DocumentPage};
 pub use error::StoreError;

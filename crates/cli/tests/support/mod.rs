@@ -281,6 +281,26 @@ impl Server {
         )
     }
 
+    /// A JSON request with a bearer token: the status and the JSON answer (null if none).
+    pub async fn json(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{path}: {error}"));
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Polls (bounded, 10 s) until `check` holds.
     pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
     where

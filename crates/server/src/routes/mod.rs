@@ -11,6 +11,7 @@ mod conversations;
 pub mod deliveries;
 mod documents;
 mod events;
+mod keys;
 mod live;
 mod memories;
 mod plugin_settings;
@@ -101,6 +102,8 @@ pub fn app(state: AppState) -> Router {
             get(admin_users::list).post(admin_users::create),
         )
         .route("/api/admin/users/{id}", patch(admin_users::update))
+        .route("/api/keys", get(keys::list).post(keys::create))
+        .route("/api/keys/{id}", delete(keys::revoke))
         .route("/api/admin/deliveries", get(deliveries::list))
         .route(
             "/api/admin/deliveries/replay-dead",

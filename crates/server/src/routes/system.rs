@@ -36,7 +36,7 @@ pub async fn metrics(
         .as_deref()
         .is_some_and(|token| constant_time_eq(token.as_bytes(), bearer.as_bytes()));
     if !scraper {
-        let user = crate::auth::user_for_token(&state, bearer)
+        let user = crate::auth::user_for_token(&state, bearer, chronicle_store::KeyScope::Admin)
             .await
             .ok_or(crate::error::AppError::Unauthorized)?;
         if !user.is_admin {

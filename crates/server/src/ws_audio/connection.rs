@@ -146,7 +146,13 @@ pub async fn serve(mut socket: WebSocket, state: AppState, speaks_v2: bool) {
         Err(End::Gone) => return,
         Err(End::Refused(refusal)) => return refuse(&mut socket, refusal).await,
     };
-    let Some(user) = user_for_token(&state, &hello.bearer_token).await else {
+    let Some(user) = user_for_token(
+        &state,
+        &hello.bearer_token,
+        chronicle_store::KeyScope::Write,
+    )
+    .await
+    else {
         let error = ProtocolError {
             code: ProtocolErrorCode::AuthenticationFailed,
             detail: "authentication failed".into(),
