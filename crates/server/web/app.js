@@ -18,6 +18,7 @@ const PAGES = [
   { path: 'deliveries', label: 'Deliveries', admin: true },
   { path: 'users', label: 'Users', admin: true },
   { path: 'system', label: 'System' },
+  { path: 'account', label: 'Account' },
 ];
 
 const main = document.getElementById('main');

@@ -56,7 +56,7 @@ async function nonAdmin({ server, browser }) {
   const page = await openPage(browser, server.base);
   await signIn(page, ALICE);
   const links = await page.locator('#nav a').allTextContents();
-  assert.deepEqual(links, ['Conversations', 'Live', 'Memories', 'Documents', 'Events', 'System']);
+  assert.deepEqual(links, ['Conversations', 'Live', 'Memories', 'Documents', 'Events', 'System', 'Account']);
   for (const hash of ['#/plugins', '#/plugins/config', '#/deliveries', '#/users', '#/upload']) {
     await page.goto(`/${hash}`);
     await page.getByRole('heading', { name: 'Not found' }).waitFor();
@@ -82,7 +82,43 @@ async function nonAdmin({ server, browser }) {
   await page.context().close();
 }
 
+// A personal API key made on the Account page: shown once, works as a bearer token within its
+// scope, listed without the key, refused once revoked.
+async function apiKeys({ server, browser }) {
+  const page = await openPage(browser, server.base);
+  await signIn(page, ALICE, '#/account');
+  await page.getByRole('heading', { name: 'Account' }).waitFor();
+  await page.getByText('No API keys yet').waitFor();
+  assert.equal(await page.locator('select[name=scope] option[value=admin]').count(), 0, 'no admin scope for a non-admin');
+  await page.getByLabel('Name').fill('Nightly script');
+  await page.getByLabel('Scope').selectOption('read');
+  await page.getByLabel('Expires').selectOption('90d');
+  await page.getByRole('button', { name: 'Make key' }).click();
+  await page.getByText('it is shown only this once').waitFor();
+  const key = await page.getByRole('textbox', { name: 'Your new key' }).inputValue();
+  assert.match(key, /^chr_[0-9a-f]{64}$/);
+  await page.locator('li.key').filter({ hasText: 'Nightly script' }).waitFor();
+  await shot(page, 'account-api-key');
+
+  const call = (method, route) => fetch(`${server.base}${route}`, { method, headers: { authorization: `Bearer ${key}` } });
+  assert.equal((await call('GET', '/api/users/me')).status, 200);
+  assert.equal((await call('POST', '/api/memories')).status, 403, 'a read key cannot write');
+  // After a reload the key is gone from the page for good; only its prefix is listed.
+  await page.reload();
+  await page.locator('li.key').filter({ hasText: 'Nightly script' }).waitFor();
+  assert.equal(await page.getByText(key).count(), 0);
+  assert.equal(await page.getByText(`${key.slice(0, 12)}…`).count(), 1);
+
+  await page.getByRole('button', { name: 'Revoke Nightly script' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+  await page.locator('li.key').filter({ hasText: 'revoked' }).waitFor();
+  assert.equal((await call('GET', '/api/users/me')).status, 401);
+  assert.deepEqual(page.problems(), []);
+  await page.context().close();
+}
+
 export default [
   ['sign in: a wrong password is refused, the right one signs in, sign out signs out', wrongThenRight],
   ['a non-admin sees no admin page and every admin route answers 403', nonAdmin],
+  ['an API key made on the Account page works until it is revoked there', apiKeys],
 ];

@@ -90,6 +90,7 @@ const tourPages = (ctx) => [
   ['deliveries', '#/deliveries'],
   ['users', '#/users'],
   ['system', '#/system'],
+  ['account', '#/account'],
 ];
 
 async function tour(ctx) {
