@@ -260,6 +260,25 @@ async fn caller(parts: &Parts, state: &AppState) -> Result<(User, Credential), A
     authenticate(state, token).await
 }
 
+/// The user of a request and how they proved it, with no scope checked yet: for a route that
+/// decides per operation what it needs (`/mcp`: reading tools with a read key, `add_memory`
+/// only with write).
+pub struct Authenticated(pub User, pub Credential);
+
+impl<S> FromRequestParts<S> for Authenticated
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let (user, credential) = caller(parts, &state).await?;
+        Ok(Authenticated(user, credential))
+    }
+}
+
 /// The user of a request made with a login (a JWT or the session cookie), not an API key:
 /// what making API keys takes, so a leaked key cannot make more.
 pub struct LoggedIn(pub User);

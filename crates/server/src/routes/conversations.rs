@@ -41,7 +41,7 @@ const SNIPPET_CHARS: usize = 160;
 
 /// The part of `transcript` to show in a list: around the first match of `words` (any
 /// case), else its start; `…` where it is cut.
-fn snippet(transcript: &str, words: Option<&str>) -> String {
+pub(crate) fn snippet(transcript: &str, words: Option<&str>) -> String {
     let chars: Vec<char> = transcript.chars().collect();
     let lower: Vec<char> = transcript.to_lowercase().chars().collect();
     let at = words

@@ -13,6 +13,7 @@ mod documents;
 mod events;
 mod keys;
 mod live;
+mod mcp;
 mod memories;
 mod plugin_settings;
 mod system;
@@ -103,6 +104,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/admin/users/{id}", patch(admin_users::update))
         .route("/api/keys", get(keys::list).post(keys::create))
+        .route(
+            "/mcp",
+            post(mcp::post).get(mcp::not_here).delete(mcp::not_here),
+        )
         .route("/api/keys/{id}", delete(keys::revoke))
         .route("/api/admin/deliveries", get(deliveries::list))
         .route(
