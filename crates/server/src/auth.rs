@@ -260,79 +260,63 @@ async fn caller(parts: &Parts, state: &AppState) -> Result<(User, Credential), A
     authenticate(state, token).await
 }
 
+/// Implements `FromRequestParts` for an extractor made from the request's caller (who it is
+/// and how it proved it, [`caller`]) by `$build`, which may refuse.
+macro_rules! from_caller {
+    ($extractor:ident, |$parts:ident, $user:ident, $credential:ident| $build:expr) => {
+        impl<S> FromRequestParts<S> for $extractor
+        where
+            AppState: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = AppError;
+
+            async fn from_request_parts(
+                $parts: &mut Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                let state = AppState::from_ref(state);
+                let ($user, $credential) = caller($parts, &state).await?;
+                $build
+            }
+        }
+    };
+}
+
 /// The user of a request and how they proved it, with no scope checked yet: for a route that
 /// decides per operation what it needs (`/mcp`: reading tools with a read key, `add_memory`
 /// only with write).
 pub struct Authenticated(pub User, pub Credential);
 
-impl<S> FromRequestParts<S> for Authenticated
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let (user, credential) = caller(parts, &state).await?;
-        Ok(Authenticated(user, credential))
-    }
-}
+from_caller!(Authenticated, |parts, user, credential| Ok(Authenticated(
+    user, credential
+)));
 
 /// The user of a request made with a login (a JWT or the session cookie), not an API key:
 /// what making API keys takes, so a leaked key cannot make more.
 pub struct LoggedIn(pub User);
 
-impl<S> FromRequestParts<S> for LoggedIn
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
+from_caller!(LoggedIn, |parts, user, credential| match credential {
+    Credential::Login => Ok(LoggedIn(user)),
+    Credential::Key(_) => Err(AppError::Refused(
+        "API keys are made with a login, not with another key".into(),
+    )),
+});
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        match caller(parts, &state).await? {
-            (user, Credential::Login) => Ok(LoggedIn(user)),
-            (_, Credential::Key(_)) => Err(AppError::Refused(
-                "API keys are made with a login, not with another key".into(),
-            )),
-        }
+// A key's scope must cover the method: reading for `GET`, writing for the rest.
+from_caller!(CurrentUser, |parts, user, credential| {
+    credential.allows(scope_for(&parts.method))?;
+    Ok(CurrentUser(user))
+});
+
+// An admin's login, or an admin's key with the admin scope.
+from_caller!(AdminUser, |parts, user, credential| {
+    if !user.is_admin {
+        return Err(AppError::Forbidden);
     }
-}
-
-impl<S> FromRequestParts<S> for CurrentUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let (user, credential) = caller(parts, &state).await?;
-        credential.allows(scope_for(&parts.method))?;
-        Ok(CurrentUser(user))
-    }
-}
-
-impl<S> FromRequestParts<S> for AdminUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let (user, credential) = caller(parts, &state).await?;
-        if !user.is_admin {
-            return Err(AppError::Forbidden);
-        }
-        credential.allows(KeyScope::Admin)?;
-        Ok(AdminUser(user))
-    }
-}
+    credential.allows(KeyScope::Admin)?;
+    Ok(AdminUser(user))
+});
 
 /// `abc123-pendant`: the last six characters of the user id and the device name, lowercased,
 /// reduced to `[a-z0-9-]` and ten characters, as the original server formed client ids.

@@ -60,23 +60,32 @@ pub async fn stream(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let connected = SseEvent::default()
-        .event("connected")
-        .data(json!({"user_id": user.id}).to_string());
+    let user_id = user.id.clone();
     let dispatches =
         BroadcastStream::new(state.core.dispatches.subscribe()).filter_map(move |record| {
             let record = record.ok()?;
             if !user.is_admin && *record.user_id != *user.id {
                 return None;
             }
-            Some(Ok(SseEvent::default()
-                .event("plugin.event")
-                .data(log_entry(&record).to_string())))
+            Some(
+                SseEvent::default()
+                    .event("plugin.event")
+                    .data(log_entry(&record).to_string()),
+            )
         });
-    let stream = tokio_stream::once(Ok(connected)).chain(dispatches);
-    Sse::new(stream).keep_alive(
-        KeepAlive::new()
-            .interval(Duration::from_secs(30))
-            .text("heartbeat"),
-    )
+    event_stream(user_id, dispatches, Duration::from_secs(30))
+}
+
+/// An SSE answer: `connected` (naming the user), then `events`, with a `heartbeat` comment
+/// every `heartbeat` so proxies keep the connection open.
+pub(super) fn event_stream(
+    user_id: String,
+    events: impl Stream<Item = SseEvent> + Send + 'static,
+    heartbeat: Duration,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let connected = SseEvent::default()
+        .event("connected")
+        .data(json!({"user_id": user_id}).to_string());
+    let stream = tokio_stream::once(connected).chain(events).map(Ok);
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"))
 }

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::{Event as SseEvent, Sse};
 use futures_util::stream::Stream;
 use serde_json::json;
 use tokio_stream::StreamExt;
@@ -21,25 +21,23 @@ pub async fn stream(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let connected = SseEvent::default()
-        .event("connected")
-        .data(json!({"user_id": user.id}).to_string());
+    let user_id = user.id.clone();
     let updates =
         BroadcastStream::new(state.core.pipeline.watchers.subscribe()).filter_map(move |watched| {
             match watched {
-                Ok(watched) if *watched.user_id == *user.id => Some(Ok(SseEvent::default()
-                    .event(watched.kind)
-                    .data(serde_json::to_string(&watched).unwrap_or_default()))),
+                Ok(watched) if *watched.user_id == *user.id => Some(
+                    SseEvent::default()
+                        .event(watched.kind)
+                        .data(serde_json::to_string(&watched).unwrap_or_default()),
+                ),
                 Ok(_) => None,
                 // A watcher that fell behind is told how much it missed, and goes on.
-                Err(BroadcastStreamRecvError::Lagged(missed)) => Some(Ok(SseEvent::default()
-                    .event("missed")
-                    .data(json!({"updates": missed}).to_string()))),
+                Err(BroadcastStreamRecvError::Lagged(missed)) => Some(
+                    SseEvent::default()
+                        .event("missed")
+                        .data(json!({"updates": missed}).to_string()),
+                ),
             }
         });
-    Sse::new(tokio_stream::once(Ok(connected)).chain(updates)).keep_alive(
-        KeepAlive::new()
-            .interval(Duration::from_secs(15))
-            .text("heartbeat"),
-    )
+    super::events::event_stream(user_id, updates, Duration::from_secs(15))
 }
