@@ -284,8 +284,30 @@ async fn the_system_page_documents_memories_and_event_filters_answer_per_user() 
         .get(Some(&alice), "/api/memories/search?query=bread")
         .await;
     assert_eq!(found["count"], 1, "{found}");
+    // Pages: the total, and nothing past it.
+    json_request(
+        &server,
+        Method::POST,
+        &alice,
+        "/api/memories",
+        json!({"content": "call Anna"}),
+    )
+    .await;
+    let (_, page) = server
+        .get(Some(&alice), "/api/memories?limit=1&offset=1")
+        .await;
+    assert_eq!(
+        (&page["total"], &page["count"]),
+        (&json!(2), &json!(1)),
+        "{page}"
+    );
+    assert_eq!(page["memories"][0]["content"], "buy bread", "{page}");
+    let (_, past) = server
+        .get(Some(&alice), "/api/memories?limit=1&offset=2")
+        .await;
+    assert_eq!(past["count"], 0, "{past}");
     let (_, system) = server.get(Some(&alice), "/api/system").await;
-    assert_eq!(system["counts"]["memories"], 1, "{system}");
+    assert_eq!(system["counts"]["memories"], 2, "{system}");
     let (status, _) = server
         .send(Method::GET, Some(&alice), "/api/plugins/documents", None)
         .await;

@@ -2,10 +2,13 @@
 // the text, delete, add one.
 
 import { api, search } from './api.js';
-import { h, show, load, empty, title, field, action, confirm, toast, when } from './ui.js';
+import { h, show, load, empty, title, field, action, confirm, toast, when, pager } from './ui.js';
+
+const PAGE = 50;
 
 export function render(main, { query, go }) {
   const words = query.get('query') || '';
+  const offset = Number(query.get('offset')) || 0;
   const q = h('input', { type: 'search', name: 'query', value: words, placeholder: 'Words in a memory' });
   const find = h('form', { class: 'filters', role: 'search', 'aria-label': 'Search memories' },
     field('Search', q), h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Search'),
@@ -28,9 +31,11 @@ export function render(main, { query, go }) {
   const results = h('section', { 'aria-label': 'Memories' });
   show(main, title('Memories'), add, find, results);
   const refresh = () => load(results,
-    () => words ? api('/api/memories/search', { query: { query: words, limit: 200 } }) : api('/api/memories', { query: { limit: 200 } }),
-    (answer) => answer.memories.length ? h('ul', { class: 'cards' }, answer.memories.map((m) => memory(m, refresh)))
-      : empty(words ? 'No memory has these words.' : 'No memories yet: they are drawn from conversations, or added above.'));
+    () => words ? api('/api/memories/search', { query: { query: words, limit: PAGE, offset } }) : api('/api/memories', { query: { limit: PAGE, offset } }),
+    (answer) => answer.memories.length ? [
+      h('ul', { class: 'cards' }, answer.memories.map((m) => memory(m, refresh))),
+      pager(offset, PAGE, answer.total, (next) => go(`#/memories${search({ query: words, offset: next })}`)),
+    ] : empty(words ? 'No memory has these words.' : 'No memories yet: they are drawn from conversations, or added above.'));
   refresh();
 }
 

@@ -115,6 +115,17 @@ impl Store {
         query: &str,
         limit: usize,
     ) -> Result<Vec<Memory>, StoreError> {
+        Ok(self.memory_page(owner, query, limit, 0).await?.0)
+    }
+
+    /// A page of [`Store::search_memories`]: `limit` from `offset`, and how many match in all.
+    pub async fn memory_page(
+        &self,
+        owner: &Owner,
+        query: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<Memory>, u64), StoreError> {
         let mut words: Vec<String> = query
             .to_lowercase()
             .split_whitespace()
@@ -130,7 +141,7 @@ impl Store {
                 words.len()
             )));
         }
-        let mut sql = format!("SELECT {COLUMNS} FROM memories WHERE (?1 IS NULL OR user_id = ?1)");
+        let mut matching = "FROM memories WHERE (?1 IS NULL OR user_id = ?1)".to_owned();
         let mut values = vec![
             owner
                 .user_id()
@@ -138,17 +149,30 @@ impl Store {
         ];
         for word in words {
             values.push(SqlValue::Text(word));
-            sql.push_str(&format!(" AND instr(search_text, ?{}) > 0", values.len()));
+            matching.push_str(&format!(" AND instr(search_text, ?{}) > 0", values.len()));
         }
+        let count = format!("SELECT count(*) {matching}");
+        let filters = values.len();
         values.push(SqlValue::Integer(sql_count(limit)));
-        sql.push_str(&format!(
-            " ORDER BY created_at DESC, rowid DESC LIMIT ?{}",
-            values.len()
-        ));
+        values.push(SqlValue::Integer(sql_count(offset)));
+        let page = format!(
+            "SELECT {COLUMNS} {matching} ORDER BY created_at DESC, rowid DESC LIMIT ?{} OFFSET ?{}",
+            filters + 1,
+            filters + 2
+        );
         self.read(move |connection| {
-            let mut statement = connection.prepare_cached(&sql)?;
-            let memories = statement.query_map(params_from_iter(&values), from_row)?;
-            Ok(memories.collect::<Result<_, _>>()?)
+            // One read transaction, so the page and the total agree.
+            let tx = connection.unchecked_transaction()?;
+            let total: i64 = tx
+                .prepare_cached(&count)?
+                .query_row(params_from_iter(&values[..filters]), |row| row.get(0))?;
+            let mut statement = tx.prepare_cached(&page)?;
+            let memories = statement
+                .query_map(params_from_iter(&values), from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(statement);
+            tx.commit()?;
+            Ok((memories, u64::try_from(total).unwrap_or(0)))
         })
         .await
     }
@@ -295,6 +319,42 @@ mod tests {
     use crate::{NewConversation, User};
 
     use crate::testing::store_with_two_users as store;
+
+    #[tokio::test]
+    async fn memories_come_in_pages_newest_first_with_the_total_that_matches() {
+        let (_dir, store, ana, bob) = store().await;
+        for n in 0..7 {
+            store
+                .add_memory(&ana.id, None, &format!("note {n} about oat milk"))
+                .await
+                .unwrap();
+        }
+        store.add_memory(&ana.id, None, "tea").await.unwrap();
+        store
+            .add_memory(&bob.id, None, "bob's oat milk")
+            .await
+            .unwrap();
+        let ana = Owner::User(ana.id.clone());
+        let (first, total) = store.memory_page(&ana, "oat", 3, 0).await.unwrap();
+        assert_eq!(total, 7);
+        let contents: Vec<&str> = first.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(
+            contents,
+            [
+                "note 6 about oat milk",
+                "note 5 about oat milk",
+                "note 4 about oat milk"
+            ]
+        );
+        let (last, _) = store.memory_page(&ana, "oat", 3, 6).await.unwrap();
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].content, "note 0 about oat milk");
+        assert_eq!(store.memory_page(&ana, "", 100, 0).await.unwrap().1, 8);
+        assert_eq!(
+            store.memory_page(&Owner::Admin, "", 1, 0).await.unwrap().1,
+            9
+        );
+    }
 
     async fn conversation(store: &Store, user: &User) -> String {
         store

@@ -13,6 +13,9 @@ use crate::state::AppState;
 pub struct Limit {
     #[serde(default = "default_limit")]
     limit: u32,
+    /// How many to skip, for the next page.
+    #[serde(default)]
+    offset: u32,
 }
 
 fn default_limit() -> u32 {
@@ -24,6 +27,8 @@ pub struct Search {
     query: String,
     #[serde(default = "default_limit")]
     limit: u32,
+    #[serde(default)]
+    offset: u32,
 }
 
 #[derive(Deserialize)]
@@ -38,11 +43,18 @@ pub async fn list(
     user: CurrentUser,
     AppQuery(limit): AppQuery<Limit>,
 ) -> AppResult<Json<Value>> {
-    let memories = state
+    let (memories, total) = state
         .store
-        .list_memories(&user.owner(), limit.limit.clamp(1, 1000) as usize)
+        .memory_page(
+            &user.owner(),
+            "",
+            limit.limit.clamp(1, 1000) as usize,
+            limit.offset as usize,
+        )
         .await?;
-    Ok(Json(json!({"count": memories.len(), "memories": memories})))
+    Ok(Json(
+        json!({"count": memories.len(), "total": total, "offset": limit.offset, "memories": memories}),
+    ))
 }
 
 pub async fn search(
@@ -50,16 +62,17 @@ pub async fn search(
     user: CurrentUser,
     AppQuery(search): AppQuery<Search>,
 ) -> AppResult<Json<Value>> {
-    let memories = state
+    let (memories, total) = state
         .store
-        .search_memories(
+        .memory_page(
             &user.owner(),
             &search.query,
             search.limit.clamp(1, 1000) as usize,
+            search.offset as usize,
         )
         .await?;
     Ok(Json(
-        json!({"query": search.query, "count": memories.len(), "memories": memories}),
+        json!({"query": search.query, "count": memories.len(), "total": total, "offset": search.offset, "memories": memories}),
     ))
 }
 
