@@ -284,6 +284,31 @@ async fn the_system_page_documents_memories_and_event_filters_answer_per_user() 
         .get(Some(&alice), "/api/memories/search?query=bread")
         .await;
     assert_eq!(found["count"], 1, "{found}");
+    // Ranked full-text search finds the edited text, marked; the admin's own search too, and
+    // a kind that does not exist is refused.
+    let (status, found) = server
+        .get(Some(&alice), "/api/search?q=bread&kind=memory")
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["hits"][0]["kind"], "memory", "{found}");
+    assert_eq!(found["hits"][0]["id"], id, "{found}");
+    assert_eq!(
+        found["hits"][0]["snippet"], "buy <mark>bread</mark>",
+        "{found}"
+    );
+    let (_, old) = server.get(Some(&alice), "/api/search?q=oat").await;
+    assert_eq!(old["count"], 0, "the edit replaced the old words: {old}");
+    assert_eq!(
+        server.get(Some(&admin), "/api/search?q=bread").await.1["count"],
+        1
+    );
+    assert_eq!(
+        server
+            .get(Some(&alice), "/api/search?q=bread&kind=songs")
+            .await
+            .0,
+        400
+    );
     // Pages: the total, and nothing past it.
     json_request(
         &server,

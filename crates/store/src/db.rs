@@ -63,6 +63,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0007_api_keys",
         sql: include_str!("../migrations/0007_api_keys.sql"),
     },
+    Migration {
+        name: "0008_search_index",
+        sql: include_str!("../migrations/0008_search_index.sql"),
+    },
 ];
 
 /// A failure inside a storage operation: SQLite's (which may be worth a retry) or ours.

@@ -16,6 +16,7 @@ mod live;
 mod mcp;
 mod memories;
 mod plugin_settings;
+mod search;
 mod system;
 mod users;
 
@@ -103,6 +104,7 @@ pub fn app(state: AppState) -> Router {
             get(admin_users::list).post(admin_users::create),
         )
         .route("/api/admin/users/{id}", patch(admin_users::update))
+        .route("/api/search", get(search::search))
         .route("/api/keys", get(keys::list).post(keys::create))
         .route(
             "/mcp",
