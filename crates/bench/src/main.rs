@@ -28,12 +28,16 @@
 //! server with that many conversations in its store: time to first and last byte of the pages'
 //! API answers and files, and in headless Chromium the time to a rendered list and detail and
 //! the first load's size; see `web.rs`.
+//!
+//! `cargo run --release -p chronicle-bench -- search [--memories 100000] [--segments 1000000]`
+//! fills a store and measures full-text indexing and search latency; see `search.rs`.
 
 mod devices;
 mod dispatch;
 mod durable;
 mod python;
 mod report;
+mod search;
 mod uploads;
 mod web;
 
@@ -48,6 +52,8 @@ fn main() -> anyhow::Result<()> {
     let mut counts: Vec<usize> = vec![1, 3, 10];
     let mut audio_seconds: u32 = 3600;
     let mut conversations: usize = 10_000;
+    let mut memories: usize = 100_000;
+    let mut segments: usize = 1_000_000;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--events" => {
@@ -88,6 +94,20 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .context("--seconds")?
             }
+            "--memories" => {
+                memories = args
+                    .next()
+                    .context("--memories needs a number")?
+                    .parse()
+                    .context("--memories")?
+            }
+            "--segments" => {
+                segments = args
+                    .next()
+                    .context("--segments needs a number")?
+                    .parse()
+                    .context("--segments")?
+            }
             "--conversations" => {
                 conversations = args
                     .next()
@@ -95,11 +115,10 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .context("--conversations")?
             }
-            "dispatch" | "dispatch-only" | "python" | "devices" | "durable" | "uploads" | "web" => {
-                benchmark = Some(arg)
-            }
+            "dispatch" | "dispatch-only" | "python" | "devices" | "durable" | "uploads" | "web"
+            | "search" => benchmark = Some(arg),
             other => bail!(
-                "unknown argument `{other}`; usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000]"
+                "unknown argument `{other}`; usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000] | search [--memories N] [--segments N]"
             ),
         }
     }
@@ -109,6 +128,15 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?;
         let report = runtime.block_on(devices::devices(max_devices, step.max(1)))?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    if benchmark.as_deref() == Some("search") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(search::search(memories, segments))?;
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
@@ -150,7 +178,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some("python") => runtime.block_on(python::python(events.unwrap_or(20_000)))?,
         _ => bail!(
-            "usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000]"
+            "usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000] | search [--memories N] [--segments N]"
         ),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);

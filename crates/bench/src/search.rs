@@ -1,0 +1,144 @@
+//! `chronicle-bench search`: full-text search (FTS5, BM25) over a large store.
+//!
+//! Fills a fresh store in a temp folder with `--memories` memories (100,000 by default) and
+//! `--segments` transcript segments (1,000,000: conversations of 50 segments of 12 words),
+//! for one user, the words drawn from a vocabulary of 5,000 made-up words with a Zipf-like
+//! frequency (a few very common, most rare, as in speech). It reports how fast the store
+//! indexed them (the triggers run in each write's transaction), then the latency of 1,000
+//! searches of one to three words, both kinds, 20 hits each, and of the same with a time
+//! filter. Embeddings are not part of it yet.
+
+use std::time::Instant;
+
+use chronicle_store::{NewConversation, Owner, SearchQuery, Store};
+use serde_json::{Value, json};
+
+use crate::report::latency_summary;
+
+const VOCABULARY: usize = 5_000;
+const SEGMENTS_PER_CONVERSATION: usize = 50;
+const WORDS_PER_SEGMENT: usize = 12;
+const QUERIES: usize = 1_000;
+
+/// A made-up word for each index: pronounceable, distinct.
+fn word(index: usize) -> String {
+    const SYLLABLES: [&str; 20] = [
+        "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "da", "fe", "go", "hu", "ji", "pe", "qui",
+        "ra", "su", "te", "vo", "za",
+    ];
+    let mut n = index;
+    let mut out = String::new();
+    loop {
+        out.push_str(SYLLABLES[n % SYLLABLES.len()]);
+        n /= SYLLABLES.len();
+        if n == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// Word indexes with a Zipf-like skew: the square of a uniform draw favours small indexes.
+fn draw(rng: &mut fastrand::Rng) -> usize {
+    let u = rng.f64();
+    ((u * u) * VOCABULARY as f64) as usize % VOCABULARY
+}
+
+fn sentence(rng: &mut fastrand::Rng, words: &[String], length: usize) -> String {
+    (0..length)
+        .map(|_| words[draw(rng)].as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub async fn search(memories: usize, segments: usize) -> anyhow::Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path()).await?;
+    let user = store.create_user("bench@example.com", "x", false).await?;
+    let words: Vec<String> = (0..VOCABULARY).map(word).collect();
+    let mut rng = fastrand::Rng::with_seed(7);
+
+    let started = Instant::now();
+    for _ in 0..memories {
+        let text = sentence(&mut rng, &words, 10);
+        store.add_memory(&user.id, None, &text).await?;
+    }
+    let memory_seconds = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let conversations = segments.div_ceil(SEGMENTS_PER_CONVERSATION);
+    for _ in 0..conversations {
+        let conversation = store
+            .create_conversation(NewConversation {
+                user_id: user.id.clone(),
+                client_id: "bench".into(),
+                session_id: None,
+                title: "bench".into(),
+                audio_path: None,
+            })
+            .await?;
+        let texts: Vec<String> = (0..SEGMENTS_PER_CONVERSATION)
+            .map(|_| sentence(&mut rng, &words, WORDS_PER_SEGMENT))
+            .collect();
+        let values = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| json!({"text": text, "start": i as f64 * 5.0, "end": i as f64 * 5.0 + 4.5, "speaker": "Speaker 0"}))
+            .collect();
+        store
+            .set_transcript(
+                &conversation.conversation_id,
+                &texts.join(" "),
+                values,
+                None,
+            )
+            .await?;
+    }
+    let segment_seconds = started.elapsed().as_secs_f64();
+
+    let owner = Owner::User(user.id.clone());
+    let mut plain = Vec::with_capacity(QUERIES);
+    let mut filtered = Vec::with_capacity(QUERIES);
+    let mut hits = 0usize;
+    let since = chronicle_store::time::rfc3339(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(30),
+    );
+    for _ in 0..QUERIES {
+        let length = 1 + rng.usize(..3);
+        let text = (0..length)
+            .map(|_| words[rng.usize(..VOCABULARY)].as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let query = SearchQuery {
+            text: text.clone(),
+            ..SearchQuery::default()
+        };
+        let t = Instant::now();
+        hits += store.search(&owner, &query, 20).await?.len();
+        plain.push(t.elapsed().as_nanos() as u64);
+        let query = SearchQuery {
+            text,
+            since: Some(since.clone()),
+            ..SearchQuery::default()
+        };
+        let t = Instant::now();
+        store.search(&owner, &query, 20).await?;
+        filtered.push(t.elapsed().as_nanos() as u64);
+    }
+    let database_bytes = std::fs::metadata(dir.path().join(chronicle_store::DATABASE_FILE))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    Ok(json!({
+        "benchmark": "search",
+        "machine": crate::report::machine(),
+        "memories": memories,
+        "segments": conversations * SEGMENTS_PER_CONVERSATION,
+        "index_memories_per_second": memories as f64 / memory_seconds.max(1e-9),
+        "index_segments_per_second": (conversations * SEGMENTS_PER_CONVERSATION) as f64 / segment_seconds.max(1e-9),
+        "queries": QUERIES,
+        "mean_hits": hits as f64 / QUERIES as f64,
+        "search_us": latency_summary(plain),
+        "search_since_us": latency_summary(filtered),
+        "database_bytes": database_bytes,
+    }))
+}
