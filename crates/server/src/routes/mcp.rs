@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chronicle_store::{ConversationQuery, KeyScope, Owner, User};
+use chronicle_store::{ConversationQuery, HitKind, KeyScope, Owner, SearchQuery, User};
 use serde_json::{Map, Value, json};
 
 use crate::auth::{Authenticated, Credential};
@@ -165,11 +165,12 @@ fn tools() -> Vec<Value> {
         json!({
             "name": "search",
             "title": "Search conversations and memories",
-            "description": "Finds conversations whose title or transcript contains the query, and memories containing all its words. Returns conversation ids, times, titles and matching snippets, and memory texts. A text match, not a semantic one: use the words the person would have said.",
+            "description": "Full-text search (ranked by BM25) over what the person said, segment by segment, and over their memories. Each hit gives its kind (conversation or memory), the conversation id, the time, who spoke, seconds into the conversation, a relevance score and a snippet with the matched words in <mark>. A word match, not a semantic one: use the words the person would have said.",
             "inputSchema": {"type": "object", "properties": {
                 "query": {"type": "string", "description": "Words to find, e.g. 'dentist' or 'oat milk'"},
                 "since": time("Only from this time on"),
                 "until": time("Only up to this time"),
+                "kind": {"type": "string", "enum": ["conversation", "memory"], "description": "Only transcript segments (conversation) or only memories"},
                 "limit": limit,
             }, "required": ["query"], "additionalProperties": false},
             "annotations": {"readOnlyHint": true},
@@ -283,34 +284,28 @@ impl Caller<'_> {
     }
 
     async fn search(&self, arguments: &Map<String, Value>) -> Result<Value, ToolError> {
-        let query = text_argument(arguments, "query")?;
-        let limit = limit(arguments);
-        let filter = ConversationQuery {
-            text: Some(query.clone()),
-            starred: None,
+        let kind = match optional_text(arguments, "kind").as_deref() {
+            None => None,
+            Some("conversation") => Some(HitKind::Conversation),
+            Some("memory") => Some(HitKind::Memory),
+            Some(other) => {
+                return Err(ToolError(format!(
+                    "`{other}` is not a kind; use conversation or memory"
+                )));
+            }
+        };
+        let query = SearchQuery {
+            text: text_argument(arguments, "query")?,
             since: optional_text(arguments, "since"),
             until: optional_text(arguments, "until"),
+            kind,
         };
-        let (conversations, total) = self
+        let hits = self
             .state
             .store
-            .find_conversations(&self.owner(), &filter, limit, 0)
+            .search(&self.owner(), &query, limit(arguments))
             .await?;
-        let memories = self
-            .state
-            .store
-            .search_memories(&self.owner(), &query, limit)
-            .await?;
-        Ok(json!({
-            "conversations_matching": total,
-            "conversations": conversations.iter().map(|c| json!({
-                "conversation_id": c.conversation_id,
-                "title": c.title,
-                "started_at": c.created_at,
-                "snippet": crate::routes::conversations::snippet(&c.transcript, Some(&query)),
-            })).collect::<Vec<_>>(),
-            "memories": memories.iter().map(memory).collect::<Vec<_>>(),
-        }))
+        Ok(json!({"ranking": "bm25", "hits": hits}))
     }
 
     async fn list_conversations(&self, arguments: &Map<String, Value>) -> Result<Value, ToolError> {
