@@ -61,7 +61,7 @@ for (const [name, run] of all.slice(0, last + 1)) {
 const DOCS = ['conversations-desktop', 'conversations-phone', 'conversation-desktop', 'conversation-phone',
   'conversations-dark', 'live', 'upload', 'memories-desktop', 'documents-todos-desktop', 'events',
   'plugins-desktop', 'plugins-test-connection', 'plugins-yml-error', 'deliveries', 'users-desktop', 'system-desktop',
-  'signin-wrong-password', 'non-admin-not-found', 'account-api-key'];
+  'signin-wrong-password', 'non-admin-not-found', 'account-api-key', 'search-desktop'];
 
 function copyToDocs() {
   const docs = path.join(ROOT, 'docs/screenshots');

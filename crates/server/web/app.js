@@ -9,6 +9,7 @@ import { h, show, failure, field, loading, toast } from './ui.js';
 // server refuses their routes to them anyway (403), which is the protection.
 const PAGES = [
   { path: 'conversations', label: 'Conversations' },
+  { path: 'search', label: 'Search' },
   { path: 'live', label: 'Live' },
   { path: 'upload', label: 'Upload', admin: true },
   { path: 'memories', label: 'Memories' },

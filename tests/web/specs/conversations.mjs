@@ -63,8 +63,9 @@ async function uploadAndSee(ctx) {
   // The text filter finds it by a word of its transcript, and not by a word it lacks.
   await page.getByLabel('Search').fill('oat milk');
   await page.getByRole('button', { name: 'Apply' }).click();
-  await settled(page);
-  assert.ok((await page.locator('.card.conversation').count()) >= 1);
+  // The filtered page replaces the list: wait for it rather than count what is on screen.
+  await page.waitForURL(/q=oat/);
+  await page.locator('.card.conversation').first().waitFor();
   await page.getByLabel('Search').fill('zebra');
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.getByText('No conversation matches these filters.').waitFor();

@@ -90,6 +90,7 @@ const tourPages = (ctx) => [
   ['deliveries', '#/deliveries'],
   ['users', '#/users'],
   ['system', '#/system'],
+  ['search', '#/search?q=oat%20milk'],
   ['account', '#/account'],
 ];
 
@@ -121,7 +122,29 @@ async function tour(ctx) {
   }
 }
 
+// Search over what was said: the uploads' transcripts are found with the words marked, and a
+// hit leads to its conversation.
+async function searching({ server, browser }) {
+  const page = await openPage(browser, server.base);
+  await signIn(page, ADMIN, '#/search');
+  await page.getByText('Type a few words you remember saying.').waitFor();
+  await page.getByRole('searchbox', { name: 'Search' }).fill('oat milk');
+  await page.locator('select[name=kind]').selectOption('conversation');
+  await page.getByRole('button', { name: 'Search' }).click();
+  const first = page.locator('li.hit').first();
+  await first.waitFor();
+  assert.match((await first.locator('mark').allTextContents()).join(' ').toLowerCase(), /oat|milk/);
+  await shot(page, 'search-desktop');
+  await first.getByRole('link', { name: 'open the conversation' }).click();
+  await page.getByRole('heading', { name: 'Transcript' }).waitFor();
+  await page.goto('/#/search?q=zebra%20quartz');
+  await page.getByText('Nothing matches these words.').waitFor();
+  assert.deepEqual(page.problems(), []);
+  await page.context().close();
+}
+
 export default [
+  ['search: what was said is found, its words marked, and leads to its conversation', searching],
   ['users: an admin adds a user, makes and unmakes an admin, resets a password, deactivates', users],
   ['memories: one added by hand is found, edited and deleted', memories],
   ['every page renders at desktop and phone widths, light and dark, without errors', tour],

@@ -1,0 +1,55 @@
+// Search: everything said and remembered, ranked (full-text, BM25): each hit with its kind,
+// time, speaker and a snippet whose matched words are marked, linked to its conversation.
+
+import { api, search } from './api.js';
+import { h, show, load, empty, title, field, chip, when, clock } from './ui.js';
+
+const KINDS = [['', 'Everything'], ['conversation', 'What was said'], ['memory', 'Memories']];
+
+export function render(main, { query, go }) {
+  const filters = { q: query.get('q') || '', kind: query.get('kind') || '', since: query.get('since') || '', until: query.get('until') || '' };
+  const q = h('input', { type: 'search', name: 'q', value: filters.q, placeholder: 'Words you said', required: true });
+  const kind = h('select', { name: 'kind' }, KINDS.map(([value, label]) => h('option', { value, selected: value === filters.kind }, label)));
+  const since = h('input', { type: 'date', name: 'since', value: filters.since });
+  const until = h('input', { type: 'date', name: 'until', value: filters.until });
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Search everything' },
+    field('Search', q), field('In', kind), field('From', since), field('To', until),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Search')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    go(`#/search${search({ q: q.value.trim(), kind: kind.value, since: since.value, until: until.value })}`);
+  });
+  const results = h('section', { 'aria-label': 'Search results' });
+  show(main, title('Search'), form, results);
+  if (!filters.q) {
+    show(results, empty('Type a few words you remember saying.'));
+    return;
+  }
+  load(results, () => api('/api/search', { query: { q: filters.q, kind: filters.kind, since: filters.since, until: filters.until, limit: 50 } }),
+    (answer) => answer.hits.length
+      ? h('ol', { class: 'cards hits' }, answer.hits.map(hit))
+      : empty('Nothing matches these words.'));
+}
+
+function hit(found) {
+  const link = found.conversation_id && `#/conversations/${encodeURIComponent(found.conversation_id)}`;
+  return h('li', { class: 'card hit' },
+    h('p', { class: 'snippet' }, marked(found.snippet)),
+    h('p', { class: 'meta' },
+      chip(found.kind === 'memory' ? 'memory' : 'said', 'open'), ' ', when(found.time),
+      found.offset_seconds != null && [' · at ', clock(found.offset_seconds)],
+      found.speaker && [' · ', found.speaker],
+      link && [' · ', h('a', { href: link }, 'open the conversation')]));
+}
+
+/**
+ * The server's snippet is HTML-escaped text with the matches in `<mark>`; it is rebuilt here
+ * as text nodes and `mark` elements, never parsed as HTML.
+ */
+function marked(snippet) {
+  const text = (part) => part.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+  return snippet.split(/(<mark>.*?<\/mark>)/).filter(Boolean).map((part) => {
+    const match = /^<mark>(.*)<\/mark>$/.exec(part);
+    return match ? h('mark', null, text(match[1])) : text(part);
+  });
+}
