@@ -7,7 +7,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use chronicle_host_ports::DocumentStore;
 use chronicle_plugin_api::EndReason;
@@ -18,54 +18,13 @@ use support::{ALICE, Project};
 /// The SDK, pinned.
 const MCP_SDK: &str = "mcp==2.3.0";
 
-/// A Python with the SDK: `target/test-mcp`, made from PyPI the first time (under a lock).
+/// A Python with the SDK: `target/test-mcp`, made from PyPI the first time.
 fn sdk_python() -> PathBuf {
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
-    let venv = target.join("test-mcp");
-    let python = venv.join("bin/python");
-    let ready = || {
-        Command::new(&python)
-            .args(["-c", "import importlib.metadata as m; import mcp.client.streamable_http; assert m.version('mcp') == '2.3.0'"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if ready() {
-        return python;
-    }
-    std::fs::create_dir_all(&target).expect("target/");
-    let lock = std::fs::File::create(target.join("test-mcp.lock")).expect("lock file");
-    lock.lock().expect("lock target/test-mcp.lock");
-    if !ready() {
-        if !python.exists() {
-            let made = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .expect("python3 -m venv");
-            assert!(
-                made.success(),
-                "python3 -m venv target/test-mcp (apt-get install python3-venv)"
-            );
-        }
-        let installed = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                MCP_SDK,
-            ])
-            .status()
-            .expect("pip");
-        assert!(
-            installed.success(),
-            "pip install {MCP_SDK} into target/test-mcp (needs PyPI)"
-        );
-        assert!(ready(), "{MCP_SDK} installed but does not import");
-    }
-    python
+    support::python_venv(
+        "test-mcp",
+        &[MCP_SDK],
+        "import importlib.metadata as m; import mcp.client.streamable_http; assert m.version('mcp') == '2.3.0'",
+    )
 }
 
 /// Alice's life log: a starred conversation about the dentist, a memory, a todo; and Bob's

@@ -20,16 +20,30 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// `GET /`: the app's one page.
+#[utoipa::path(
+    get, path = "/", tag = "web", security(()),
+    responses((status = 200, description = "The web app's page", content_type = "text/html", body = String))
+)]
 pub async fn index(headers: HeaderMap) -> Response {
     asset("index.html", &headers)
 }
 
 /// `GET /app/{file}`: a script, a style sheet, an icon.
+#[utoipa::path(
+    get, path = "/app/{file}", tag = "web", security(()),
+    params(("file" = String, Path, description = "A script, style sheet or icon of the web app")),
+    responses(
+        (status = 200, description = "The file", body = Vec<u8>),
+        (status = 304, description = "Not changed since the `If-None-Match` ETag"),
+        (status = 404, description = "No such file", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn file(Path(file): Path<String>, headers: HeaderMap) -> Response {
     asset(&file, &headers)
 }
 
-fn asset(name: &str, request: &HeaderMap) -> Response {
+/// An embedded file, with its type, ETag and the policy every page gets.
+pub(crate) fn asset(name: &str, request: &HeaderMap) -> Response {
     let Some(file) = Assets::get(name) else {
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     };

@@ -53,7 +53,8 @@ use spool::SpoolChunk;
 /// idle clients ping).
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Params {
     codec: Option<String>,
     token: Option<String>,
@@ -62,6 +63,15 @@ pub struct Params {
 
 /// Upgrades the request; authentication happens after the upgrade, as in the original, so the
 /// device gets a JSON reason before the close.
+#[utoipa::path(
+    get, path = "/ws", tag = "devices",
+    description = "The device WebSocket (Wyoming-style JSON headers, then PCM or Opus frames). Authenticated after the upgrade, so a device gets a reason before the close.",
+    params(Params),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn handler(
     ws: WebSocketUpgrade,
     Query(params): Query<Params>,

@@ -14,6 +14,7 @@ use crate::{Owner, Store, StoreError, time};
 
 /// What a key may do. Each scope includes the ones before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum KeyScope {
     /// Reading: `GET` requests.
@@ -58,6 +59,7 @@ impl FromStr for KeyScope {
 
 /// A key as its owner sees it: everything but the key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     /// UUID v4: what revocation names.
     pub id: String,

@@ -18,6 +18,7 @@ use crate::{Owner, Store, StoreError, time};
 
 /// A stored conversation. Serializes with exactly these field names.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conversation {
     /// UUID v4.
     pub conversation_id: String,
@@ -27,7 +28,8 @@ pub struct Conversation {
     pub client_id: String,
     /// The streaming session it was recorded in, if any.
     pub session_id: Option<String>,
-    /// A title (set at creation, replaced by [`Store::set_title_summary`]).
+    /// A title: set at creation, replaced once the conversation is summarised
+    /// ([`Store::set_title_summary`]).
     pub title: String,
     /// A summary, once one was made.
     pub summary: Option<String>,
@@ -41,12 +43,14 @@ pub struct Conversation {
     /// clients (a server path is none of theirs): they see `has_audio` and fetch the audio by
     /// the conversation's id.
     #[serde(rename = "has_audio", serialize_with = "crate::db::serialize_is_some")]
+    #[cfg_attr(feature = "openapi", schema(value_type = bool, description = "Whether its recording is kept (fetch it at `/api/conversations/{id}/audio`)."))]
     pub audio_path: Option<String>,
     /// Whether the user starred it.
     pub starred: bool,
     /// When it was starred (RFC 3339), if it is.
     pub starred_at: Option<String>,
     /// Why it ended, once completed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::EndReasonName>))]
     pub end_reason: Option<EndReason>,
     /// RFC 3339.
     pub created_at: String,
@@ -114,6 +118,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
 
 /// How much an owner has, for the System page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Totals {
     /// Every conversation, open or not.
     pub conversations: u64,

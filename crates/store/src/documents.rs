@@ -203,6 +203,7 @@ impl DocumentStore for Store {
 
 /// One plugin's collection, as the web app lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionSummary {
     /// The plugin that keeps it.
     pub plugin_id: String,
@@ -214,6 +215,7 @@ pub struct CollectionSummary {
 
 /// A page of one collection's documents.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentPage {
     /// How many documents the reader may see in the collection.
     pub total: u64,

@@ -30,6 +30,8 @@ mod error;
 mod events;
 mod folder;
 mod memories;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod search;
 mod sessions;
 mod steps;

@@ -19,6 +19,7 @@ use crate::{Owner, Store, StoreError, time};
 
 /// Something remembered about a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Memory {
     /// UUID v4.
     pub memory_id: String,

@@ -14,6 +14,7 @@ pub const MAX_QUERY_WORDS: usize = 32;
 
 /// What a hit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HitKind {
     /// A memory.
@@ -24,6 +25,7 @@ pub enum HitKind {
 
 /// One search result.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// A memory or a transcript segment.
     pub kind: HitKind,

@@ -11,6 +11,7 @@ use crate::{Owner, Store, StoreError, time};
 
 /// A device session.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     /// The id the server gave the session (conversations carry it).
     pub session_id: String,
@@ -20,12 +21,14 @@ pub struct Session {
     pub client_id: String,
     /// The session's recording; shown to clients only as `has_audio`.
     #[serde(rename = "has_audio", serialize_with = "crate::db::serialize_is_some")]
+    #[cfg_attr(feature = "openapi", schema(value_type = bool, description = "Whether its recording is kept."))]
     pub audio_path: Option<String>,
     /// When audio started (RFC 3339).
     pub started_at: String,
     /// When it ended, once it did.
     pub ended_at: Option<String>,
     /// How it ended, once it did.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::EndReasonName>))]
     pub end_reason: Option<EndReason>,
     /// Seconds of audio received.
     pub audio_seconds: f64,

@@ -9,6 +9,7 @@ use crate::{Owner, Store, StoreError, time};
 
 /// Someone who logs in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// UUID v4.
     pub id: String,
@@ -30,6 +31,7 @@ pub struct User {
 
 /// A device that streams audio for a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Client {
     /// The device's id, unique across users.
     pub client_id: String,

@@ -433,3 +433,55 @@ pub fn tone(seconds: f32) -> Vec<i16> {
 pub fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
     samples.iter().flat_map(|s| s.to_le_bytes()).collect()
 }
+
+/// A Python virtualenv at `target/<name>` holding `requirements` (pinned, from PyPI), made the
+/// first time it is asked for (under a lock, so tests running at once make it once) and taken
+/// as it is while `ready` (a Python snippet that fails without them) passes.
+pub fn python_venv(name: &str, requirements: &[&str], ready: &str) -> PathBuf {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let venv = target.join(name);
+    let python = venv.join("bin/python");
+    let is_ready = || {
+        Command::new(&python)
+            .args(["-c", ready])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if is_ready() {
+        return python;
+    }
+    std::fs::create_dir_all(&target).expect("target/");
+    let lock = std::fs::File::create(target.join(format!("{name}.lock"))).expect("lock file");
+    lock.lock().expect("lock the virtualenv");
+    if !is_ready() {
+        if !python.exists() {
+            let made = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("python3 -m venv");
+            assert!(
+                made.success(),
+                "python3 -m venv target/{name} (apt-get install python3-venv)"
+            );
+        }
+        let installed = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(requirements)
+            .status()
+            .expect("pip");
+        assert!(
+            installed.success(),
+            "pip install {requirements:?} into target/{name} (needs PyPI)"
+        );
+        assert!(is_ready(), "{requirements:?} installed but `{ready}` fails");
+    }
+    python
+}

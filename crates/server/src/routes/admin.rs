@@ -14,6 +14,10 @@ use crate::error::{AppError, AppResult};
 use crate::reload::{reload_plugins, validate_candidate};
 use crate::state::AppState;
 
+#[utoipa::path(
+    get, path = "/api/admin/plugins/health", tag = "admin",
+    responses((status = 200, description = "Every configured plugin's state", body = super::schemas::PluginHealthReport))
+)]
 pub async fn health(State(state): State<AppState>, _admin: AdminUser) -> Json<Value> {
     let plugins = state.core.host().plugins();
     let configured: Vec<_> = plugins.iter().filter(|p| p.configured).collect();
@@ -33,6 +37,10 @@ pub async fn health(State(state): State<AppState>, _admin: AdminUser) -> Json<Va
     }))
 }
 
+#[utoipa::path(
+    get, path = "/api/admin/plugins/metadata", tag = "admin",
+    responses((status = 200, description = "Every plugin, its settings (secrets masked), events and permissions", body = super::schemas::PluginMetadataList))
+)]
 pub async fn metadata(State(state): State<AppState>, _admin: AdminUser) -> Json<Value> {
     let host = state.core.host();
     let plugins: Vec<Value> = host
@@ -133,6 +141,10 @@ fn mask_value(value: Value) -> Value {
     }
 }
 
+#[utoipa::path(
+    get, path = "/api/admin/plugins/config", tag = "admin",
+    responses((status = 200, description = "`plugins.yml` as it is on disk", content_type = "text/plain", body = String))
+)]
 pub async fn get_config(State(state): State<AppState>, _admin: AdminUser) -> Response {
     let text = std::fs::read_to_string(state.core.config.host.plugins_file()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
@@ -141,6 +153,15 @@ pub async fn get_config(State(state): State<AppState>, _admin: AdminUser) -> Res
 /// Validates the new plugins.yml first; a bad one is refused with its errors and not written.
 /// A good one replaces the file (the previous one is kept as `plugins.yml.backup`) and the
 /// plugins are reloaded.
+#[utoipa::path(
+    method(put, post), path = "/api/admin/plugins/config", tag = "admin",
+    description = "Validates the whole file first; writes it (keeping a backup) only when it validates, then reloads the plugins.",
+    request_body(content = String, content_type = "text/yaml", description = "The whole of `plugins.yml`"),
+    responses(
+        (status = 200, description = "Written, and what the reload did", body = super::schemas::ConfigSaved),
+        (status = 400, description = "It does not validate; nothing was written", body = super::schemas::Detail),
+    )
+)]
 pub async fn put_config(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -167,6 +188,11 @@ pub async fn put_config(
     Ok(Json(json!({"success": success, "message": message, "backup": path.with_extension("yml.backup").exists(), "reload": reload})).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/api/admin/plugins/config/validate", tag = "admin",
+    request_body(content = String, content_type = "text/yaml", description = "A candidate `plugins.yml`"),
+    responses((status = 200, description = "Whether it validates, each error at its line and column", body = super::schemas::Validation))
+)]
 pub async fn validate_config(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -178,6 +204,13 @@ pub async fn validate_config(
     }
 }
 
+#[utoipa::path(
+    post, path = "/api/admin/plugins/reload", tag = "admin",
+    responses(
+        (status = 200, description = "The plugins reloaded from `plugins.yml`", body = super::schemas::Reloaded),
+        (status = 400, description = "The configuration has errors; the running plugins stay", body = super::schemas::Detail),
+    )
+)]
 pub async fn reload(State(state): State<AppState>, _admin: AdminUser) -> Response {
     match reload_plugins(&state.core).await {
         Ok(result) => Json(result).into_response(),
@@ -187,6 +220,11 @@ pub async fn reload(State(state): State<AppState>, _admin: AdminUser) -> Respons
 
 /// `POST /api/admin/plugins/{id}/test-connection`: the plugin's connection test, as
 /// `chronicle plugin check` prints it.
+#[utoipa::path(
+    post, path = "/api/admin/plugins/{id}/test-connection", tag = "admin",
+    params(("id" = String, Path, description = "The plugin's id")),
+    responses((status = 200, description = "Each step of the check, with the fix for a failed one", body = super::schemas::ConnectionReport))
+)]
 pub async fn test_connection(
     State(state): State<AppState>,
     _admin: AdminUser,

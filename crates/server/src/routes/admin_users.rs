@@ -24,6 +24,10 @@ fn shown(user: &User) -> Value {
     })
 }
 
+#[utoipa::path(
+    get, path = "/api/admin/users", tag = "admin",
+    responses((status = 200, description = "Every user", body = super::schemas::UserList))
+)]
 pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> AppResult<Json<Value>> {
     let users = state.store.list_users().await?;
     Ok(Json(
@@ -31,7 +35,7 @@ pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> AppResult
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     email: String,
     password: String,
@@ -39,6 +43,13 @@ pub struct NewUser {
     is_admin: bool,
 }
 
+#[utoipa::path(
+    post, path = "/api/admin/users", tag = "admin", request_body = NewUser,
+    responses(
+        (status = 201, description = "The user", body = super::schemas::UserView),
+        (status = 409, description = "The email is taken", body = super::schemas::Detail),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -56,13 +67,18 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(shown(&user))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UserChange {
     password: Option<String>,
     is_admin: Option<bool>,
     is_active: Option<bool>,
 }
 
+#[utoipa::path(
+    patch, path = "/api/admin/users/{id}", tag = "admin", request_body = UserChange,
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The user as they are now", body = super::schemas::UserView))
+)]
 pub async fn update(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,

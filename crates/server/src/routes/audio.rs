@@ -11,7 +11,7 @@
 //! whatever happens (or, after a crash, at the next start).
 
 use axum::Json;
-use axum::extract::{Multipart, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -22,7 +22,8 @@ use crate::error::{AppError, AppQuery, AppResult};
 use crate::state::AppState;
 use chronicle_pipeline::ingest::AudioFile;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     device_name: Option<String>,
 }
@@ -42,12 +43,40 @@ fn upload_error(error: axum::extract::multipart::MultipartError) -> AppError {
     }
 }
 
+/// A `multipart/form-data` body; one that is not (no boundary, another type) is refused in our
+/// error format, like every other bad input.
+pub struct UploadForm(Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for UploadForm {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Multipart::from_request(request, state)
+            .await
+            .map(UploadForm)
+            .map_err(|rejection| {
+                AppError::BadRequest(format!("malformed upload: {}", rejection.body_text()))
+            })
+    }
+}
+
 /// `POST /api/audio/upload` and `POST /api/process-audio-files`.
+#[utoipa::path(
+    post, path = "/api/audio/upload", tag = "conversations", params(UploadQuery),
+    description = "Admins only. Also at `/api/process-audio-files` (the Python Chronicle's path). At most 256 MiB per request.",
+    request_body(content = super::schemas::UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Every file started as a conversation", body = super::schemas::Uploaded),
+        (status = 207, description = "Some files started, some failed", body = super::schemas::Uploaded),
+        (status = 400, description = "No file started, or the form is malformed", body = super::schemas::UploadRefused),
+        (status = 413, description = "Over 256 MiB", body = super::schemas::Detail),
+    )
+)]
 pub async fn receive(
     State(state): State<AppState>,
     AdminUser(user): AdminUser,
     AppQuery(query): AppQuery<UploadQuery>,
-    mut multipart: Multipart,
+    UploadForm(mut multipart): UploadForm,
 ) -> AppResult<Response> {
     let mut files: Vec<(String, Spooled)> = Vec::new();
     let mut device_name = query.device_name;

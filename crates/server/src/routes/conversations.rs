@@ -12,14 +12,16 @@ use crate::error::{AppError, AppQuery, AppResult};
 use crate::state::AppState;
 
 /// `GET /api/sessions`: how many.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SessionsQuery {
     #[serde(default = "default_limit")]
     limit: u32,
 }
 
 /// `GET /api/conversations`: a page, and what to show.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(default = "default_limit")]
     limit: u32,
@@ -73,6 +75,10 @@ fn not_found() -> AppError {
     AppError::NotFound("Conversation not found".into())
 }
 
+#[utoipa::path(
+    get, path = "/api/conversations", tag = "conversations", params(ListQuery),
+    responses((status = 200, description = "A page of conversations, newest first", body = super::schemas::ConversationPage))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -116,6 +122,11 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/api/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, description = "The conversation with its transcript and segments", body = super::schemas::ConversationAnswer))
+)]
 pub async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -129,6 +140,11 @@ pub async fn get(
     Ok(Json(json!({"conversation": conversation})))
 }
 
+#[utoipa::path(
+    get, path = "/api/conversations/{id}/memories", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, description = "The memories drawn from it", body = super::schemas::ConversationMemories))
+)]
 pub async fn memories(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -149,6 +165,11 @@ pub async fn memories(
 }
 
 /// Toggles the star and dispatches `conversation.starred`.
+#[utoipa::path(
+    post, path = "/api/conversations/{id}/star", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, description = "The star toggled", body = super::schemas::Starred))
+)]
 pub async fn star(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -164,6 +185,14 @@ pub async fn star(
 }
 
 /// `POST /api/conversations/{client_id}/close`: ends the conversation open on that device.
+#[utoipa::path(
+    post, path = "/api/conversations/{id}/close", tag = "conversations",
+    params(("id" = String, Path, description = "The streaming device's client id")),
+    responses(
+        (status = 200, description = "Its open conversation closed", body = super::schemas::Closed),
+        (status = 409, description = "The device has no open conversation", body = super::schemas::Detail),
+    )
+)]
 pub async fn close(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -188,6 +217,11 @@ pub async fn close(
     ))
 }
 
+#[utoipa::path(
+    delete, path = "/api/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, description = "Deleted, with its memories and recording", body = super::schemas::ConversationDeleted))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -203,6 +237,18 @@ pub async fn delete(
 
 /// `GET /api/conversations/{id}/audio`: the conversation's recording (WAV), for whoever may
 /// see the conversation, honouring `Range` (206) so a player can seek.
+#[utoipa::path(
+    get, path = "/api/conversations/{id}/audio", tag = "conversations",
+    params(
+        ("id" = String, Path, description = "The conversation's id"),
+        ("Range" = Option<String>, Header, description = "A byte range, to seek"),
+    ),
+    responses(
+        (status = 200, description = "The recording", content_type = "audio/wav", body = Vec<u8>),
+        (status = 206, description = "The range asked for", content_type = "audio/wav", body = Vec<u8>),
+        (status = 416, description = "A range outside the recording"),
+    )
+)]
 pub async fn audio(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -234,6 +280,10 @@ pub async fn audio(
 }
 
 /// `GET /api/sessions`: device sessions, newest first.
+#[utoipa::path(
+    get, path = "/api/sessions", tag = "conversations", params(SessionsQuery),
+    responses((status = 200, description = "Device sessions, newest first", body = super::schemas::SessionList))
+)]
 pub async fn sessions(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -16,7 +16,8 @@ const DEFAULT_LIMIT: usize = 100;
 /// The most a listing shows.
 const MAX_LIMIT: usize = 10_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Comma-separated statuses (`dead`, `failed,pending`, …); all when absent.
     status: Option<String>,
@@ -35,6 +36,10 @@ fn parse_statuses(text: &str) -> Result<Vec<DeliveryStatus>, String> {
         .collect()
 }
 
+#[utoipa::path(
+    get, path = "/api/admin/deliveries", tag = "admin", params(ListQuery),
+    responses((status = 200, description = "Deliveries, dead letters first, and the counts by status", body = super::schemas::DeliveryList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -64,22 +69,36 @@ pub async fn list(
     Ok(Json(json!({"deliveries": deliveries, "counts": counts})))
 }
 
+#[utoipa::path(
+    post, path = "/api/admin/deliveries/{id}/replay", tag = "admin",
+    params(("id" = i64, Path, description = "The delivery's number")),
+    responses(
+        (status = 200, description = "It goes again", body = super::schemas::Replayed),
+        (status = 409, description = "It is running now", body = super::schemas::Detail),
+    )
+)]
 pub async fn replay_one(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let Some(delivery) = state.store.delivery(id).await.map_err(internal)? else {
-        return Err(AppError::NotFound(format!("No delivery {id}")));
+    let unknown = || AppError::NotFound(format!("No delivery {id}"));
+    let number: i64 = id.parse().map_err(|_| unknown())?;
+    let Some(delivery) = state.store.delivery(number).await.map_err(internal)? else {
+        return Err(unknown());
     };
     if delivery.status == DeliveryStatus::Running {
         return Err(AppError::Conflict(format!(
             "Delivery {id} is running now; replay it once it has ended"
         )));
     }
-    replay(&state, ReplayTarget::One(id)).await
+    replay(&state, ReplayTarget::One(number)).await
 }
 
+#[utoipa::path(
+    post, path = "/api/admin/deliveries/replay-dead", tag = "admin",
+    responses((status = 200, description = "Every dead delivery goes again", body = super::schemas::Replayed))
+)]
 pub async fn replay_dead(
     State(state): State<AppState>,
     _admin: AdminUser,

@@ -14,6 +14,10 @@ use crate::state::AppState;
 /// The most documents one page shows.
 const MAX_PAGE: usize = 200;
 
+#[utoipa::path(
+    get, path = "/api/plugins/documents", tag = "documents",
+    responses((status = 200, description = "Every collection holding documents the caller may see", body = super::schemas::Collections))
+)]
 pub async fn collections(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -22,7 +26,8 @@ pub async fn collections(
     Ok(Json(json!({"collections": collections})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     #[serde(default = "default_limit")]
     limit: usize,
@@ -34,6 +39,15 @@ fn default_limit() -> usize {
     50
 }
 
+#[utoipa::path(
+    get, path = "/api/plugins/{plugin_id}/documents/{collection}", tag = "documents",
+    params(
+        ("plugin_id" = String, Path, description = "The plugin that keeps the collection"),
+        ("collection" = String, Path, description = "The collection"),
+        PageQuery,
+    ),
+    responses((status = 200, description = "A page of documents, in insertion order", body = chronicle_store::DocumentPage))
+)]
 pub async fn page(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -20,7 +20,8 @@ use crate::error::AppQuery;
 use crate::error::AppResult;
 use crate::state::{AppState, log_entry};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Filter {
     #[serde(default = "default_limit")]
     limit: u32,
@@ -35,6 +36,10 @@ fn default_limit() -> u32 {
     50
 }
 
+#[utoipa::path(
+    get, path = "/api/events", tag = "events", params(Filter),
+    responses((status = 200, description = "The newest event-log records", body = super::schemas::EventPage))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -51,11 +56,20 @@ pub async fn list(
     Ok(Json(json!({"total": events.len(), "events": events})))
 }
 
+#[utoipa::path(
+    delete, path = "/api/events", tag = "events",
+    responses((status = 200, description = "The caller's records removed (everyone's for an admin)", body = super::schemas::EventsCleared))
+)]
 pub async fn clear(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Value>> {
     let deleted = state.store.clear_events(&user.owner()).await?;
     Ok(Json(json!({"deleted": deleted})))
 }
 
+#[utoipa::path(
+    get, path = "/api/events/stream", tag = "events",
+    description = "Server-sent events: `connected`, then a `plugin.event` (an event-log record as JSON) for each dispatch, and a `heartbeat` comment every 30 s.",
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String))
+)]
 pub async fn stream(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

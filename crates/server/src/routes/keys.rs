@@ -3,7 +3,7 @@
 //! is in the answer that makes it and nowhere else, ever.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chronicle_store::KeyScope;
 use serde::Deserialize;
@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use crate::api_keys::{create as create_key, parse_lifetime};
 use crate::auth::{CurrentUser, LoggedIn};
-use crate::error::{AppError, AppJson, AppResult};
+use crate::error::{AppError, AppJson, AppQuery, AppResult};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
     name: String,
     scope: String,
@@ -24,6 +24,11 @@ pub struct NewKey {
 }
 
 /// `POST /api/keys` {name, scope, expires?} → 201 {key, api_key}.
+#[utoipa::path(
+    post, path = "/api/keys", tag = "keys", request_body = NewKey,
+    description = "Only with a login (a JWT or the web app's session), never with another key.",
+    responses((status = 201, description = "The key: shown this once", body = super::schemas::KeyCreated))
+)]
 pub async fn create(
     State(state): State<AppState>,
     LoggedIn(user): LoggedIn,
@@ -48,7 +53,8 @@ pub async fn create(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// An admin's `?all=true`: every user's keys.
     #[serde(default)]
@@ -56,10 +62,14 @@ pub struct ListQuery {
 }
 
 /// `GET /api/keys`: mine, newest first (an admin's `?all=true`: everyone's).
+#[utoipa::path(
+    get, path = "/api/keys", tag = "keys", params(ListQuery),
+    responses((status = 200, description = "The caller's keys, newest first, without the keys themselves", body = super::schemas::KeyList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(query): Query<ListQuery>,
+    AppQuery(query): AppQuery<ListQuery>,
 ) -> AppResult<Json<Value>> {
     let owner = if query.all {
         if !user.0.is_admin {
@@ -74,6 +84,11 @@ pub async fn list(
 }
 
 /// `DELETE /api/keys/{id}`: revoked from the next request on.
+#[utoipa::path(
+    delete, path = "/api/keys/{id}", tag = "keys",
+    params(("id" = String, Path, description = "The key's id")),
+    responses((status = 200, description = "Revoked from the next request on", body = super::schemas::KeyRevoked))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -45,6 +45,10 @@ fn rpc_result(id: Value, result: Value) -> Value {
 }
 
 /// `GET /mcp` and `DELETE /mcp`: no server-initiated stream, no sessions to end.
+#[utoipa::path(
+    method(get, delete), path = "/mcp", tag = "mcp",
+    responses((status = 405, description = "Stateless: no server stream and no session to end", body = super::schemas::Detail))
+)]
 pub async fn not_here() -> Response {
     (
         StatusCode::METHOD_NOT_ALLOWED,
@@ -55,6 +59,17 @@ pub async fn not_here() -> Response {
 }
 
 /// `POST /mcp`: one JSON-RPC message.
+#[utoipa::path(
+    post, path = "/mcp", tag = "mcp",
+    description = "The Model Context Protocol's Streamable HTTP transport, stateless. Tools: search, list_conversations, get_conversation, list_memories, add_memory (write scope), get_action_items.",
+    params(("MCP-Protocol-Version" = Option<String>, Header, description = "2025-11-25, 2025-06-18 or 2025-03-26")),
+    request_body = super::schemas::JsonRpc,
+    responses(
+        (status = 200, description = "The JSON-RPC answer", body = super::schemas::JsonRpc),
+        (status = 202, description = "A notification or a response, taken"),
+        (status = 400, description = "Not a JSON-RPC message, or an unknown protocol version", body = super::schemas::JsonRpc),
+    )
+)]
 pub async fn post(
     State(state): State<AppState>,
     Authenticated(user, credential): Authenticated,

@@ -9,7 +9,8 @@ use crate::auth::CurrentUser;
 use crate::error::{AppError, AppJson, AppQuery, AppResult};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Limit {
     #[serde(default = "default_limit")]
     limit: u32,
@@ -22,7 +23,8 @@ fn default_limit() -> u32 {
     50
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Search {
     query: String,
     #[serde(default = "default_limit")]
@@ -31,13 +33,17 @@ pub struct Search {
     offset: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewMemory {
     content: String,
     #[serde(default)]
     source_id: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/memories", tag = "memories", params(Limit),
+    responses((status = 200, description = "A page of memories, newest first", body = super::schemas::MemoryPage))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -57,6 +63,11 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/api/memories/search", tag = "memories", params(Search),
+    description = "Memories containing the words, as typed (no ranking: `/api/search` ranks).",
+    responses((status = 200, description = "The matching memories", body = super::schemas::MemoryMatches))
+)]
 pub async fn search(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -76,6 +87,10 @@ pub async fn search(
     ))
 }
 
+#[utoipa::path(
+    post, path = "/api/memories", tag = "memories", request_body = NewMemory,
+    responses((status = 200, description = "The memory", body = super::schemas::MemoryAnswer))
+)]
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -91,11 +106,16 @@ pub async fn create(
     Ok(Json(json!({"memory": created})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct MemoryEdit {
     content: String,
 }
 
+#[utoipa::path(
+    patch, path = "/api/memories/{id}", tag = "memories", request_body = MemoryEdit,
+    params(("id" = String, Path, description = "The memory's id")),
+    responses((status = 200, description = "The memory as it is now", body = super::schemas::MemoryAnswer))
+)]
 pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -116,6 +136,11 @@ pub async fn update(
     }
 }
 
+#[utoipa::path(
+    delete, path = "/api/memories/{id}", tag = "memories",
+    params(("id" = String, Path, description = "The memory's id")),
+    responses((status = 200, description = "Deleted", body = super::schemas::MemoryDeleted))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,

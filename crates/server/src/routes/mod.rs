@@ -15,7 +15,9 @@ mod keys;
 mod live;
 mod mcp;
 mod memories;
+pub mod openapi;
 mod plugin_settings;
+mod schemas;
 mod search;
 mod system;
 mod users;
@@ -38,6 +40,8 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         .route("/api/system", get(system::info))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs))
         .route(
             "/auth/jwt/login",
             post(users::login).layer(DefaultBodyLimit::max(users::MAX_LOGIN_BODY)),

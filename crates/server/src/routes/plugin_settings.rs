@@ -35,6 +35,15 @@ pub struct StructuredConfig {
     settings: JsonMap,
 }
 
+#[utoipa::path(
+    post, path = "/api/admin/plugins/config/structured/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The plugin's id")),
+    request_body = super::schemas::StructuredConfig,
+    responses(
+        (status = 200, description = "The changed keys written, and what the reload did", body = super::schemas::ConfigSaved),
+        (status = 400, description = "An unknown key, or a result that does not validate", body = super::schemas::Detail),
+    )
+)]
 pub async fn save(
     State(state): State<AppState>,
     _admin: AdminUser,

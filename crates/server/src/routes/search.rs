@@ -14,7 +14,8 @@ use crate::auth::CurrentUser;
 use crate::error::{AppError, AppQuery, AppResult};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Params {
     q: String,
     since: Option<String>,
@@ -28,6 +29,10 @@ fn default_limit() -> u32 {
     20
 }
 
+#[utoipa::path(
+    get, path = "/api/search", tag = "search", params(Params),
+    responses((status = 200, description = "Hits, best first", body = super::schemas::SearchAnswer))
+)]
 pub async fn search(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 
+#[utoipa::path(
+    get, path = "/health", tag = "system", security(()),
+    responses((status = 200, description = "The server answers, with its plugins' states", body = super::schemas::Health))
+)]
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let plugins = state.core.host().plugins();
     let count = |state: PluginState| plugins.iter().filter(|p| p.status == state).count();
@@ -24,6 +28,11 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
 
 /// `GET /metrics`, Prometheus text: for `Authorization: Bearer $METRICS_TOKEN` or an admin's
 /// token, 401 otherwise.
+#[utoipa::path(
+    get, path = "/metrics", tag = "system",
+    description = "Prometheus text, for `Authorization: Bearer $METRICS_TOKEN` or an admin's token or key.",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String))
+)]
 pub async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -70,6 +79,10 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// `GET /api/system`: what runs and whether its providers answer, for the System page. Counts
 /// are the caller's own (everyone's for an admin); the data folder's size and the delivery
 /// queue are for admins only.
+#[utoipa::path(
+    get, path = "/api/system", tag = "system",
+    responses((status = 200, description = "What runs and whether its providers answer", body = super::schemas::SystemInfo))
+)]
 pub async fn info(
     State(state): State<AppState>,
     user: crate::auth::CurrentUser,

@@ -105,6 +105,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
 /// `POST /auth/jwt/login`, form `username` (the email) and `password`. Limited per account
 /// and per address (see [`crate::login_limits`]): past a few wrong passwords an attempt
 /// waits, answered 429 with `Retry-After`.
+#[utoipa::path(
+    post, path = "/auth/jwt/login", tag = "auth", security(()),
+    description = "Limited per account and per address: past a few wrong passwords an attempt waits (429 with `Retry-After`).",
+    request_body(content = super::schemas::LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A JWT", body = super::schemas::Token),
+        (status = 400, description = "`LOGIN_BAD_CREDENTIALS`, or a malformed form", body = super::schemas::Detail),
+        (status = 429, description = "Too many failed logins", body = super::schemas::Detail),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -116,6 +126,16 @@ pub async fn login(
 
 /// `POST /auth/cookie/login`, the same form and limits as [`login`]: 204 with the session in
 /// an `HttpOnly`, `SameSite=Strict` cookie, for the web app (scripts never see the token).
+#[utoipa::path(
+    post, path = "/auth/cookie/login", tag = "auth", security(()),
+    description = "The web app's sign-in: the session in an `HttpOnly`, `SameSite=Strict` cookie.",
+    request_body(content = super::schemas::LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 204, description = "Signed in: `Set-Cookie`"),
+        (status = 400, description = "`LOGIN_BAD_CREDENTIALS`, or a malformed form", body = super::schemas::Detail),
+        (status = 429, description = "Too many failed logins", body = super::schemas::Detail),
+    )
+)]
 pub async fn cookie_login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -129,6 +149,10 @@ pub async fn cookie_login(
 }
 
 /// `POST /auth/cookie/logout`: 204, and the session cookie removed.
+#[utoipa::path(
+    post, path = "/auth/cookie/logout", tag = "auth", security(()),
+    responses((status = 204, description = "Signed out: the cookie removed"))
+)]
 pub async fn cookie_logout() -> AppResult<Response> {
     session_cookie(&format!(
         "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
@@ -171,6 +195,10 @@ async fn authenticate(
 }
 
 /// `GET /api/users/me`, and `GET /users/me` where the original's web UI asks.
+#[utoipa::path(
+    get, path = "/api/users/me", tag = "auth",
+    responses((status = 200, description = "The caller", body = super::schemas::Me))
+)]
 pub async fn me(CurrentUser(user): CurrentUser) -> Json<Value> {
     Json(
         json!({"id": user.id, "email": user.email, "is_superuser": user.is_admin, "is_admin": user.is_admin, "is_active": user.is_active, "created_at": user.created_at}),

@@ -41,6 +41,14 @@ pub use connection::SUBPROTOCOL;
 
 /// Upgrades the request, choosing the subprotocol if the client offered it; a client that did
 /// not is told why before the close.
+#[utoipa::path(
+    get, path = "/ws/audio", tag = "devices",
+    description = "The audio v2 WebSocket: protobuf media envelopes. Authenticated by the first message.",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     let ws = ws.protocols([connection::SUBPROTOCOL]);
     let speaks_v2 = ws.selected_protocol().is_some();
