@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ADMIN, ROOT, SHOTS, launchBrowser, pluginsYml, startServer, token, webhookReceiver } from './harness.mjs';
+import apiDocs from './specs/api-docs.mjs';
 import account from './specs/account.mjs';
 import conversations from './specs/conversations.mjs';
 import live from './specs/live.mjs';
@@ -50,7 +51,7 @@ after(async () => {
   if (process.env.UPDATE_DOCS_SCREENSHOTS) copyToDocs();
 });
 
-const all = [...account, ...conversations, ...live, ...plugins, ...deliveries, ...pages];
+const all = [...apiDocs, ...account, ...conversations, ...live, ...plugins, ...deliveries, ...pages];
 const only = process.env.WEB_TEST_ONLY;
 const last = only ? all.findLastIndex(([name]) => name.includes(only)) : all.length - 1;
 for (const [name, run] of all.slice(0, last + 1)) {

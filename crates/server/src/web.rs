@@ -21,7 +21,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 /// `GET /`: the app's one page.
 #[utoipa::path(
-    get, path = "/", tag = "web", security(()),
+    get, path = "/", summary = "The web app", tag = "web", security(()),
     responses((status = 200, description = "The web app's page", content_type = "text/html", body = String))
 )]
 pub async fn index(headers: HeaderMap) -> Response {
@@ -30,7 +30,7 @@ pub async fn index(headers: HeaderMap) -> Response {
 
 /// `GET /app/{file}`: a script, a style sheet, an icon.
 #[utoipa::path(
-    get, path = "/app/{file}", tag = "web", security(()),
+    get, path = "/app/{file}", summary = "A file of the web app", tag = "web", security(()),
     params(("file" = String, Path, description = "A script, style sheet or icon of the web app")),
     responses(
         (status = 200, description = "The file", body = Vec<u8>),

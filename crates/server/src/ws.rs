@@ -64,7 +64,7 @@ pub struct Params {
 /// Upgrades the request; authentication happens after the upgrade, as in the original, so the
 /// device gets a JSON reason before the close.
 #[utoipa::path(
-    get, path = "/ws", tag = "devices",
+    get, path = "/ws", summary = "Stream audio from a device (WebSocket)", tag = "devices",
     description = "The device WebSocket (Wyoming-style JSON headers, then PCM or Opus frames). Authenticated after the upgrade, so a device gets a reason before the close.",
     params(Params),
     responses(

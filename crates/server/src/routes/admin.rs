@@ -15,7 +15,7 @@ use crate::reload::{reload_plugins, validate_candidate};
 use crate::state::AppState;
 
 #[utoipa::path(
-    get, path = "/api/admin/plugins/health", tag = "admin",
+    get, path = "/api/admin/plugins/health", summary = "Plugins' health", tag = "admin",
     responses((status = 200, description = "Every configured plugin's state", body = super::schemas::PluginHealthReport))
 )]
 pub async fn health(State(state): State<AppState>, _admin: AdminUser) -> Json<Value> {
@@ -38,7 +38,7 @@ pub async fn health(State(state): State<AppState>, _admin: AdminUser) -> Json<Va
 }
 
 #[utoipa::path(
-    get, path = "/api/admin/plugins/metadata", tag = "admin",
+    get, path = "/api/admin/plugins/metadata", summary = "Plugins, their settings and permissions", tag = "admin",
     responses((status = 200, description = "Every plugin, its settings (secrets masked), events and permissions", body = super::schemas::PluginMetadataList))
 )]
 pub async fn metadata(State(state): State<AppState>, _admin: AdminUser) -> Json<Value> {
@@ -142,7 +142,7 @@ fn mask_value(value: Value) -> Value {
 }
 
 #[utoipa::path(
-    get, path = "/api/admin/plugins/config", tag = "admin",
+    get, path = "/api/admin/plugins/config", summary = "plugins.yml as it is", tag = "admin",
     responses((status = 200, description = "`plugins.yml` as it is on disk", content_type = "text/plain", body = String))
 )]
 pub async fn get_config(State(state): State<AppState>, _admin: AdminUser) -> Response {
@@ -154,7 +154,7 @@ pub async fn get_config(State(state): State<AppState>, _admin: AdminUser) -> Res
 /// A good one replaces the file (the previous one is kept as `plugins.yml.backup`) and the
 /// plugins are reloaded.
 #[utoipa::path(
-    method(put, post), path = "/api/admin/plugins/config", tag = "admin",
+    method(put, post), path = "/api/admin/plugins/config", summary = "Replace plugins.yml", tag = "admin",
     description = "Validates the whole file first; writes it (keeping a backup) only when it validates, then reloads the plugins.",
     request_body(content = String, content_type = "text/yaml", description = "The whole of `plugins.yml`"),
     responses(
@@ -189,7 +189,7 @@ pub async fn put_config(
 }
 
 #[utoipa::path(
-    post, path = "/api/admin/plugins/config/validate", tag = "admin",
+    post, path = "/api/admin/plugins/config/validate", summary = "Check a plugins.yml without writing it", tag = "admin",
     request_body(content = String, content_type = "text/yaml", description = "A candidate `plugins.yml`"),
     responses((status = 200, description = "Whether it validates, each error at its line and column", body = super::schemas::Validation))
 )]
@@ -205,7 +205,7 @@ pub async fn validate_config(
 }
 
 #[utoipa::path(
-    post, path = "/api/admin/plugins/reload", tag = "admin",
+    post, path = "/api/admin/plugins/reload", summary = "Reload the plugins", tag = "admin",
     responses(
         (status = 200, description = "The plugins reloaded from `plugins.yml`", body = super::schemas::Reloaded),
         (status = 400, description = "The configuration has errors; the running plugins stay", body = super::schemas::Detail),
@@ -221,7 +221,7 @@ pub async fn reload(State(state): State<AppState>, _admin: AdminUser) -> Respons
 /// `POST /api/admin/plugins/{id}/test-connection`: the plugin's connection test, as
 /// `chronicle plugin check` prints it.
 #[utoipa::path(
-    post, path = "/api/admin/plugins/{id}/test-connection", tag = "admin",
+    post, path = "/api/admin/plugins/{id}/test-connection", summary = "Test a plugin's connection", tag = "admin",
     params(("id" = String, Path, description = "The plugin's id")),
     responses((status = 200, description = "Each step of the check, with the fix for a failed one", body = super::schemas::ConnectionReport))
 )]

@@ -25,7 +25,7 @@ fn shown(user: &User) -> Value {
 }
 
 #[utoipa::path(
-    get, path = "/api/admin/users", tag = "admin",
+    get, path = "/api/admin/users", summary = "List users", tag = "admin",
     responses((status = 200, description = "Every user", body = super::schemas::UserList))
 )]
 pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> AppResult<Json<Value>> {
@@ -44,7 +44,7 @@ pub struct NewUser {
 }
 
 #[utoipa::path(
-    post, path = "/api/admin/users", tag = "admin", request_body = NewUser,
+    post, path = "/api/admin/users", summary = "Add a user", tag = "admin", request_body = NewUser,
     responses(
         (status = 201, description = "The user", body = super::schemas::UserView),
         (status = 409, description = "The email is taken", body = super::schemas::Detail),
@@ -75,7 +75,7 @@ pub struct UserChange {
 }
 
 #[utoipa::path(
-    patch, path = "/api/admin/users/{id}", tag = "admin", request_body = UserChange,
+    patch, path = "/api/admin/users/{id}", summary = "Change a user", tag = "admin", request_body = UserChange,
     params(("id" = String, Path, description = "The user's id")),
     responses((status = 200, description = "The user as they are now", body = super::schemas::UserView))
 )]

@@ -62,7 +62,7 @@ impl<S: Send + Sync> FromRequest<S> for UploadForm {
 
 /// `POST /api/audio/upload` and `POST /api/process-audio-files`.
 #[utoipa::path(
-    post, path = "/api/audio/upload", tag = "conversations", params(UploadQuery),
+    post, path = "/api/audio/upload", summary = "Upload audio files as conversations", tag = "conversations", params(UploadQuery),
     description = "Admins only. Also at `/api/process-audio-files` (the Python Chronicle's path). At most 256 MiB per request.",
     request_body(content = super::schemas::UploadForm, content_type = "multipart/form-data"),
     responses(

@@ -76,7 +76,7 @@ fn not_found() -> AppError {
 }
 
 #[utoipa::path(
-    get, path = "/api/conversations", tag = "conversations", params(ListQuery),
+    get, path = "/api/conversations", summary = "List conversations", tag = "conversations", params(ListQuery),
     responses((status = 200, description = "A page of conversations, newest first", body = super::schemas::ConversationPage))
 )]
 pub async fn list(
@@ -123,7 +123,7 @@ pub async fn list(
 }
 
 #[utoipa::path(
-    get, path = "/api/conversations/{id}", tag = "conversations",
+    get, path = "/api/conversations/{id}", summary = "A conversation with its transcript", tag = "conversations",
     params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, description = "The conversation with its transcript and segments", body = super::schemas::ConversationAnswer))
 )]
@@ -141,7 +141,7 @@ pub async fn get(
 }
 
 #[utoipa::path(
-    get, path = "/api/conversations/{id}/memories", tag = "conversations",
+    get, path = "/api/conversations/{id}/memories", summary = "The memories drawn from a conversation", tag = "conversations",
     params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, description = "The memories drawn from it", body = super::schemas::ConversationMemories))
 )]
@@ -166,7 +166,7 @@ pub async fn memories(
 
 /// Toggles the star and dispatches `conversation.starred`.
 #[utoipa::path(
-    post, path = "/api/conversations/{id}/star", tag = "conversations",
+    post, path = "/api/conversations/{id}/star", summary = "Star or unstar a conversation", tag = "conversations",
     params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, description = "The star toggled", body = super::schemas::Starred))
 )]
@@ -186,7 +186,7 @@ pub async fn star(
 
 /// `POST /api/conversations/{client_id}/close`: ends the conversation open on that device.
 #[utoipa::path(
-    post, path = "/api/conversations/{id}/close", tag = "conversations",
+    post, path = "/api/conversations/{id}/close", summary = "Close a device's open conversation", tag = "conversations",
     params(("id" = String, Path, description = "The streaming device's client id")),
     responses(
         (status = 200, description = "Its open conversation closed", body = super::schemas::Closed),
@@ -218,7 +218,7 @@ pub async fn close(
 }
 
 #[utoipa::path(
-    delete, path = "/api/conversations/{id}", tag = "conversations",
+    delete, path = "/api/conversations/{id}", summary = "Delete a conversation", tag = "conversations",
     params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, description = "Deleted, with its memories and recording", body = super::schemas::ConversationDeleted))
 )]
@@ -238,7 +238,7 @@ pub async fn delete(
 /// `GET /api/conversations/{id}/audio`: the conversation's recording (WAV), for whoever may
 /// see the conversation, honouring `Range` (206) so a player can seek.
 #[utoipa::path(
-    get, path = "/api/conversations/{id}/audio", tag = "conversations",
+    get, path = "/api/conversations/{id}/audio", summary = "A conversation's recording", tag = "conversations",
     params(
         ("id" = String, Path, description = "The conversation's id"),
         ("Range" = Option<String>, Header, description = "A byte range, to seek"),
@@ -281,7 +281,7 @@ pub async fn audio(
 
 /// `GET /api/sessions`: device sessions, newest first.
 #[utoipa::path(
-    get, path = "/api/sessions", tag = "conversations", params(SessionsQuery),
+    get, path = "/api/sessions", summary = "Device sessions", tag = "conversations", params(SessionsQuery),
     responses((status = 200, description = "Device sessions, newest first", body = super::schemas::SessionList))
 )]
 pub async fn sessions(

@@ -37,7 +37,7 @@ fn parse_statuses(text: &str) -> Result<Vec<DeliveryStatus>, String> {
 }
 
 #[utoipa::path(
-    get, path = "/api/admin/deliveries", tag = "admin", params(ListQuery),
+    get, path = "/api/admin/deliveries", summary = "The delivery queue", tag = "admin", params(ListQuery),
     responses((status = 200, description = "Deliveries, dead letters first, and the counts by status", body = super::schemas::DeliveryList))
 )]
 pub async fn list(
@@ -70,7 +70,7 @@ pub async fn list(
 }
 
 #[utoipa::path(
-    post, path = "/api/admin/deliveries/{id}/replay", tag = "admin",
+    post, path = "/api/admin/deliveries/{id}/replay", summary = "Replay a delivery", tag = "admin",
     params(("id" = i64, Path, description = "The delivery's number")),
     responses(
         (status = 200, description = "It goes again", body = super::schemas::Replayed),
@@ -96,7 +96,7 @@ pub async fn replay_one(
 }
 
 #[utoipa::path(
-    post, path = "/api/admin/deliveries/replay-dead", tag = "admin",
+    post, path = "/api/admin/deliveries/replay-dead", summary = "Replay every dead delivery", tag = "admin",
     responses((status = 200, description = "Every dead delivery goes again", body = super::schemas::Replayed))
 )]
 pub async fn replay_dead(

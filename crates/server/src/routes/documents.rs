@@ -15,7 +15,7 @@ use crate::state::AppState;
 const MAX_PAGE: usize = 200;
 
 #[utoipa::path(
-    get, path = "/api/plugins/documents", tag = "documents",
+    get, path = "/api/plugins/documents", summary = "Plugins' document collections", tag = "documents",
     responses((status = 200, description = "Every collection holding documents the caller may see", body = super::schemas::Collections))
 )]
 pub async fn collections(
@@ -40,7 +40,7 @@ fn default_limit() -> usize {
 }
 
 #[utoipa::path(
-    get, path = "/api/plugins/{plugin_id}/documents/{collection}", tag = "documents",
+    get, path = "/api/plugins/{plugin_id}/documents/{collection}", summary = "A page of a plugin's documents", tag = "documents",
     params(
         ("plugin_id" = String, Path, description = "The plugin that keeps the collection"),
         ("collection" = String, Path, description = "The collection"),

@@ -37,7 +37,7 @@ fn default_limit() -> u32 {
 }
 
 #[utoipa::path(
-    get, path = "/api/events", tag = "events", params(Filter),
+    get, path = "/api/events", summary = "The event log", tag = "events", params(Filter),
     responses((status = 200, description = "The newest event-log records", body = super::schemas::EventPage))
 )]
 pub async fn list(
@@ -57,7 +57,7 @@ pub async fn list(
 }
 
 #[utoipa::path(
-    delete, path = "/api/events", tag = "events",
+    delete, path = "/api/events", summary = "Clear the event log", tag = "events",
     responses((status = 200, description = "The caller's records removed (everyone's for an admin)", body = super::schemas::EventsCleared))
 )]
 pub async fn clear(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Value>> {
@@ -66,7 +66,7 @@ pub async fn clear(State(state): State<AppState>, user: CurrentUser) -> AppResul
 }
 
 #[utoipa::path(
-    get, path = "/api/events/stream", tag = "events",
+    get, path = "/api/events/stream", summary = "The event log, live (server-sent events)", tag = "events",
     description = "Server-sent events: `connected`, then a `plugin.event` (an event-log record as JSON) for each dispatch, and a `heartbeat` comment every 30 s.",
     responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String))
 )]

@@ -25,7 +25,7 @@ pub struct NewKey {
 
 /// `POST /api/keys` {name, scope, expires?} → 201 {key, api_key}.
 #[utoipa::path(
-    post, path = "/api/keys", tag = "keys", request_body = NewKey,
+    post, path = "/api/keys", summary = "Make an API key", tag = "keys", request_body = NewKey,
     description = "Only with a login (a JWT or the web app's session), never with another key.",
     responses((status = 201, description = "The key: shown this once", body = super::schemas::KeyCreated))
 )]
@@ -63,7 +63,7 @@ pub struct ListQuery {
 
 /// `GET /api/keys`: mine, newest first (an admin's `?all=true`: everyone's).
 #[utoipa::path(
-    get, path = "/api/keys", tag = "keys", params(ListQuery),
+    get, path = "/api/keys", summary = "List API keys", tag = "keys", params(ListQuery),
     responses((status = 200, description = "The caller's keys, newest first, without the keys themselves", body = super::schemas::KeyList))
 )]
 pub async fn list(
@@ -85,7 +85,7 @@ pub async fn list(
 
 /// `DELETE /api/keys/{id}`: revoked from the next request on.
 #[utoipa::path(
-    delete, path = "/api/keys/{id}", tag = "keys",
+    delete, path = "/api/keys/{id}", summary = "Revoke an API key", tag = "keys",
     params(("id" = String, Path, description = "The key's id")),
     responses((status = 200, description = "Revoked from the next request on", body = super::schemas::KeyRevoked))
 )]

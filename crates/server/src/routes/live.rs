@@ -18,7 +18,7 @@ use crate::auth::CurrentUser;
 use crate::state::AppState;
 
 #[utoipa::path(
-    get, path = "/api/live/stream", tag = "live",
+    get, path = "/api/live/stream", summary = "The caller's devices, live (server-sent events)", tag = "live",
     description = "Server-sent events for the caller's own devices: `connected`, `session`, `interim`, `final`, `button`, and `missed` when the watcher fell behind; a `heartbeat` comment every 15 s.",
     responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String))
 )]

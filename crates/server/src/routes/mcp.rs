@@ -46,7 +46,7 @@ fn rpc_result(id: Value, result: Value) -> Value {
 
 /// `GET /mcp` and `DELETE /mcp`: no server-initiated stream, no sessions to end.
 #[utoipa::path(
-    method(get, delete), path = "/mcp", tag = "mcp",
+    method(get, delete), path = "/mcp", summary = "Not served: the MCP server is stateless", tag = "mcp",
     responses((status = 405, description = "Stateless: no server stream and no session to end", body = super::schemas::Detail))
 )]
 pub async fn not_here() -> Response {
@@ -60,7 +60,7 @@ pub async fn not_here() -> Response {
 
 /// `POST /mcp`: one JSON-RPC message.
 #[utoipa::path(
-    post, path = "/mcp", tag = "mcp",
+    post, path = "/mcp", summary = "An MCP message (JSON-RPC)", tag = "mcp",
     description = "The Model Context Protocol's Streamable HTTP transport, stateless. Tools: search, list_conversations, get_conversation, list_memories, add_memory (write scope), get_action_items.",
     params(("MCP-Protocol-Version" = Option<String>, Header, description = "2025-11-25, 2025-06-18 or 2025-03-26")),
     request_body = super::schemas::JsonRpc,

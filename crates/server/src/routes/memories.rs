@@ -41,7 +41,7 @@ pub struct NewMemory {
 }
 
 #[utoipa::path(
-    get, path = "/api/memories", tag = "memories", params(Limit),
+    get, path = "/api/memories", summary = "List memories", tag = "memories", params(Limit),
     responses((status = 200, description = "A page of memories, newest first", body = super::schemas::MemoryPage))
 )]
 pub async fn list(
@@ -64,7 +64,7 @@ pub async fn list(
 }
 
 #[utoipa::path(
-    get, path = "/api/memories/search", tag = "memories", params(Search),
+    get, path = "/api/memories/search", summary = "Memories containing words", tag = "memories", params(Search),
     description = "Memories containing the words, as typed (no ranking: `/api/search` ranks).",
     responses((status = 200, description = "The matching memories", body = super::schemas::MemoryMatches))
 )]
@@ -88,7 +88,7 @@ pub async fn search(
 }
 
 #[utoipa::path(
-    post, path = "/api/memories", tag = "memories", request_body = NewMemory,
+    post, path = "/api/memories", summary = "Add a memory", tag = "memories", request_body = NewMemory,
     responses((status = 200, description = "The memory", body = super::schemas::MemoryAnswer))
 )]
 pub async fn create(
@@ -112,7 +112,7 @@ pub struct MemoryEdit {
 }
 
 #[utoipa::path(
-    patch, path = "/api/memories/{id}", tag = "memories", request_body = MemoryEdit,
+    patch, path = "/api/memories/{id}", summary = "Edit a memory", tag = "memories", request_body = MemoryEdit,
     params(("id" = String, Path, description = "The memory's id")),
     responses((status = 200, description = "The memory as it is now", body = super::schemas::MemoryAnswer))
 )]
@@ -137,7 +137,7 @@ pub async fn update(
 }
 
 #[utoipa::path(
-    delete, path = "/api/memories/{id}", tag = "memories",
+    delete, path = "/api/memories/{id}", summary = "Delete a memory", tag = "memories",
     params(("id" = String, Path, description = "The memory's id")),
     responses((status = 200, description = "Deleted", body = super::schemas::MemoryDeleted))
 )]

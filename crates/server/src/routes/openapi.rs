@@ -196,7 +196,7 @@ fn add_errors(operation: &mut Operation, path: &str) {
 
 /// The document, as JSON.
 #[utoipa::path(
-    get, path = "/api/openapi.json", tag = "web", security(()),
+    get, path = "/api/openapi.json", summary = "This OpenAPI document", tag = "web", security(()),
     responses((status = 200, description = "This document", body = Object))
 )]
 pub async fn openapi_json() -> Json<Document> {
@@ -205,7 +205,7 @@ pub async fn openapi_json() -> Json<Document> {
 
 /// A page that reads the document, in the web app's style, with nothing from elsewhere.
 #[utoipa::path(
-    get, path = "/api/docs", tag = "web", security(()),
+    get, path = "/api/docs", summary = "This document as a page, readable offline", tag = "web", security(()),
     responses((status = 200, description = "The API's reference, readable offline", content_type = "text/html", body = String))
 )]
 pub async fn docs(headers: HeaderMap) -> Response {

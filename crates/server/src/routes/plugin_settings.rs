@@ -36,7 +36,7 @@ pub struct StructuredConfig {
 }
 
 #[utoipa::path(
-    post, path = "/api/admin/plugins/config/structured/{id}", tag = "admin",
+    post, path = "/api/admin/plugins/config/structured/{id}", summary = "Save a plugin's settings form", tag = "admin",
     params(("id" = String, Path, description = "The plugin's id")),
     request_body = super::schemas::StructuredConfig,
     responses(

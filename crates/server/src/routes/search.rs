@@ -30,7 +30,7 @@ fn default_limit() -> u32 {
 }
 
 #[utoipa::path(
-    get, path = "/api/search", tag = "search", params(Params),
+    get, path = "/api/search", summary = "Search everything said and remembered", tag = "search", params(Params),
     responses((status = 200, description = "Hits, best first", body = super::schemas::SearchAnswer))
 )]
 pub async fn search(

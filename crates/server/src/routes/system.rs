@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::state::AppState;
 
 #[utoipa::path(
-    get, path = "/health", tag = "system", security(()),
+    get, path = "/health", summary = "Whether the server runs, and its plugins", tag = "system", security(()),
     responses((status = 200, description = "The server answers, with its plugins' states", body = super::schemas::Health))
 )]
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
@@ -29,7 +29,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
 /// `GET /metrics`, Prometheus text: for `Authorization: Bearer $METRICS_TOKEN` or an admin's
 /// token, 401 otherwise.
 #[utoipa::path(
-    get, path = "/metrics", tag = "system",
+    get, path = "/metrics", summary = "Prometheus metrics", tag = "system",
     description = "Prometheus text, for `Authorization: Bearer $METRICS_TOKEN` or an admin's token or key.",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String))
 )]
@@ -80,7 +80,7 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// are the caller's own (everyone's for an admin); the data folder's size and the delivery
 /// queue are for admins only.
 #[utoipa::path(
-    get, path = "/api/system", tag = "system",
+    get, path = "/api/system", summary = "What runs, whether its providers answer, counts", tag = "system",
     responses((status = 200, description = "What runs and whether its providers answer", body = super::schemas::SystemInfo))
 )]
 pub async fn info(

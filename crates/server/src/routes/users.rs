@@ -106,7 +106,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
 /// and per address (see [`crate::login_limits`]): past a few wrong passwords an attempt
 /// waits, answered 429 with `Retry-After`.
 #[utoipa::path(
-    post, path = "/auth/jwt/login", tag = "auth", security(()),
+    post, path = "/auth/jwt/login", summary = "Log in: a JWT", tag = "auth", security(()),
     description = "Limited per account and per address: past a few wrong passwords an attempt waits (429 with `Retry-After`).",
     request_body(content = super::schemas::LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
@@ -127,7 +127,7 @@ pub async fn login(
 /// `POST /auth/cookie/login`, the same form and limits as [`login`]: 204 with the session in
 /// an `HttpOnly`, `SameSite=Strict` cookie, for the web app (scripts never see the token).
 #[utoipa::path(
-    post, path = "/auth/cookie/login", tag = "auth", security(()),
+    post, path = "/auth/cookie/login", summary = "Sign in to the web app: a session cookie", tag = "auth", security(()),
     description = "The web app's sign-in: the session in an `HttpOnly`, `SameSite=Strict` cookie.",
     request_body(content = super::schemas::LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
@@ -150,7 +150,7 @@ pub async fn cookie_login(
 
 /// `POST /auth/cookie/logout`: 204, and the session cookie removed.
 #[utoipa::path(
-    post, path = "/auth/cookie/logout", tag = "auth", security(()),
+    post, path = "/auth/cookie/logout", summary = "Sign out of the web app", tag = "auth", security(()),
     responses((status = 204, description = "Signed out: the cookie removed"))
 )]
 pub async fn cookie_logout() -> AppResult<Response> {
@@ -196,7 +196,7 @@ async fn authenticate(
 
 /// `GET /api/users/me`, and `GET /users/me` where the original's web UI asks.
 #[utoipa::path(
-    get, path = "/api/users/me", tag = "auth",
+    get, path = "/api/users/me", summary = "The caller", tag = "auth",
     responses((status = 200, description = "The caller", body = super::schemas::Me))
 )]
 pub async fn me(CurrentUser(user): CurrentUser) -> Json<Value> {

@@ -42,7 +42,7 @@ pub use connection::SUBPROTOCOL;
 /// Upgrades the request, choosing the subprotocol if the client offered it; a client that did
 /// not is told why before the close.
 #[utoipa::path(
-    get, path = "/ws/audio", tag = "devices",
+    get, path = "/ws/audio", summary = "Stream audio v2 from a device (WebSocket, protobuf)", tag = "devices",
     description = "The audio v2 WebSocket: protobuf media envelopes. Authenticated by the first message.",
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
