@@ -39,11 +39,12 @@ pub struct Conversation {
     pub segments: Vec<Value>,
     /// Markers (button presses, …), in order.
     pub markers: Vec<Value>,
-    /// The recorded audio, relative to the data directory or absolute. Never shown to
-    /// clients (a server path is none of theirs): they see `has_audio` and fetch the audio by
-    /// the conversation's id.
+    // The recorded audio, relative to the data directory or absolute. Never shown to clients
+    // (a server path is none of theirs): they see `has_audio` and fetch the audio by the
+    // conversation's id.
+    /// `has_audio`: whether its recording is kept (`GET /api/conversations/{id}/audio`).
     #[serde(rename = "has_audio", serialize_with = "crate::db::serialize_is_some")]
-    #[cfg_attr(feature = "openapi", schema(value_type = bool, description = "Whether its recording is kept (fetch it at `/api/conversations/{id}/audio`)."))]
+    #[cfg_attr(feature = "openapi", schema(value_type = bool))]
     pub audio_path: Option<String>,
     /// Whether the user starred it.
     pub starred: bool,

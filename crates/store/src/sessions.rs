@@ -19,9 +19,10 @@ pub struct Session {
     pub user_id: String,
     /// The device.
     pub client_id: String,
-    /// The session's recording; shown to clients only as `has_audio`.
+    // The session's recording, shown to clients only as `has_audio`.
+    /// `has_audio`: whether the session's recording is kept.
     #[serde(rename = "has_audio", serialize_with = "crate::db::serialize_is_some")]
-    #[cfg_attr(feature = "openapi", schema(value_type = bool, description = "Whether its recording is kept."))]
+    #[cfg_attr(feature = "openapi", schema(value_type = bool))]
     pub audio_path: Option<String>,
     /// When audio started (RFC 3339).
     pub started_at: String,
