@@ -402,6 +402,7 @@ impl Store {
                 .transpose()
         })
         .await
+        .inspect(|_| self.text_changed.notify_one())
     }
 
     /// Records why the conversation's transcription failed; `NotFound` if there is no such
@@ -471,6 +472,7 @@ impl Store {
             }
         })
         .await
+        .inspect(|_| self.text_changed.notify_one())
     }
 
     /// Stars the conversation or takes its star away, and enqueues the event `announce` makes

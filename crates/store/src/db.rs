@@ -67,6 +67,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0008_search_index",
         sql: include_str!("../migrations/0008_search_index.sql"),
     },
+    Migration {
+        name: "0009_vectors",
+        sql: include_str!("../migrations/0009_vectors.sql"),
+    },
 ];
 
 /// A failure inside a storage operation: SQLite's (which may be worth a retry) or ours.

@@ -40,6 +40,7 @@ mod store;
 mod testing;
 pub mod time;
 mod users;
+mod vectors;
 
 pub use api_keys::{ApiKey, KeyScope, NewApiKey};
 pub use conversations::{Conversation, ConversationQuery, NewConversation, Starred, Totals};
@@ -48,7 +49,8 @@ pub use error::StoreError;
 pub use events::{EventFilter, EventLogRow};
 pub use folder::{DATABASE_FILE, DataFolder};
 pub use memories::Memory;
-pub use search::{HitKind, MAX_QUERY_WORDS, SearchHit, SearchQuery};
+pub use search::{HitKind, MAX_QUERY_WORDS, MatchedBy, SearchHit, SearchQuery, Semantic};
 pub use sessions::Session;
 pub use store::{DEFAULT_EVENT_LOG_CAPACITY, Owner, Store, StoreOptions};
 pub use users::{Client, User};
+pub use vectors::{EmbeddingProgress, MAX_EMBEDDED_CHARS, TextToEmbed, normalized};

@@ -64,6 +64,7 @@ impl Store {
             insert(tx, &row)
         })
         .await?;
+        self.text_changed.notify_one();
         Ok(memory)
     }
 
@@ -95,6 +96,7 @@ impl Store {
                 delivery::enqueue(tx, &announce(&ids))
             })
             .await?;
+        self.text_changed.notify_one();
         Ok((memories, enqueued))
     }
 
@@ -234,6 +236,7 @@ impl Store {
                 .optional()?)
         })
         .await
+        .inspect(|_| self.text_changed.notify_one())
     }
 
     /// Forgets a memory; `false` if the owner may not see it.

@@ -13,7 +13,7 @@ use crate::{Owner, Store, StoreError};
 pub const MAX_QUERY_WORDS: usize = 32;
 
 /// What a hit is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HitKind {
@@ -39,10 +39,26 @@ pub struct SearchHit {
     pub offset_seconds: Option<f64>,
     /// Who said it, for a segment, when the transcript says.
     pub speaker: Option<String>,
-    /// BM25 relevance, higher is better (FTS5's rank, negated).
+    /// Higher is better: BM25 (FTS5's rank, negated) by words alone; with meaning, the
+    /// reciprocal-rank fusion of both rankings.
     pub score: f64,
     /// The text around the match, HTML-escaped, the matched words in `<mark>…</mark>`.
     pub snippet: String,
+    /// Whether its words, its meaning or both put it among the hits.
+    pub matched_by: MatchedBy,
+}
+
+/// What found a hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum MatchedBy {
+    /// The full-text index: it holds the query's words.
+    Words,
+    /// Its vector is among the nearest to the query's.
+    Meaning,
+    /// Both.
+    Both,
 }
 
 /// What to look for.
@@ -90,17 +106,106 @@ fn marked(raw: &str) -> String {
         .replace(CLOSE, "</mark>")
 }
 
+/// Reciprocal-rank fusion's constant: a hit ranked `r` in a list adds `1 / (K + r)`. 60 is
+/// the value of the method's paper; it keeps one list's top hit from drowning the other's.
+const RRF_K: f64 = 60.0;
+
+/// How many candidates each list gives the fusion, at least.
+const MIN_CANDIDATES: usize = 50;
+
+/// A query's vector, to rank by meaning beside the words.
+#[derive(Clone, Copy, Debug)]
+pub struct Semantic<'a> {
+    /// The embedding model that made `vector`; only its vectors are compared.
+    pub model: &'a str,
+    pub vector: &'a [f32],
+}
+
+/// Which item a candidate is: a memory's rowid or a segment's id.
+type Key = (HitKind, i64);
+
+fn speaker(value: Option<SqlValue>) -> Option<String> {
+    match value? {
+        SqlValue::Text(text) => Some(text),
+        SqlValue::Integer(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `text` HTML-escaped, cut to about 32 words around the first of `words` it holds (any
+/// case), those words in `<mark>`: the snippet of a hit found by meaning, which FTS5 did not
+/// cut.
+fn marked_words(text: &str, words: &[String]) -> String {
+    const AROUND: usize = 32;
+    let escape = |piece: &str| {
+        piece
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let pieces: Vec<&str> = text.split_inclusive(char::is_whitespace).collect();
+    let bare = |piece: &str| {
+        piece
+            .trim()
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+    };
+    let first = pieces
+        .iter()
+        .position(|piece| words.contains(&bare(piece)))
+        .unwrap_or(0);
+    let start = first.saturating_sub(AROUND / 4);
+    let end = (start + AROUND).min(pieces.len());
+    let mut snippet = String::new();
+    if start > 0 {
+        snippet.push('…');
+    }
+    for piece in &pieces[start..end] {
+        let word = bare(piece);
+        if !word.is_empty() && words.contains(&word) {
+            let at = piece.to_lowercase().find(&word).unwrap_or(0);
+            let (before, rest) = piece.split_at(at.min(piece.len()));
+            let (matched, after) = rest.split_at(word.len().min(rest.len()));
+            snippet.push_str(&escape(before));
+            snippet.push_str("<mark>");
+            snippet.push_str(&escape(matched));
+            snippet.push_str("</mark>");
+            snippet.push_str(&escape(after));
+        } else {
+            snippet.push_str(&escape(piece));
+        }
+    }
+    if end < pieces.len() {
+        snippet.push('…');
+    }
+    snippet
+}
+
 impl Store {
-    /// The best `limit` hits for `query` among what `owner` may see, best first.
+    /// The best `limit` hits for `query` among what `owner` may see, best first, by words
+    /// alone (BM25).
     pub async fn search(
         &self,
         owner: &Owner,
         query: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<SearchHit>, StoreError> {
-        let Some(expression) = match_expression(&query.text)? else {
-            return Ok(Vec::new());
-        };
+        self.hybrid_search(owner, query, None, limit).await
+    }
+
+    /// The best `limit` hits for `query`: with `semantic`, the reciprocal-rank fusion of the
+    /// words' ranking (BM25) and the meaning's (cosine similarity to the query's vector), each
+    /// hit saying which found it; without, the words' ranking alone. Time and kind filters
+    /// are hard in both.
+    pub async fn hybrid_search(
+        &self,
+        owner: &Owner,
+        query: &SearchQuery,
+        semantic: Option<Semantic<'_>>,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        let candidates = (limit * 2).max(MIN_CANDIDATES);
         let until = query.until.clone().map(|until| {
             if until.len() == 10 {
                 format!("{until}T~")
@@ -108,6 +213,86 @@ impl Store {
                 until
             }
         });
+        let by_words = self
+            .word_hits(owner, query, until.clone(), candidates)
+            .await?;
+        let Some(semantic) = semantic else {
+            let mut hits: Vec<SearchHit> = by_words.into_iter().map(|(_, hit)| hit).collect();
+            hits.truncate(limit);
+            return Ok(hits);
+        };
+        let near = self
+            .nearest(
+                owner,
+                semantic.model,
+                semantic.vector,
+                (query.since.clone(), until, query.kind),
+                candidates,
+            )
+            .await?;
+        let mut fused: Vec<(Key, f64)> = Vec::new();
+        let mut add = |key: Key, rank: usize| match fused.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, score)) => *score += 1.0 / (RRF_K + rank as f64),
+            None => fused.push((key, 1.0 / (RRF_K + rank as f64))),
+        };
+        for (rank, (key, _)) in by_words.iter().enumerate() {
+            add(*key, rank + 1);
+        }
+        for (rank, neighbour) in near.iter().enumerate() {
+            add((neighbour.kind, neighbour.rowid), rank + 1);
+        }
+        fused.sort_by(|a, b| b.1.total_cmp(&a.1));
+        fused.truncate(limit);
+        let near_keys: Vec<Key> = near.iter().map(|n| (n.kind, n.rowid)).collect();
+        let mut words_hits: std::collections::HashMap<Key, SearchHit> =
+            by_words.into_iter().collect();
+        let only_near: Vec<Key> = fused
+            .iter()
+            .map(|(key, _)| *key)
+            .filter(|key| !words_hits.contains_key(key))
+            .collect();
+        let words: Vec<String> = query
+            .text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let mut looked_up = self
+            .look_up(owner, semantic.model, only_near, words)
+            .await?;
+        let mut hits = Vec::new();
+        for (key, score) in fused {
+            let by_meaning = near_keys.contains(&key);
+            let hit = match words_hits.remove(&key) {
+                Some(mut hit) => {
+                    hit.matched_by = if by_meaning {
+                        MatchedBy::Both
+                    } else {
+                        MatchedBy::Words
+                    };
+                    Some(hit)
+                }
+                None => looked_up.remove(&key),
+            };
+            if let Some(mut hit) = hit {
+                hit.score = score;
+                hits.push(hit);
+            }
+        }
+        Ok(hits)
+    }
+
+    /// The words' candidates, best first (BM25), each with its key for the fusion.
+    async fn word_hits(
+        &self,
+        owner: &Owner,
+        query: &SearchQuery,
+        until: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(Key, SearchHit)>, StoreError> {
+        let Some(expression) = match_expression(&query.text)? else {
+            return Ok(Vec::new());
+        };
         let values: Vec<SqlValue> = vec![
             SqlValue::Text(expression),
             owner
@@ -123,30 +308,34 @@ impl Store {
             if kind != Some(HitKind::Conversation) {
                 let mut statement = connection.prepare_cached(
                     "SELECT m.memory_id, m.conversation_id, m.created_at, -bm25(memory_index), \
-                     snippet(memory_index, 0, char(2), char(3), '…', 16) \
+                     snippet(memory_index, 0, char(2), char(3), '…', 16), m.rowid \
                      FROM memory_index JOIN memories AS m ON m.rowid = memory_index.rowid \
                      WHERE memory_index MATCH ?1 AND (?2 IS NULL OR m.user_id = ?2) \
                      AND (?3 IS NULL OR m.created_at >= ?3) AND (?4 IS NULL OR m.created_at <= ?4) \
                      ORDER BY bm25(memory_index) LIMIT ?5",
                 )?;
                 let rows = statement.query_map(params_from_iter(&values), |row| {
-                    Ok(SearchHit {
-                        kind: HitKind::Memory,
-                        id: row.get(0)?,
-                        conversation_id: row.get(1)?,
-                        time: row.get(2)?,
-                        offset_seconds: None,
-                        speaker: None,
-                        score: row.get(3)?,
-                        snippet: marked(&row.get::<_, String>(4)?),
-                    })
+                    Ok((
+                        (HitKind::Memory, row.get(5)?),
+                        SearchHit {
+                            kind: HitKind::Memory,
+                            id: row.get(0)?,
+                            conversation_id: row.get(1)?,
+                            time: row.get(2)?,
+                            offset_seconds: None,
+                            speaker: None,
+                            score: row.get(3)?,
+                            snippet: marked(&row.get::<_, String>(4)?),
+                            matched_by: MatchedBy::Words,
+                        },
+                    ))
                 })?;
                 hits.extend(rows.collect::<Result<Vec<_>, _>>()?);
             }
             if kind != Some(HitKind::Memory) {
                 let mut statement = connection.prepare_cached(
                     "SELECT s.conversation_id, s.started_at, s.offset_seconds, s.speaker, \
-                     -bm25(segment_index), snippet(segment_index, 0, char(2), char(3), '…', 16) \
+                     -bm25(segment_index), snippet(segment_index, 0, char(2), char(3), '…', 16), s.id \
                      FROM segment_index JOIN transcript_segments AS s ON s.id = segment_index.rowid \
                      WHERE segment_index MATCH ?1 AND (?2 IS NULL OR s.user_id = ?2) \
                      AND (?3 IS NULL OR s.started_at >= ?3) AND (?4 IS NULL OR s.started_at <= ?4) \
@@ -154,28 +343,98 @@ impl Store {
                 )?;
                 let rows = statement.query_map(params_from_iter(&values), |row| {
                     let conversation: String = row.get(0)?;
-                    Ok(SearchHit {
-                        kind: HitKind::Conversation,
-                        id: conversation.clone(),
-                        conversation_id: Some(conversation),
-                        time: row.get(1)?,
-                        offset_seconds: row.get(2).ok(),
-                        speaker: row
-                            .get::<_, Option<rusqlite::types::Value>>(3)?
-                            .and_then(|speaker| match speaker {
-                                SqlValue::Text(text) => Some(text),
-                                SqlValue::Integer(n) => Some(n.to_string()),
-                                _ => None,
-                            }),
-                        score: row.get(4)?,
-                        snippet: marked(&row.get::<_, String>(5)?),
-                    })
+                    Ok((
+                        (HitKind::Conversation, row.get(6)?),
+                        SearchHit {
+                            kind: HitKind::Conversation,
+                            id: conversation.clone(),
+                            conversation_id: Some(conversation),
+                            time: row.get(1)?,
+                            offset_seconds: row.get(2).ok(),
+                            speaker: speaker(row.get(3)?),
+                            score: row.get(4)?,
+                            snippet: marked(&row.get::<_, String>(5)?),
+                            matched_by: MatchedBy::Words,
+                        },
+                    ))
                 })?;
                 hits.extend(rows.collect::<Result<Vec<_>, _>>()?);
             }
-            hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-            hits.truncate(limit);
+            hits.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
             Ok(hits)
+        })
+        .await
+    }
+
+    /// The hits for candidates found by meaning alone, as they are now: one deleted, edited
+    /// (its vector gone) or not `owner`'s is left out.
+    async fn look_up(
+        &self,
+        owner: &Owner,
+        model: &str,
+        keys: Vec<Key>,
+        words: Vec<String>,
+    ) -> Result<std::collections::HashMap<Key, SearchHit>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        let model = model.to_owned();
+        let user = owner.user_id().map(str::to_owned);
+        self.read(move |connection| {
+            let mut found = std::collections::HashMap::new();
+            for key in &keys {
+                let hit = match key.0 {
+                    HitKind::Memory => connection
+                        .prepare_cached(
+                            "SELECT m.memory_id, m.conversation_id, m.created_at, m.content \
+                             FROM memories AS m JOIN memory_vectors AS v \
+                             ON v.memory_rowid = m.rowid AND v.model = ?2 \
+                             WHERE m.rowid = ?1 AND (?3 IS NULL OR m.user_id = ?3)",
+                        )?
+                        .query_row(rusqlite::params![key.1, model, user], |row| {
+                            Ok(SearchHit {
+                                kind: HitKind::Memory,
+                                id: row.get(0)?,
+                                conversation_id: row.get(1)?,
+                                time: row.get(2)?,
+                                offset_seconds: None,
+                                speaker: None,
+                                score: 0.0,
+                                snippet: marked_words(&row.get::<_, String>(3)?, &words),
+                                matched_by: MatchedBy::Meaning,
+                            })
+                        }),
+                    HitKind::Conversation => connection
+                        .prepare_cached(
+                            "SELECT s.conversation_id, s.started_at, s.offset_seconds, s.speaker, s.text \
+                             FROM transcript_segments AS s JOIN segment_vectors AS v \
+                             ON v.segment_id = s.id AND v.model = ?2 \
+                             WHERE s.id = ?1 AND (?3 IS NULL OR s.user_id = ?3)",
+                        )?
+                        .query_row(rusqlite::params![key.1, model, user], |row| {
+                            let conversation: String = row.get(0)?;
+                            Ok(SearchHit {
+                                kind: HitKind::Conversation,
+                                id: conversation.clone(),
+                                conversation_id: Some(conversation),
+                                time: row.get(1)?,
+                                offset_seconds: row.get(2).ok(),
+                                speaker: speaker(row.get(3)?),
+                                score: 0.0,
+                                snippet: marked_words(&row.get::<_, String>(4)?, &words),
+                                matched_by: MatchedBy::Meaning,
+                            })
+                        }),
+                };
+                match hit {
+                    Ok(hit) => {
+                        found.insert(*key, hit);
+                    }
+                    Err(rusqlite::Error::QueryReturnedNoRows) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            Ok(found)
         })
         .await
     }
@@ -341,5 +600,176 @@ mod tests {
             store.search(&owner, &query(&long), 10).await,
             Err(StoreError::Invalid(_))
         ));
+    }
+
+    /// A toy embedding: which of four topics the words are about.
+    fn topics(text: &str) -> Vec<f32> {
+        let text = text.to_lowercase();
+        let about = |words: &[&str]| words.iter().filter(|w| text.contains(*w)).count() as f32;
+        vec![
+            about(&["groceries", "milk", "bread", "shopping"]),
+            about(&["dentist", "doctor", "teeth"]),
+            about(&["meeting", "deadline", "report"]),
+            0.1,
+        ]
+    }
+
+    async fn embed_everything(store: &Store) {
+        let pending = store.texts_to_embed("toy", 100).await.unwrap();
+        let vectors = pending
+            .iter()
+            .map(|t| (t.kind, t.rowid, topics(&t.text)))
+            .collect();
+        store.save_embeddings("toy", vectors).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn meaning_finds_what_shares_no_word_and_fusion_ranks_both_lists() {
+        let (_dir, store, ana, bob) = store_with_two_users().await;
+        let owner = Owner::User(ana.id.clone());
+        let milk = store
+            .add_memory(&ana.id, None, "Buy oat milk and bread")
+            .await
+            .unwrap();
+        store
+            .add_memory(&ana.id, None, "The report deadline is Friday")
+            .await
+            .unwrap();
+        store
+            .add_memory(&bob.id, None, "Bob buys milk for the groceries")
+            .await
+            .unwrap();
+        let talk = conversation(
+            &store,
+            &ana.id,
+            &[("we talked about groceries and the doctor", 2.0)],
+        )
+        .await;
+        // A live conversation's segments wait for its end.
+        assert!(
+            store
+                .texts_to_embed("toy", 100)
+                .await
+                .unwrap()
+                .iter()
+                .all(|t| t.kind == HitKind::Memory)
+        );
+        store
+            .complete_conversation(&talk, chronicle_plugin_api::EndReason::UserStopped, None)
+            .await
+            .unwrap();
+        embed_everything(&store).await;
+        assert_eq!(
+            store.embedding_progress("toy").await.unwrap(),
+            crate::EmbeddingProgress {
+                embedded: 4,
+                pending: 0
+            }
+        );
+        // Another model has embedded nothing.
+        assert_eq!(store.embedding_progress("other").await.unwrap().embedded, 0);
+
+        let vector = topics("groceries");
+        let semantic = Some(Semantic {
+            model: "toy",
+            vector: &vector,
+        });
+        let hits = store
+            .hybrid_search(&owner, &query("groceries"), semantic, 10)
+            .await
+            .unwrap();
+        // The segment says "groceries" and is about it: found both ways, first. The memory
+        // shares no word with the query and is found by meaning alone; Bob's is not Ana's.
+        assert_eq!(hits[0].kind, HitKind::Conversation, "{hits:?}");
+        assert_eq!(hits[0].matched_by, MatchedBy::Both);
+        assert!(
+            hits[0].snippet.contains("<mark>groceries</mark>"),
+            "{}",
+            hits[0].snippet
+        );
+        let found = hits
+            .iter()
+            .find(|h| h.id == milk.memory_id)
+            .expect("the milk memory");
+        assert_eq!(found.matched_by, MatchedBy::Meaning);
+        assert_eq!(found.snippet, "Buy oat milk and bread");
+        assert!(hits.iter().all(|h| !h.snippet.contains("Bob")));
+        assert!(hits[0].score > found.score);
+        // Words alone do not find the memory.
+        let words = store.search(&owner, &query("groceries"), 10).await.unwrap();
+        assert!(words.iter().all(|h| h.id != milk.memory_id));
+
+        // An edit drops the old vector at once; embedding again finds the new meaning.
+        store
+            .update_memory(&owner, &milk.memory_id, "Call the dentist about my teeth")
+            .await
+            .unwrap();
+        let hits = store
+            .hybrid_search(&owner, &query("groceries"), semantic, 10)
+            .await
+            .unwrap();
+        assert!(hits.iter().all(|h| h.id != milk.memory_id), "{hits:?}");
+        embed_everything(&store).await;
+        let teeth = topics("dentist");
+        let hits = store
+            .hybrid_search(
+                &owner,
+                &query("orthodontics"),
+                Some(Semantic {
+                    model: "toy",
+                    vector: &teeth,
+                }),
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits[0].id, milk.memory_id, "{hits:?}");
+        assert_eq!(hits[0].matched_by, MatchedBy::Meaning);
+
+        // Time and kind filters are hard for meaning too.
+        let future = SearchQuery {
+            since: Some("2999-01-01".into()),
+            ..query("groceries")
+        };
+        assert!(
+            store
+                .hybrid_search(&owner, &future, semantic, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let segments = SearchQuery {
+            kind: Some(HitKind::Conversation),
+            ..query("groceries")
+        };
+        let hits = store
+            .hybrid_search(&owner, &segments, semantic, 10)
+            .await
+            .unwrap();
+        assert!(hits.iter().all(|h| h.kind == HitKind::Conversation) && !hits.is_empty());
+
+        // A deleted conversation's segments go with it.
+        assert!(store.delete_conversation(&owner, &talk).await.unwrap());
+        let hits = store
+            .hybrid_search(&owner, &segments, semantic, 10)
+            .await
+            .unwrap();
+        assert!(hits.is_empty(), "{hits:?}");
+    }
+
+    #[test]
+    fn a_snippet_found_by_meaning_is_escaped_cut_and_marks_the_query_words() {
+        let words = vec!["milk".to_owned()];
+        assert_eq!(
+            marked_words("<b> Milk, please", &words),
+            "&lt;b&gt; <mark>Milk</mark>, please"
+        );
+        let long = format!("{}milk {}", "a ".repeat(40), "b ".repeat(40));
+        let snippet = marked_words(&long, &words);
+        assert!(
+            snippet.starts_with('…') && snippet.ends_with('…'),
+            "{snippet}"
+        );
+        assert!(snippet.contains("<mark>milk</mark>"));
     }
 }

@@ -58,6 +58,10 @@ pub struct Store {
     options: Arc<StoreOptions>,
     /// The delivery queue's step writer, started on first use (see `delivery.rs`).
     pub(crate) steps: Arc<std::sync::OnceLock<StepSender>>,
+    /// The embedding model's vectors in memory, loaded by the first search by meaning.
+    pub(crate) vectors: crate::vectors::SharedIndex,
+    /// Woken when a memory or a transcript is written: there may be text to embed.
+    pub(crate) text_changed: Arc<tokio::sync::Notify>,
 }
 
 impl fmt::Debug for Store {
@@ -105,7 +109,15 @@ impl Store {
             folder,
             options: Arc::new(options),
             steps: Arc::default(),
+            vectors: Arc::default(),
+            text_changed: Arc::default(),
         })
+    }
+
+    /// Resolves once a memory or transcript is written after the call (or was written since
+    /// the last wait ended): the background embedder's cue.
+    pub async fn text_changed(&self) {
+        self.text_changed.notified().await;
     }
 
     /// The data folder the store is in, and where everything else in it lives.

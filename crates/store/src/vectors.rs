@@ -1,0 +1,524 @@
+//! Sentence embeddings of memories and transcript segments (`migrations/0009_vectors.sql`),
+//! and the nearest of them to a query's.
+//!
+//! The database holds each vector as little-endian `f32`s, one per item and model; the
+//! triggers drop a vector with its text, so an edited memory or a rewritten transcript waits
+//! for the background embedder (in the pipeline) to embed it again, and a text embedded by
+//! another model counts as not embedded. Searching reads none of that: the vectors of the
+//! model in use are loaded once into memory as 8-bit codes (a quarter of the size; ranking
+//! barely moves, and ranks are all the fusion uses) and scanned there. Entries are added as
+//! vectors are saved; entries of deleted or edited texts stay until the next load, and every
+//! candidate is looked up in the database before it becomes a hit, so a stale one is never
+//! shown.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::db::DbError;
+use crate::search::HitKind;
+use crate::{Owner, Store, StoreError};
+
+/// Texts longer than this are cut before embedding: embedding models read a few hundred
+/// tokens at most.
+pub const MAX_EMBEDDED_CHARS: usize = 2_000;
+
+/// A memory or segment whose vector for the model is missing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextToEmbed {
+    pub kind: HitKind,
+    /// The memory's rowid or the segment's id.
+    pub rowid: i64,
+    pub text: String,
+}
+
+/// How far embedding has come for a model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EmbeddingProgress {
+    pub embedded: u64,
+    pub pending: u64,
+}
+
+/// One item near the query: which, and its cosine similarity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Neighbour {
+    pub kind: HitKind,
+    pub rowid: i64,
+    pub similarity: f32,
+}
+
+/// Where an item's code is, and what the filters need.
+struct Entry {
+    kind: HitKind,
+    rowid: i64,
+    user: u32,
+    /// RFC 3339, compared as text like the full-text search's filters.
+    time: Box<str>,
+}
+
+/// The vectors of one model, in memory.
+pub(crate) struct VectorIndex {
+    model: String,
+    dims: usize,
+    entries: Vec<Entry>,
+    /// `dims` codes per entry, in entry order.
+    codes: Vec<i8>,
+    slots: HashMap<(HitKind, i64), usize>,
+    users: HashMap<String, u32>,
+}
+
+/// The store's shared slot for the loaded index.
+pub(crate) type SharedIndex = Arc<RwLock<Option<VectorIndex>>>;
+
+/// A unit vector as 8-bit codes: each component times 127, rounded.
+fn quantize(vector: &[f32]) -> Vec<i8> {
+    vector
+        .iter()
+        .map(|x| (x * 127.0).round().clamp(-127.0, 127.0) as i8)
+        .collect()
+}
+
+/// `vector` scaled to unit length; none for a zero or non-finite vector.
+pub fn normalized(vector: &[f32]) -> Option<Vec<f32>> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    (norm.is_finite() && norm > 0.0).then(|| vector.iter().map(|x| x / norm).collect())
+}
+
+fn to_blob(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn from_blob(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn dot(a: &[i8], b: &[i8]) -> i32 {
+    // Chunks of 16 with an i32 accumulator each: the compiler vectorizes this loop.
+    let mut sums = [0i32; 16];
+    let mut a_chunks = a.chunks_exact(16);
+    let mut b_chunks = b.chunks_exact(16);
+    for (x, y) in (&mut a_chunks).zip(&mut b_chunks) {
+        for i in 0..16 {
+            sums[i] += i32::from(x[i]) * i32::from(y[i]);
+        }
+    }
+    let tail: i32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| i32::from(*x) * i32::from(*y))
+        .sum();
+    sums.iter().sum::<i32>() + tail
+}
+
+impl VectorIndex {
+    fn new(model: &str, dims: usize) -> Self {
+        Self {
+            model: model.to_owned(),
+            dims,
+            entries: Vec::new(),
+            codes: Vec::new(),
+            slots: HashMap::new(),
+            users: HashMap::new(),
+        }
+    }
+
+    fn user(&mut self, user_id: &str) -> u32 {
+        let next = self.users.len() as u32;
+        *self.users.entry(user_id.to_owned()).or_insert(next)
+    }
+
+    /// Adds or replaces an item's code; a vector of another length is left out.
+    fn put(&mut self, kind: HitKind, rowid: i64, user_id: &str, time: &str, vector: &[f32]) {
+        if vector.len() != self.dims {
+            return;
+        }
+        let codes = quantize(vector);
+        let user = self.user(user_id);
+        match self.slots.get(&(kind, rowid)) {
+            Some(&slot) => {
+                self.codes[slot * self.dims..(slot + 1) * self.dims].copy_from_slice(&codes);
+                self.entries[slot].user = user;
+                self.entries[slot].time = time.into();
+            }
+            None => {
+                self.slots.insert((kind, rowid), self.entries.len());
+                self.entries.push(Entry {
+                    kind,
+                    rowid,
+                    user,
+                    time: time.into(),
+                });
+                self.codes.extend_from_slice(&codes);
+            }
+        }
+    }
+
+    /// The `limit` items nearest `query` among those the filters let through, nearest first.
+    fn nearest(
+        &self,
+        query: &[f32],
+        user: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+        kind: Option<HitKind>,
+        limit: usize,
+    ) -> Vec<Neighbour> {
+        if query.len() != self.dims || limit == 0 {
+            return Vec::new();
+        }
+        let user = match user {
+            Some(user) => match self.users.get(user) {
+                Some(&user) => Some(user),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let query = quantize(query);
+        // A bounded min-heap of (score, entry): the worst of the best is dropped first.
+        let mut best: std::collections::BinaryHeap<std::cmp::Reverse<(i32, usize)>> =
+            std::collections::BinaryHeap::with_capacity(limit + 1);
+        for (slot, entry) in self.entries.iter().enumerate() {
+            if user.is_some_and(|user| entry.user != user)
+                || kind.is_some_and(|kind| entry.kind != kind)
+                || since.is_some_and(|since| &*entry.time < since)
+                || until.is_some_and(|until| &*entry.time > until)
+            {
+                continue;
+            }
+            let score = dot(
+                &query,
+                &self.codes[slot * self.dims..(slot + 1) * self.dims],
+            );
+            if best.len() < limit {
+                best.push(std::cmp::Reverse((score, slot)));
+            } else if best.peek().is_some_and(|worst| score > worst.0.0) {
+                best.pop();
+                best.push(std::cmp::Reverse((score, slot)));
+            }
+        }
+        let mut found: Vec<(i32, usize)> = best.into_iter().map(|r| r.0).collect();
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        found
+            .into_iter()
+            .map(|(score, slot)| Neighbour {
+                kind: self.entries[slot].kind,
+                rowid: self.entries[slot].rowid,
+                similarity: score as f32 / (127.0 * 127.0),
+            })
+            .collect()
+    }
+}
+
+fn kind_of(table: &str) -> HitKind {
+    if table == "memory" {
+        HitKind::Memory
+    } else {
+        HitKind::Conversation
+    }
+}
+
+/// Every stored vector of `model`, with its item's owner and time, into an index.
+fn load(connection: &rusqlite::Connection, model: &str) -> Result<Option<VectorIndex>, DbError> {
+    let mut statement = connection.prepare(
+        "SELECT 'memory', v.memory_rowid, m.user_id, m.created_at, v.vector \
+         FROM memory_vectors AS v JOIN memories AS m ON m.rowid = v.memory_rowid WHERE v.model = ?1 \
+         UNION ALL \
+         SELECT 'segment', v.segment_id, s.user_id, s.started_at, v.vector \
+         FROM segment_vectors AS v JOIN transcript_segments AS s ON s.id = v.segment_id \
+         WHERE v.model = ?1",
+    )?;
+    let mut rows = statement.query(params![model])?;
+    let mut index: Option<VectorIndex> = None;
+    while let Some(row) = rows.next()? {
+        let table: String = row.get(0)?;
+        let rowid: i64 = row.get(1)?;
+        let user: String = row.get(2)?;
+        let time: String = row.get(3)?;
+        let blob: Vec<u8> = row.get(4)?;
+        let vector = from_blob(&blob);
+        let index = index.get_or_insert_with(|| VectorIndex::new(model, vector.len()));
+        index.put(kind_of(&table), rowid, &user, &time, &vector);
+    }
+    Ok(index)
+}
+
+impl Store {
+    /// Up to `limit` memories and segments with no vector of `model` yet, memories first.
+    pub async fn texts_to_embed(
+        &self,
+        model: &str,
+        limit: usize,
+    ) -> Result<Vec<TextToEmbed>, StoreError> {
+        let model = model.to_owned();
+        let limit = crate::db::sql_count(limit);
+        self.read(move |connection| {
+            let mut texts = Vec::new();
+            let mut memories = connection.prepare_cached(
+                "SELECT m.rowid, m.content FROM memories AS m \
+                 LEFT JOIN memory_vectors AS v ON v.memory_rowid = m.rowid AND v.model = ?1 \
+                 WHERE v.memory_rowid IS NULL LIMIT ?2",
+            )?;
+            for row in memories.query_map(params![model, limit], |row| {
+                Ok(TextToEmbed {
+                    kind: HitKind::Memory,
+                    rowid: row.get(0)?,
+                    text: row.get(1)?,
+                })
+            })? {
+                texts.push(row?);
+            }
+            let left = limit - texts.len() as i64;
+            if left > 0 {
+                let mut segments = connection.prepare_cached(
+                    // Only a finished conversation's: a live one's segments are rewritten
+                    // with each new one, and would be embedded again each time.
+                    "SELECT s.id, s.text FROM transcript_segments AS s \
+                     JOIN conversations AS c ON c.conversation_id = s.conversation_id \
+                     AND c.completed_at IS NOT NULL \
+                     LEFT JOIN segment_vectors AS v ON v.segment_id = s.id AND v.model = ?1 \
+                     WHERE v.segment_id IS NULL LIMIT ?2",
+                )?;
+                for row in segments.query_map(params![model, left], |row| {
+                    Ok(TextToEmbed {
+                        kind: HitKind::Conversation,
+                        rowid: row.get(0)?,
+                        text: row.get(1)?,
+                    })
+                })? {
+                    texts.push(row?);
+                }
+            }
+            for text in &mut texts {
+                if let Some((cut, _)) = text.text.char_indices().nth(MAX_EMBEDDED_CHARS) {
+                    text.text.truncate(cut);
+                }
+            }
+            Ok(texts)
+        })
+        .await
+    }
+
+    /// How many memories and segments have a vector of `model`, and how many wait for one.
+    pub async fn embedding_progress(&self, model: &str) -> Result<EmbeddingProgress, StoreError> {
+        let model = model.to_owned();
+        self.read(move |connection| {
+            let embedded: i64 = connection.query_row(
+                "SELECT (SELECT count(*) FROM memory_vectors WHERE model = ?1) \
+                 + (SELECT count(*) FROM segment_vectors WHERE model = ?1)",
+                params![model],
+                |row| row.get(0),
+            )?;
+            let total: i64 = connection.query_row(
+                "SELECT (SELECT count(*) FROM memories) + (SELECT count(*) FROM transcript_segments AS s \
+                 JOIN conversations AS c ON c.conversation_id = s.conversation_id \
+                 AND c.completed_at IS NOT NULL)",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(EmbeddingProgress {
+                embedded: embedded as u64,
+                pending: (total - embedded).max(0) as u64,
+            })
+        })
+        .await
+    }
+
+    /// Stores `vectors` (made by `model`, each scaled to unit length here) for their items,
+    /// replacing another model's; an item deleted meanwhile is skipped. The loaded index, if
+    /// it is this model's, takes them at once.
+    pub async fn save_embeddings(
+        &self,
+        model: &str,
+        vectors: Vec<(HitKind, i64, Vec<f32>)>,
+    ) -> Result<usize, StoreError> {
+        let model = model.to_owned();
+        let index = Arc::clone(&self.vectors);
+        self.write(move |transaction| {
+            let mut saved = Vec::new();
+            for (kind, rowid, vector) in &vectors {
+                let Some(vector) = normalized(vector) else {
+                    continue;
+                };
+                let (owner, insert) = match kind {
+                    HitKind::Memory => (
+                        "SELECT user_id, created_at FROM memories WHERE rowid = ?1",
+                        "INSERT OR REPLACE INTO memory_vectors (memory_rowid, model, vector) VALUES (?1, ?2, ?3)",
+                    ),
+                    HitKind::Conversation => (
+                        "SELECT user_id, started_at FROM transcript_segments WHERE id = ?1",
+                        "INSERT OR REPLACE INTO segment_vectors (segment_id, model, vector) VALUES (?1, ?2, ?3)",
+                    ),
+                };
+                let found: Option<(String, String)> = transaction
+                    .prepare_cached(owner)?
+                    .query_row(params![rowid], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
+                let Some((user, time)) = found else {
+                    continue;
+                };
+                transaction
+                    .prepare_cached(insert)?
+                    .execute(params![rowid, model, to_blob(&vector)])?;
+                saved.push((*kind, *rowid, user, time, vector));
+            }
+            if let Ok(mut slot) = index.write()
+                && let Some(index) = slot.as_mut().filter(|index| index.model == model)
+            {
+                for (kind, rowid, user, time, vector) in &saved {
+                    index.put(*kind, *rowid, user, time, vector);
+                }
+            }
+            Ok(saved.len())
+        })
+        .await
+    }
+
+    /// The `limit` memories and segments nearest `query` (a vector of `model`) among what
+    /// `owner` may see within the time filters, nearest first. Loads the model's vectors into
+    /// memory on first use. Candidates only: the caller looks each up.
+    pub(crate) async fn nearest(
+        &self,
+        owner: &Owner,
+        model: &str,
+        query: &[f32],
+        filters: (Option<String>, Option<String>, Option<HitKind>),
+        limit: usize,
+    ) -> Result<Vec<Neighbour>, StoreError> {
+        let loaded = self
+            .vectors
+            .read()
+            .map(|slot| slot.as_ref().is_some_and(|index| index.model == model))
+            .unwrap_or(false);
+        if !loaded {
+            let name = model.to_owned();
+            let fresh = self.read(move |connection| load(connection, &name)).await?;
+            if let Ok(mut slot) = self.vectors.write() {
+                *slot = Some(fresh.unwrap_or_else(|| VectorIndex::new(model, 0)));
+            }
+        }
+        let Some(query) = normalized(query) else {
+            return Ok(Vec::new());
+        };
+        let index = Arc::clone(&self.vectors);
+        let user = owner.user_id().map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            let slot = index
+                .read()
+                .map_err(|_| StoreError::Database("the vector index was poisoned".into()))?;
+            let Some(index) = slot.as_ref() else {
+                return Ok(Vec::new());
+            };
+            // An index of no vectors takes the first one's length.
+            if index.dims == 0 {
+                return Ok(Vec::new());
+            }
+            let (since, until, kind) = filters;
+            Ok(index.nearest(
+                &query,
+                user.as_deref(),
+                since.as_deref(),
+                until.as_deref(),
+                kind,
+                limit,
+            ))
+        })
+        .await
+        .map_err(|error| StoreError::Database(format!("the vector search failed: {error}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_codes_come_first_within_the_filters() {
+        let mut index = VectorIndex::new("m", 3);
+        let unit = |v: [f32; 3]| normalized(&v).unwrap();
+        index.put(
+            HitKind::Memory,
+            1,
+            "ana",
+            "2026-01-01T00:00:00Z",
+            &unit([1.0, 0.0, 0.0]),
+        );
+        index.put(
+            HitKind::Memory,
+            2,
+            "ana",
+            "2026-02-01T00:00:00Z",
+            &unit([0.7, 0.7, 0.0]),
+        );
+        index.put(
+            HitKind::Conversation,
+            3,
+            "ana",
+            "2026-03-01T00:00:00Z",
+            &unit([0.0, 1.0, 0.0]),
+        );
+        index.put(
+            HitKind::Memory,
+            4,
+            "bob",
+            "2026-01-01T00:00:00Z",
+            &unit([1.0, 0.0, 0.0]),
+        );
+        let ids = |found: Vec<Neighbour>| found.iter().map(|n| n.rowid).collect::<Vec<_>>();
+        let query = unit([1.0, 0.1, 0.0]);
+        assert_eq!(
+            ids(index.nearest(&query, Some("ana"), None, None, None, 10)),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            ids(index.nearest(&query, None, None, None, None, 2)),
+            [1, 4]
+        );
+        assert_eq!(
+            ids(index.nearest(&query, Some("ana"), Some("2026-01-15"), None, None, 10)),
+            [2, 3]
+        );
+        assert_eq!(
+            ids(index.nearest(
+                &query,
+                Some("ana"),
+                None,
+                None,
+                Some(HitKind::Conversation),
+                10
+            )),
+            [3]
+        );
+        assert!(
+            index
+                .nearest(&query, Some("eve"), None, None, None, 10)
+                .is_empty()
+        );
+        // A vector put again replaces the old one.
+        index.put(
+            HitKind::Memory,
+            1,
+            "ana",
+            "2026-01-01T00:00:00Z",
+            &unit([0.0, 0.0, 1.0]),
+        );
+        assert_eq!(
+            ids(index.nearest(&query, Some("ana"), None, None, None, 1)),
+            [2]
+        );
+        let similarity = index.nearest(&query, Some("ana"), None, None, None, 1)[0].similarity;
+        assert!((similarity - 0.77).abs() < 0.02, "{similarity}");
+    }
+
+    #[test]
+    fn a_vector_survives_its_blob_and_zero_vectors_have_no_direction() {
+        let vector = vec![0.25, -1.5, 3.0e-7];
+        assert_eq!(from_blob(&to_blob(&vector)), vector);
+        assert_eq!(normalized(&[0.0, 0.0]), None);
+        assert_eq!(normalized(&[f32::NAN, 1.0]), None);
+        assert_eq!(normalized(&[3.0, 4.0]), Some(vec![0.6, 0.8]));
+    }
+}
