@@ -61,6 +61,21 @@ pub enum Command {
     /// Inspect the durable delivery queue and replay dead letters.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
+    /// Memories and their search index.
+    #[command(subcommand)]
+    Memories(MemoriesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoriesCommand {
+    /// Embed every memory and finished conversation's segments that has no vector of the
+    /// configured embeddings model (all of them after a model change), with a progress bar.
+    /// The server does the same in the background; this is for a backfill now.
+    Reindex {
+        /// Folder with the database.
+        #[arg(long, env = "DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ mod args;
 mod deliveries;
 mod exit;
 mod keys;
+mod memories;
 mod offline;
 mod plugin;
 mod process;
@@ -78,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Process(args) => process::run(&cli.paths, args).await,
         Command::Replay(args) => replay::run(&cli.paths, args).await,
         Command::Deliveries(command) => deliveries::run(&cli.paths, command).await,
+        Command::Memories(command) => memories::run(&cli.paths, command).await,
     }
 }
 

@@ -14,6 +14,13 @@
 //! | `llm.api_key` | `LLM_API_KEY`, `OPENAI_API_KEY` | none |
 //! | `llm.model` | `LLM_MODEL`, `OPENAI_MODEL` | `gpt-4o-mini` for OpenAI itself |
 //! | `llm.timeout_seconds` | `LLM_TIMEOUT_SECONDS` | 60 |
+//! | `embeddings.base_url` | `EMBEDDINGS_BASE_URL` | `https://api.openai.com/v1` when only a key is set |
+//! | `embeddings.api_key` | `EMBEDDINGS_API_KEY` (else `OPENAI_API_KEY` for OpenAI itself) | none |
+//! | `embeddings.model` | `EMBEDDINGS_MODEL` | `text-embedding-3-small` for OpenAI itself |
+//! | `embeddings.dimensions` | `EMBEDDINGS_DIMENSIONS` | the model's own |
+//! | `embeddings.timeout_seconds` | `EMBEDDINGS_TIMEOUT_SECONDS` | 30 |
+//! | `embeddings.batch_size` | `EMBEDDINGS_BATCH_SIZE` | 64 |
+//! | `embeddings.min_similarity` | `EMBEDDINGS_MIN_SIMILARITY` | 0.25 (cosine; below it, not found by meaning) |
 //! | `conversations.inactivity_timeout_seconds` | `SPEECH_INACTIVITY_THRESHOLD_SECONDS` | 60 |
 //! | `conversations.max_duration_seconds` | `MAX_CONVERSATION_SECONDS` | 10740 |
 //! | `conversations.wake_words` | `WAKE_WORDS` (comma-separated) | none: no `wake_word.detected` |
@@ -23,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chronicle_store::Store;
 use serde::Deserialize;
 
 use crate::llm::ChatModel;
@@ -68,7 +76,23 @@ const MAX_RETRIES: u32 = 10;
 pub struct PipelineConfig {
     pub transcription: Option<TranscriptionConfig>,
     pub llm: Option<LlmConfig>,
+    pub embeddings: Option<EmbeddingsConfig>,
     pub conversations: ConversationSettings,
+}
+
+/// An embeddings server (OpenAI's `POST /embeddings`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmbeddingsConfig {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub model: String,
+    /// Sent as `dimensions` and checked in every answer, when set.
+    pub dimensions: Option<usize>,
+    pub timeout: Duration,
+    /// Texts per request.
+    pub batch_size: usize,
+    /// The least cosine similarity at which a text is found by meaning.
+    pub min_similarity: f32,
 }
 
 /// A transcription provider and its settings.
@@ -108,6 +132,8 @@ struct File {
     #[serde(default)]
     llm: FileLlm,
     #[serde(default)]
+    embeddings: FileEmbeddings,
+    #[serde(default)]
     conversations: FileConversations,
     #[serde(default)]
     memory: FileMemory,
@@ -133,6 +159,23 @@ struct FileLlm {
     model: Option<String>,
     timeout_seconds: Option<f64>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEmbeddings {
+    base_url: Option<String>,
+    api_key: Option<String>,
+    model: Option<String>,
+    dimensions: Option<usize>,
+    timeout_seconds: Option<f64>,
+    batch_size: Option<usize>,
+    min_similarity: Option<f32>,
+}
+
+/// The most texts one embeddings request carries (OpenAI takes 2048).
+const MAX_BATCH: usize = 2048;
+/// The longest vector taken (OpenAI's largest model has 3072).
+pub const MAX_DIMENSIONS: usize = 8192;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -336,6 +379,85 @@ impl PipelineConfig {
             }
         };
 
+        let e = file.embeddings;
+        let base_url = var(&["EMBEDDINGS_BASE_URL"]).or(e.base_url);
+        let model = var(&["EMBEDDINGS_MODEL"]).or(e.model);
+        let own_key = var(&["EMBEDDINGS_API_KEY"]).or(e.api_key);
+        let embeddings = match (base_url, model, own_key) {
+            (None, None, None) => None,
+            (base_url, model, api_key) => {
+                let base_url = base_url.unwrap_or_else(|| "https://api.openai.com/v1".to_owned());
+                let openai = base_url.contains("api.openai.com");
+                let api_key = api_key.or_else(|| var(&["OPENAI_API_KEY"]).filter(|_| openai));
+                let model = match model {
+                    Some(model) => model,
+                    None if openai => "text-embedding-3-small".to_owned(),
+                    None => {
+                        return Err(ConfigError(format!(
+                            "the embeddings server at {base_url} needs a model name: set \
+                             EMBEDDINGS_MODEL or {} (e.g. nomic-embed-text for Ollama)",
+                            at("embeddings.model")
+                        )));
+                    }
+                };
+                let whole = |names: &[&str], key: &str, file: Option<usize>, max: usize| {
+                    let text = var(names);
+                    let value = match &text {
+                        Some(text) => text.trim().parse::<usize>().ok(),
+                        None => file,
+                    };
+                    match (value, &text) {
+                        (Some(n), _) if (1..=max).contains(&n) => Ok(Some(n)),
+                        (None, None) => Ok(None),
+                        _ => Err(ConfigError(format!(
+                            "{} must be a whole number from 1 to {max}",
+                            text.as_ref()
+                                .map_or_else(|| at(key), |_| names[0].to_owned())
+                        ))),
+                    }
+                };
+                let dimensions = whole(
+                    &["EMBEDDINGS_DIMENSIONS"],
+                    "embeddings.dimensions",
+                    e.dimensions,
+                    MAX_DIMENSIONS,
+                )?;
+                let batch_size = whole(
+                    &["EMBEDDINGS_BATCH_SIZE"],
+                    "embeddings.batch_size",
+                    e.batch_size,
+                    MAX_BATCH,
+                )?
+                .unwrap_or(64);
+                let timeout = number(
+                    &["EMBEDDINGS_TIMEOUT_SECONDS"],
+                    "embeddings.timeout_seconds",
+                    e.timeout_seconds,
+                )?
+                .unwrap_or(30.0);
+                let min_similarity = match var(&["EMBEDDINGS_MIN_SIMILARITY"]) {
+                    Some(text) => text.trim().parse::<f32>().ok(),
+                    None => Some(e.min_similarity.unwrap_or(0.25)),
+                }
+                .filter(|n| (-1.0..=1.0).contains(n))
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "EMBEDDINGS_MIN_SIMILARITY or {} must be a number from -1 to 1",
+                        at("embeddings.min_similarity")
+                    ))
+                })?;
+                Some(EmbeddingsConfig {
+                    base_url,
+                    api_key,
+                    model,
+                    dimensions,
+                    timeout: Duration::from_secs_f64(timeout),
+                    batch_size,
+                    min_similarity,
+                })
+            }
+        };
+
         let c = file.conversations;
         let defaults = ConversationSettings::default();
         let extract_memories = match var(&["MEMORY_EXTRACTION"]) {
@@ -381,6 +503,7 @@ impl PipelineConfig {
         Ok(Self {
             transcription,
             llm,
+            embeddings,
             conversations,
         })
     }
@@ -434,6 +557,16 @@ impl PipelineConfig {
         (transcriber, llm)
     }
 
+    /// The background embedder over `store`, when an embeddings server is configured.
+    pub fn embedder(&self, store: &Store) -> Option<crate::embeddings::Embedder> {
+        self.embeddings.as_ref().map(|config| {
+            crate::embeddings::Embedder::new(
+                crate::embeddings::EmbeddingModel::new(config),
+                store.clone(),
+            )
+        })
+    }
+
     /// One line for the start-up log.
     pub fn describe(&self) -> String {
         let transcription = match &self.transcription {
@@ -445,7 +578,14 @@ impl PipelineConfig {
             Some(l) => format!("language model: {} at {}", l.model, l.base_url),
             None => "language model: none (no memories, titles or summaries; llm.generate is unavailable)".into(),
         };
-        format!("{transcription}; {llm}")
+        let embeddings = match &self.embeddings {
+            Some(e) => format!(
+                "embeddings: {} at {} (search by words and meaning)",
+                e.model, e.base_url
+            ),
+            None => "embeddings: none (search by words alone)".into(),
+        };
+        format!("{transcription}; {llm}; {embeddings}")
     }
 }
 
@@ -585,5 +725,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("DEEPGRAM_API_KEY"), "{error}");
+    }
+
+    #[test]
+    fn embeddings_come_from_the_file_or_the_environment_and_name_what_is_wrong() {
+        assert_eq!(load("", &[]).unwrap().embeddings, None);
+        let e = load(
+            "embeddings:\n  base_url: http://localhost:11434/v1\n  model: nomic-embed-text\n  dimensions: 768\n",
+            &[("EMBEDDINGS_BATCH_SIZE", "16")],
+        )
+        .unwrap()
+        .embeddings
+        .unwrap();
+        assert_eq!(
+            (
+                e.base_url.as_str(),
+                e.model.as_str(),
+                e.dimensions,
+                e.batch_size
+            ),
+            (
+                "http://localhost:11434/v1",
+                "nomic-embed-text",
+                Some(768),
+                16
+            )
+        );
+        assert_eq!(
+            (e.timeout, e.min_similarity),
+            (Duration::from_secs(30), 0.25)
+        );
+        // OpenAI itself: its model by default, and the OpenAI key.
+        let e = load("", &[("EMBEDDINGS_API_KEY", "sk-1")])
+            .unwrap()
+            .embeddings
+            .unwrap();
+        assert_eq!(
+            (e.base_url.as_str(), e.model.as_str()),
+            ("https://api.openai.com/v1", "text-embedding-3-small")
+        );
+        let error = load("embeddings:\n  base_url: http://localhost:11434/v1\n", &[]).unwrap_err();
+        assert!(error.to_string().contains("EMBEDDINGS_MODEL"), "{error}");
+        let error = load("embeddings:\n  model: m\n  dimensions: 0\n", &[]).unwrap_err();
+        assert!(
+            error.to_string().contains("embeddings.dimensions"),
+            "{error}"
+        );
+        let error = load(
+            "",
+            &[
+                ("EMBEDDINGS_MODEL", "m"),
+                ("EMBEDDINGS_MIN_SIMILARITY", "2"),
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("EMBEDDINGS_MIN_SIMILARITY"),
+            "{error}"
+        );
     }
 }

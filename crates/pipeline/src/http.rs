@@ -23,6 +23,8 @@ pub(crate) enum HttpFailure {
     TimedOut(f64),
     /// `"<status>: <body start>"`.
     Status(String),
+    /// A body past this many bytes.
+    TooLarge(usize),
 }
 
 impl HttpClient {
@@ -49,9 +51,25 @@ impl HttpClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<String, HttpFailure> {
-        let response = request.send().await.map_err(|e| self.classify(&e))?;
+        self.send_bounded(request, usize::MAX).await
+    }
+
+    /// [`Self::send`], refusing a body past `max_bytes` (counted as it arrives).
+    pub(crate) async fn send_bounded(
+        &self,
+        request: reqwest::RequestBuilder,
+        max_bytes: usize,
+    ) -> Result<String, HttpFailure> {
+        let mut response = request.send().await.map_err(|e| self.classify(&e))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| self.classify(&e))?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(&e))? {
+            if bytes.len() + chunk.len() > max_bytes {
+                return Err(HttpFailure::TooLarge(max_bytes));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         if !status.is_success() {
             let excerpt: String = body.chars().take(200).collect();
             return Err(HttpFailure::Status(format!(

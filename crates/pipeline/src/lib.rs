@@ -19,6 +19,7 @@
 pub mod config;
 pub mod control;
 pub mod device;
+pub mod embeddings;
 mod events;
 pub mod finish;
 mod finished;

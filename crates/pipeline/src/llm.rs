@@ -105,6 +105,9 @@ impl ChatModel {
                 },
                 HttpFailure::TimedOut(seconds) => LlmError::TimedOut(seconds),
                 HttpFailure::Status(detail) => LlmError::Refused(detail),
+                HttpFailure::TooLarge(max) => {
+                    LlmError::Garbled(format!("an answer over {max} bytes"))
+                }
             })?;
         let completion: Completion = serde_json::from_str(&answer).map_err(|_| {
             LlmError::Garbled(format!("`{}`", answer.chars().take(80).collect::<String>()))

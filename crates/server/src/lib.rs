@@ -144,8 +144,10 @@ pub async fn serve(
         backends,
         registry,
         started,
+        embedder: config.pipeline.embedder(&store).map(Arc::new),
     });
     core.host().spawn_recovery(Default::default());
+    let _embedding = core.embedder.clone().map(|embedder| embedder.spawn());
     spawn_delivery_pruning(store.clone());
     let _watcher = if config.hot_reload {
         Some(reload::watch(&core).context("cannot watch the plugin configuration")?)

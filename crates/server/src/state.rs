@@ -61,6 +61,9 @@ pub struct AppState {
 /// The parts that outlive any one request.
 pub struct Core {
     pub config: ServerConfig,
+    /// Embeds memories and segments in the background, and queries for search by meaning;
+    /// none without an embeddings server (search by words alone).
+    pub embedder: Option<Arc<chronicle_pipeline::embeddings::Embedder>>,
     pub store: Store,
     /// The running plugin host; replaced whole by a reload.
     pub host: Arc<ArcSwap<PluginHost>>,

@@ -119,6 +119,9 @@ pub struct Semantic<'a> {
     /// The embedding model that made `vector`; only its vectors are compared.
     pub model: &'a str,
     pub vector: &'a [f32],
+    /// Items less similar than this (cosine) are not found by meaning: the nearest of a few
+    /// are not near for that.
+    pub min_similarity: f32,
 }
 
 /// Which item a candidate is: a memory's rowid or a segment's id.
@@ -221,7 +224,7 @@ impl Store {
             hits.truncate(limit);
             return Ok(hits);
         };
-        let near = self
+        let mut near = self
             .nearest(
                 owner,
                 semantic.model,
@@ -230,6 +233,7 @@ impl Store {
                 candidates,
             )
             .await?;
+        near.retain(|neighbour| neighbour.similarity >= semantic.min_similarity);
         let mut fused: Vec<(Key, f64)> = Vec::new();
         let mut add = |key: Key, rank: usize| match fused.iter_mut().find(|(k, _)| *k == key) {
             Some((_, score)) => *score += 1.0 / (RRF_K + rank as f64),
@@ -673,6 +677,7 @@ mod tests {
         let semantic = Some(Semantic {
             model: "toy",
             vector: &vector,
+            min_similarity: 0.3,
         });
         let hits = store
             .hybrid_search(&owner, &query("groceries"), semantic, 10)
@@ -718,6 +723,7 @@ mod tests {
                 Some(Semantic {
                     model: "toy",
                     vector: &teeth,
+                    min_similarity: 0.3,
                 }),
                 1,
             )

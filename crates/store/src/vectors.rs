@@ -131,8 +131,12 @@ impl VectorIndex {
         *self.users.entry(user_id.to_owned()).or_insert(next)
     }
 
-    /// Adds or replaces an item's code; a vector of another length is left out.
+    /// Adds or replaces an item's code; a vector of another length is left out. An index of
+    /// no vectors yet takes the first one's length.
     fn put(&mut self, kind: HitKind, rowid: i64, user_id: &str, time: &str, vector: &[f32]) {
+        if self.entries.is_empty() {
+            self.dims = vector.len();
+        }
         if vector.len() != self.dims {
             return;
         }
@@ -240,7 +244,7 @@ fn load(connection: &rusqlite::Connection, model: &str) -> Result<Option<VectorI
         let time: String = row.get(3)?;
         let blob: Vec<u8> = row.get(4)?;
         let vector = from_blob(&blob);
-        let index = index.get_or_insert_with(|| VectorIndex::new(model, vector.len()));
+        let index = index.get_or_insert_with(|| VectorIndex::new(model, 0));
         index.put(kind_of(&table), rowid, &user, &time, &vector);
     }
     Ok(index)
@@ -412,10 +416,6 @@ impl Store {
             let Some(index) = slot.as_ref() else {
                 return Ok(Vec::new());
             };
-            // An index of no vectors takes the first one's length.
-            if index.dims == 0 {
-                return Ok(Vec::new());
-            }
             let (since, until, kind) = filters;
             Ok(index.nearest(
                 &query,

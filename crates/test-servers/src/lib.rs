@@ -15,7 +15,7 @@ pub mod wyoming;
 
 pub use deepgram::{Deepgram, DeepgramBehaviour, DeepgramConnection, Utterance};
 pub use openai::{
-    Chat, ChatReply, TranscriptionReply, TranscriptionRequest, Transcriptions, last_user_message,
-    system_message,
+    Chat, ChatReply, EmbeddingReply, Embeddings, TranscriptionReply, TranscriptionRequest,
+    Transcriptions, last_user_message, system_message,
 };
 pub use wyoming::{Wyoming, WyomingReply, WyomingRequest};

@@ -614,3 +614,108 @@ mod tests {
         assert!(sentences("  ").is_empty());
     }
 }
+
+/// A server for `POST /v1/embeddings`.
+pub struct Embeddings {
+    addr: SocketAddr,
+    requests: Recorded<Value>,
+    _task: ServerTask,
+}
+
+/// How the embeddings server answers one request.
+#[derive(Clone, Debug)]
+pub enum EmbeddingReply {
+    /// 200 with these vectors, one per input, as OpenAI lists them (`data[i].embedding`).
+    Vectors(Vec<Vec<f32>>),
+    /// 200 with a body that is not JSON.
+    Garbage,
+    /// That HTTP status with an OpenAI-style error body.
+    Status(u16),
+}
+
+type EmbeddingResponder = dyn Fn(&[String]) -> EmbeddingReply + Send + Sync;
+
+#[derive(Clone)]
+struct EmbeddingState {
+    responder: Arc<EmbeddingResponder>,
+    requests: Recorded<Value>,
+}
+
+impl Embeddings {
+    /// Serves POST /v1/embeddings (`{"model", "input": string or [string]}`); the responder
+    /// gets the inputs. A body without `model` or `input` gets a 400 and is not recorded.
+    pub async fn start(
+        responder: impl Fn(&[String]) -> EmbeddingReply + Send + Sync + 'static,
+    ) -> Self {
+        let requests = Recorded::default();
+        let state = EmbeddingState {
+            responder: Arc::new(responder),
+            requests: requests.clone(),
+        };
+        let router = Router::new()
+            .route("/v1/embeddings", post(embed))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .with_state(state);
+        let (task, addr) = serve_axum(router).await;
+        Self {
+            addr,
+            requests,
+            _task: task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash or `/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Request bodies received so far, in arrival order.
+    pub fn requests(&self) -> Vec<Value> {
+        self.requests.snapshot()
+    }
+}
+
+async fn embed(State(state): State<EmbeddingState>, body: Bytes) -> Response {
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return error_response(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}"));
+        }
+    };
+    let inputs: Option<Vec<String>> = match body.get("input") {
+        Some(Value::String(text)) => Some(vec![text.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect(),
+        _ => None,
+    };
+    let (Some(inputs), Some(model)) = (inputs, body.get("model").and_then(Value::as_str)) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "`model` and `input` (a string or strings) are required",
+        );
+    };
+    let model = model.to_owned();
+    state.requests.push(body.clone());
+    match (state.responder)(&inputs) {
+        EmbeddingReply::Vectors(vectors) => {
+            let data: Vec<Value> = vectors
+                .into_iter()
+                .enumerate()
+                .map(|(index, embedding)| {
+                    json!({"object": "embedding", "index": index, "embedding": embedding})
+                })
+                .collect();
+            axum::Json(json!({
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }))
+            .into_response()
+        }
+        EmbeddingReply::Garbage => garbage(),
+        EmbeddingReply::Status(code) => status_reply(code),
+    }
+}

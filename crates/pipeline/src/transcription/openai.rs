@@ -186,6 +186,10 @@ impl HttpFailure {
             },
             HttpFailure::TimedOut(seconds) => TranscriptionError::TimedOut { provider, seconds },
             HttpFailure::Status(detail) => TranscriptionError::Refused { provider, detail },
+            HttpFailure::TooLarge(max) => TranscriptionError::Refused {
+                provider,
+                detail: format!("an answer over {max} bytes"),
+            },
         }
     }
 }

@@ -234,8 +234,9 @@ pub struct MemoryDeleted {
 #[derive(ToSchema)]
 pub struct SearchAnswer {
     query: String,
-    /// How hits are ranked: `bm25`.
+    /// How hits are ranked: `rrf` (words and meaning fused) or `bm25` (words alone).
     ranking: String,
+    /// How the search was made, and why by words alone when it was.
     note: String,
     count: u64,
     hits: Vec<SearchHit>,
