@@ -21,7 +21,8 @@ pub async fn run(paths: &Paths, command: MemoriesCommand) -> anyhow::Result<Exit
     let store = Store::open(&data_dir)
         .await
         .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
-    let Some(embedder) = config.embedder(&store) else {
+    let Some(embedder) = chronicle_pipeline::embeddings::Embedder::configured(&config, &store)
+    else {
         eprintln!(
             "chronicle: no embeddings server is configured: set EMBEDDINGS_BASE_URL and \
              EMBEDDINGS_MODEL, or `embeddings:` in {} (search works by words without one)",

@@ -277,3 +277,41 @@ async fn the_embedder_catches_up_once_the_server_is_back_and_reindex_backfills_a
     assert!(!unset.status.success());
     assert!(String::from_utf8_lossy(&unset.stderr).contains("EMBEDDINGS_BASE_URL"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_time_in_the_question_filters_in_the_askers_time_zone() {
+    let project = Project::with_plugins("plugins: {}\n", &[]);
+    project.add_user(ALICE);
+    let server = project.serve(&[], &[]);
+    let alice = server.login(ALICE).await;
+    let milk = add_memory(&server, &alice, "Buy oat milk and bread").await;
+
+    // Said just now: in the past hour and today (wherever the asker is), not yesterday.
+    let answer = search(&server, &alice, "milk%20in%20the%20past%20hour").await;
+    assert_eq!(ids(&answer), vec![milk.clone()], "{answer}");
+    assert_eq!(answer["searched_for"], "milk");
+    assert_eq!(answer["time_filter"]["phrase"], "in the past hour");
+    assert!(ids(&search(&server, &alice, "milk%20yesterday").await).is_empty());
+    for tz in ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/Berlin"] {
+        let answer = search(&server, &alice, &format!("milk%20today&tz={tz}")).await;
+        assert_eq!(ids(&answer), vec![milk.clone()], "{tz}: {answer}");
+        assert_eq!(answer["time_filter"]["time_zone"], tz);
+    }
+    // A time and nothing more: everything then, newest first.
+    let answer = search(&server, &alice, "what%20did%20I%20say%20today%3F").await;
+    assert_eq!(answer["ranking"], "time", "{answer}");
+    assert_eq!(ids(&answer), vec![milk.clone()]);
+    assert_eq!(answer["hits"][0]["matched_by"], "time");
+    // A weekday alone is a word, not a window; an unknown zone is refused.
+    let answer = search(&server, &alice, "milk%20on%20Tuesday").await;
+    assert_eq!(answer["time_filter"], Value::Null);
+    let (status, body) = server
+        .get(Some(&alice), "/api/search?q=milk%20today&tz=Mars/Olympus")
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("time zone"))
+    );
+}

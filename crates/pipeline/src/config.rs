@@ -30,7 +30,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chronicle_store::Store;
 use serde::Deserialize;
 
 use crate::llm::ChatModel;
@@ -555,16 +554,6 @@ impl PipelineConfig {
             .as_ref()
             .map(|l| ChatModel::new(&l.base_url, l.api_key.clone(), l.model.clone(), l.timeout));
         (transcriber, llm)
-    }
-
-    /// The background embedder over `store`, when an embeddings server is configured.
-    pub fn embedder(&self, store: &Store) -> Option<crate::embeddings::Embedder> {
-        self.embeddings.as_ref().map(|config| {
-            crate::embeddings::Embedder::new(
-                crate::embeddings::EmbeddingModel::new(config),
-                store.clone(),
-            )
-        })
     }
 
     /// One line for the start-up log.

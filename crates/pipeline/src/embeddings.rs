@@ -174,6 +174,14 @@ pub struct Embedder {
 }
 
 impl Embedder {
+    /// The embedder over `store` of the configuration's embeddings server, if it names one.
+    pub fn configured(config: &crate::PipelineConfig, store: &Store) -> Option<Self> {
+        config
+            .embeddings
+            .as_ref()
+            .map(|embeddings| Self::new(EmbeddingModel::new(embeddings), store.clone()))
+    }
+
     pub fn new(model: EmbeddingModel, store: Store) -> Self {
         Self {
             model: Arc::new(model),

@@ -36,6 +36,7 @@ mod robustness;
 pub mod session;
 pub mod transcription;
 pub mod watch;
+pub mod when;
 pub mod wiring;
 
 pub use crate::config::{ConversationSettings, PipelineConfig};

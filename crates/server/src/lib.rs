@@ -144,7 +144,8 @@ pub async fn serve(
         backends,
         registry,
         started,
-        embedder: config.pipeline.embedder(&store).map(Arc::new),
+        embedder: chronicle_pipeline::embeddings::Embedder::configured(&config.pipeline, &store)
+            .map(Arc::new),
     });
     core.host().spawn_recovery(Default::default());
     let _embedding = core.embedder.clone().map(|embedder| embedder.spawn());

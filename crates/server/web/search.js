@@ -1,5 +1,7 @@
-// Search: everything said and remembered, ranked (full-text, BM25): each hit with its kind,
-// time, speaker and a snippet whose matched words are marked, linked to its conversation.
+// Search: everything said and remembered, ranked by words and (with an embeddings server) by
+// meaning: each hit with its kind, time, speaker, what found it and a snippet whose matched
+// words are marked, linked to its conversation. A time in the words ("yesterday", "last
+// Tuesday") is read in the browser's time zone.
 
 import { api, search } from './api.js';
 import { h, show, load, empty, title, field, chip, when, clock } from './ui.js';
@@ -8,7 +10,7 @@ const KINDS = [['', 'Everything'], ['conversation', 'What was said'], ['memory',
 
 export function render(main, { query, go }) {
   const filters = { q: query.get('q') || '', kind: query.get('kind') || '', since: query.get('since') || '', until: query.get('until') || '' };
-  const q = h('input', { type: 'search', name: 'q', value: filters.q, placeholder: 'Words you said', required: true });
+  const q = h('input', { type: 'search', name: 'q', value: filters.q, placeholder: 'Words you said, or “what did I say yesterday?”', required: true });
   const kind = h('select', { name: 'kind' }, KINDS.map(([value, label]) => h('option', { value, selected: value === filters.kind }, label)));
   const since = h('input', { type: 'date', name: 'since', value: filters.since });
   const until = h('input', { type: 'date', name: 'until', value: filters.until });
@@ -25,10 +27,22 @@ export function render(main, { query, go }) {
     show(results, empty('Type a few words you remember saying.'));
     return;
   }
-  load(results, () => api('/api/search', { query: { q: filters.q, kind: filters.kind, since: filters.since, until: filters.until, limit: 50 } }),
-    (answer) => answer.hits.length
-      ? h('ol', { class: 'cards hits' }, answer.hits.map(hit))
-      : empty('Nothing matches these words.'));
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+  load(results, () => api('/api/search', { query: { q: filters.q, kind: filters.kind, since: filters.since, until: filters.until, tz, limit: 50 } }),
+    (answer) => [
+      h('p', { class: 'muted', role: 'status' }, how(answer)),
+      answer.hits.length
+        ? h('ol', { class: 'cards hits' }, answer.hits.map(hit))
+        : empty('Nothing matches these words.'),
+    ]);
+}
+
+/** One line on how the search was made: the time it read, and by words, meaning or time. */
+function how(answer) {
+  const by = { rrf: 'By words and meaning', bm25: 'By words', time: 'Everything from then, newest first' }[answer.ranking] || answer.ranking;
+  const time = answer.time_filter ? ` · “${answer.time_filter.phrase}” read as a time (${answer.time_filter.time_zone})` : '';
+  const alone = answer.ranking === 'bm25' && /:/.test(answer.note) ? ` (${answer.note.split(': ').slice(1).join(': ')})` : '';
+  return `${by}${alone}${time}`;
 }
 
 function hit(found) {
@@ -37,6 +51,7 @@ function hit(found) {
     h('p', { class: 'snippet' }, marked(found.snippet)),
     h('p', { class: 'meta' },
       chip(found.kind === 'memory' ? 'memory' : 'said', 'open'), ' ', when(found.time),
+      found.matched_by === 'meaning' && [' · ', chip('by meaning', 'open')],
       found.offset_seconds != null && [' · at ', clock(found.offset_seconds)],
       found.speaker && [' · ', found.speaker],
       link && [' · ', h('a', { href: link }, 'open the conversation')]));

@@ -22,3 +22,7 @@ END;
 CREATE TRIGGER segment_vectors_delete AFTER DELETE ON transcript_segments BEGIN
     DELETE FROM segment_vectors WHERE segment_id = old.id;
 END;
+
+-- A question about a time alone ("what did I discuss yesterday?") reads a window newest first.
+CREATE INDEX transcript_segments_by_time ON transcript_segments (user_id, started_at);
+CREATE INDEX IF NOT EXISTS memories_by_time ON memories (user_id, created_at);

@@ -29,6 +29,7 @@ mod documents;
 mod error;
 mod events;
 mod folder;
+mod hit_kind;
 mod memories;
 #[cfg(feature = "openapi")]
 pub mod openapi;
@@ -40,6 +41,7 @@ mod store;
 mod testing;
 pub mod time;
 mod users;
+mod vector_index;
 mod vectors;
 
 pub use api_keys::{ApiKey, KeyScope, NewApiKey};
@@ -53,4 +55,5 @@ pub use search::{HitKind, MAX_QUERY_WORDS, MatchedBy, SearchHit, SearchQuery, Se
 pub use sessions::Session;
 pub use store::{DEFAULT_EVENT_LOG_CAPACITY, Owner, Store, StoreOptions};
 pub use users::{Client, User};
-pub use vectors::{EmbeddingProgress, MAX_EMBEDDED_CHARS, TextToEmbed, normalized};
+pub use vector_index::normalized;
+pub use vectors::{EmbeddingProgress, MAX_EMBEDDED_CHARS, TextToEmbed};

@@ -7,21 +7,11 @@ use rusqlite::types::Value as SqlValue;
 use serde::Serialize;
 
 use crate::db::sql_count;
+pub use crate::hit_kind::HitKind;
 use crate::{Owner, Store, StoreError};
 
 /// The most words a query is made of (more are refused, saying so).
 pub const MAX_QUERY_WORDS: usize = 32;
-
-/// What a hit is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum HitKind {
-    /// A memory.
-    Memory,
-    /// A segment of a conversation's transcript.
-    Conversation,
-}
 
 /// One search result.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -59,6 +49,8 @@ pub enum MatchedBy {
     Meaning,
     /// Both.
     Both,
+    /// Only its time: the query asked for a window and nothing more.
+    Time,
 }
 
 /// What to look for.
@@ -284,6 +276,78 @@ impl Store {
             }
         }
         Ok(hits)
+    }
+
+    /// Everything `owner` may see from `since` to `until`, newest first: what a question
+    /// about a time and nothing else ("what did I discuss yesterday?") is answered with.
+    pub async fn in_window(
+        &self,
+        owner: &Owner,
+        since: &str,
+        until: &str,
+        kind: Option<HitKind>,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        let user = owner.user_id().map(str::to_owned);
+        let (since, until) = (since.to_owned(), until.to_owned());
+        let limit = sql_count(limit);
+        self.read(move |connection| {
+            let mut hits = Vec::new();
+            if kind != Some(HitKind::Conversation) {
+                let mut statement = connection.prepare_cached(
+                    "SELECT memory_id, conversation_id, created_at, content FROM memories \
+                     WHERE (?1 IS NULL OR user_id = ?1) AND created_at >= ?2 AND created_at <= ?3 \
+                     ORDER BY created_at DESC LIMIT ?4",
+                )?;
+                let rows =
+                    statement.query_map(rusqlite::params![user, since, until, limit], |row| {
+                        Ok(SearchHit {
+                            kind: HitKind::Memory,
+                            id: row.get(0)?,
+                            conversation_id: row.get(1)?,
+                            time: row.get(2)?,
+                            offset_seconds: None,
+                            speaker: None,
+                            score: 0.0,
+                            snippet: marked_words(&row.get::<_, String>(3)?, &[]),
+                            matched_by: MatchedBy::Time,
+                        })
+                    })?;
+                hits.extend(rows.collect::<Result<Vec<_>, _>>()?);
+            }
+            if kind != Some(HitKind::Memory) {
+                let mut statement = connection.prepare_cached(
+                    "SELECT conversation_id, started_at, offset_seconds, speaker, text \
+                     FROM transcript_segments \
+                     WHERE (?1 IS NULL OR user_id = ?1) AND started_at >= ?2 AND started_at <= ?3 \
+                     ORDER BY started_at DESC, offset_seconds DESC LIMIT ?4",
+                )?;
+                let rows =
+                    statement.query_map(rusqlite::params![user, since, until, limit], |row| {
+                        let conversation: String = row.get(0)?;
+                        Ok(SearchHit {
+                            kind: HitKind::Conversation,
+                            id: conversation.clone(),
+                            conversation_id: Some(conversation),
+                            time: row.get(1)?,
+                            offset_seconds: row.get(2).ok(),
+                            speaker: speaker(row.get(3)?),
+                            score: 0.0,
+                            snippet: marked_words(&row.get::<_, String>(4)?, &[]),
+                            matched_by: MatchedBy::Time,
+                        })
+                    })?;
+                hits.extend(rows.collect::<Result<Vec<_>, _>>()?);
+            }
+            hits.sort_by(|a, b| {
+                (b.time.as_str(), b.offset_seconds.unwrap_or(0.0))
+                    .partial_cmp(&(a.time.as_str(), a.offset_seconds.unwrap_or(0.0)))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            hits.truncate(limit as usize);
+            Ok(hits)
+        })
+        .await
     }
 
     /// The words' candidates, best first (BM25), each with its key for the fusion.

@@ -59,7 +59,7 @@ pub struct Store {
     /// The delivery queue's step writer, started on first use (see `delivery.rs`).
     pub(crate) steps: Arc<std::sync::OnceLock<StepSender>>,
     /// The embedding model's vectors in memory, loaded by the first search by meaning.
-    pub(crate) vectors: crate::vectors::SharedIndex,
+    pub(crate) vectors: crate::vector_index::SharedIndex,
     /// Woken when a memory or a transcript is written: there may be text to embed.
     pub(crate) text_changed: Arc<tokio::sync::Notify>,
 }

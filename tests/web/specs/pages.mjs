@@ -134,11 +134,16 @@ async function searching({ server, browser }) {
   const first = page.locator('li.hit').first();
   await first.waitFor();
   assert.match((await first.locator('mark').allTextContents()).join(' ').toLowerCase(), /oat|milk/);
+  await page.getByRole('status').filter({ hasText: 'By words' }).waitFor();
   await shot(page, 'search-desktop');
   await first.getByRole('link', { name: 'open the conversation' }).click();
   await page.getByRole('heading', { name: 'Transcript' }).waitFor();
   await page.goto('/#/search?q=zebra%20quartz');
   await page.getByText('Nothing matches these words.').waitFor();
+  // A time alone: what was said today, read in the browser's time zone.
+  await page.goto('/#/search?q=what%20did%20I%20say%20today');
+  await page.getByRole('status').filter({ hasText: '“today” read as a time' }).waitFor();
+  await page.locator('li.hit').first().waitFor();
   assert.deepEqual(page.problems(), []);
   await page.context().close();
 }

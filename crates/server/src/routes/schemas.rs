@@ -234,12 +234,28 @@ pub struct MemoryDeleted {
 #[derive(ToSchema)]
 pub struct SearchAnswer {
     query: String,
-    /// How hits are ranked: `rrf` (words and meaning fused) or `bm25` (words alone).
+    /// The words searched for: the query without the time it named.
+    searched_for: String,
+    /// The time the query named, as a filter; null if it named none.
+    time_filter: Option<TimeFilter>,
+    /// How hits are ranked: `rrf` (words and meaning fused), `bm25` (words alone) or `time`
+    /// (a time and nothing more was asked: newest first).
     ranking: String,
     /// How the search was made, and why by words alone when it was.
     note: String,
     count: u64,
     hits: Vec<SearchHit>,
+}
+
+/// A time said in a query.
+#[derive(ToSchema)]
+pub struct TimeFilter {
+    /// The words that said it: `yesterday`, `6 hours ago`.
+    phrase: String,
+    since: Option<String>,
+    until: Option<String>,
+    /// The time zone they were read in.
+    time_zone: String,
 }
 
 /// `GET /api/plugins/documents`.
