@@ -6,11 +6,15 @@
 //! frequency (a few very common, most rare, as in speech). It reports how fast the store
 //! indexed them (the triggers run in each write's transaction), then the latency of 1,000
 //! searches of one to three words, both kinds, 20 hits each, and of the same with a time
-//! filter. Embeddings are not part of it yet.
+//! filter. Then it gives every memory and segment a random 384-number vector (the size of
+//! all-MiniLM-L6-v2's) through the store's own embedding path, and reports how fast vectors are
+//! stored, how long the first search by meaning takes (it loads the vectors into memory), the
+//! process's memory after, and the latency of 1,000 hybrid searches (words and meaning fused).
+//! The vectors come from no model: the embedding server's own time is not in these figures.
 
 use std::time::Instant;
 
-use chronicle_store::{NewConversation, Owner, SearchQuery, Store};
+use chronicle_store::{NewConversation, Owner, SearchQuery, Semantic, Store};
 use serde_json::{Value, json};
 
 use crate::report::latency_summary;
@@ -19,6 +23,28 @@ const VOCABULARY: usize = 5_000;
 const SEGMENTS_PER_CONVERSATION: usize = 50;
 const WORDS_PER_SEGMENT: usize = 12;
 const QUERIES: usize = 1_000;
+/// all-MiniLM-L6-v2's vector length.
+const DIMENSIONS: usize = 384;
+/// Vectors stored per write, as the embedder's batches.
+const EMBED_BATCH: usize = 512;
+
+fn random_vector(rng: &mut fastrand::Rng) -> Vec<f32> {
+    (0..DIMENSIONS).map(|_| rng.f32() * 2.0 - 1.0).collect()
+}
+
+/// The process's resident memory, from /proc (0 where there is none).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
 
 /// A made-up word for each index: pronounceable, distinct.
 fn word(index: usize) -> String {
@@ -93,6 +119,13 @@ pub async fn search(memories: usize, segments: usize) -> anyhow::Result<Value> {
                 None,
             )
             .await?;
+        store
+            .complete_conversation(
+                &conversation.conversation_id,
+                chronicle_plugin_api::EndReason::UserStopped,
+                Some(250.0),
+            )
+            .await?;
     }
     let segment_seconds = started.elapsed().as_secs_f64();
 
@@ -125,6 +158,70 @@ pub async fn search(memories: usize, segments: usize) -> anyhow::Result<Value> {
         store.search(&owner, &query, 20).await?;
         filtered.push(t.elapsed().as_nanos() as u64);
     }
+
+    // Vectors for everything, through the embedder's path: pending texts, then saved.
+    let model = "bench-384";
+    let started = Instant::now();
+    let mut vectors = 0usize;
+    let mut cursor = chronicle_store::EmbedCursor::default();
+    loop {
+        let texts = store.texts_to_embed(model, cursor, EMBED_BATCH).await?;
+        if texts.is_empty() {
+            break;
+        }
+        cursor = cursor.past(&texts);
+        let batch = texts
+            .iter()
+            .map(|text| (text.kind, text.rowid, random_vector(&mut rng)))
+            .collect();
+        vectors += store.save_embeddings(model, batch).await?;
+    }
+    let vector_seconds = started.elapsed().as_secs_f64();
+    let resident_before = resident_bytes();
+    let first_vector = random_vector(&mut rng);
+    let started = Instant::now();
+    // -1: every candidate counts, the most work a search can do.
+    fn semantic<'a>(model: &'a str, vector: &'a [f32]) -> Option<Semantic<'a>> {
+        Some(Semantic {
+            model,
+            vector,
+            min_similarity: -1.0,
+        })
+    }
+    store
+        .hybrid_search(&owner, &SearchQuery::default(), semantic(model, &first_vector), 20)
+        .await?;
+    let first_search_seconds = started.elapsed().as_secs_f64();
+    let resident_after = resident_bytes();
+    let mut hybrid = Vec::with_capacity(QUERIES);
+    let mut hybrid_filtered = Vec::with_capacity(QUERIES);
+    for _ in 0..QUERIES {
+        let length = 1 + rng.usize(..3);
+        let text = (0..length)
+            .map(|_| words[rng.usize(..VOCABULARY)].as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let vector = random_vector(&mut rng);
+        let query = SearchQuery {
+            text: text.clone(),
+            ..SearchQuery::default()
+        };
+        let t = Instant::now();
+        store
+            .hybrid_search(&owner, &query, semantic(model, &vector), 20)
+            .await?;
+        hybrid.push(t.elapsed().as_nanos() as u64);
+        let query = SearchQuery {
+            text,
+            since: Some(since.clone()),
+            ..SearchQuery::default()
+        };
+        let t = Instant::now();
+        store
+            .hybrid_search(&owner, &query, semantic(model, &vector), 20)
+            .await?;
+        hybrid_filtered.push(t.elapsed().as_nanos() as u64);
+    }
     let database_bytes = std::fs::metadata(dir.path().join(chronicle_store::DATABASE_FILE))
         .map(|m| m.len())
         .unwrap_or(0);
@@ -139,6 +236,13 @@ pub async fn search(memories: usize, segments: usize) -> anyhow::Result<Value> {
         "mean_hits": hits as f64 / QUERIES as f64,
         "search_us": latency_summary(plain),
         "search_since_us": latency_summary(filtered),
+        "dimensions": DIMENSIONS,
+        "vectors": vectors,
+        "store_vectors_per_second": vectors as f64 / vector_seconds.max(1e-9),
+        "first_search_by_meaning_seconds": first_search_seconds,
+        "vector_index_resident_bytes": resident_after.saturating_sub(resident_before),
+        "hybrid_search_us": latency_summary(hybrid),
+        "hybrid_search_since_us": latency_summary(hybrid_filtered),
         "database_bytes": database_bytes,
     }))
 }

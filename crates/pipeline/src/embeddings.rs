@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chronicle_store::{EmbeddingProgress, Store};
+use chronicle_store::{EmbedCursor, EmbeddingProgress, Store, TextToEmbed};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -171,6 +171,8 @@ impl EmbeddingModel {
 pub struct Embedder {
     pub model: Arc<EmbeddingModel>,
     store: Store,
+    /// Where this pass over the texts has got to.
+    cursor: std::sync::Mutex<EmbedCursor>,
 }
 
 impl Embedder {
@@ -186,17 +188,20 @@ impl Embedder {
         Self {
             model: Arc::new(model),
             store,
+            cursor: std::sync::Mutex::default(),
         }
     }
 
     /// One batch: embedded and saved. `Ok(0)` when nothing waits.
     pub async fn embed_batch(&self) -> Result<usize, EmbeddingFailure> {
         let model = self.model.model();
-        let texts = self
-            .store
-            .texts_to_embed(model, self.model.batch_size)
-            .await
-            .map_err(|error| EmbeddingFailure::Store(error.to_string()))?;
+        let cursor = self.cursor.lock().map(|c| *c).unwrap_or_default();
+        let mut texts = self.pending(cursor).await?;
+        // The end of a pass: once more from the start, for what was edited behind it.
+        if texts.is_empty() && cursor != EmbedCursor::default() {
+            texts = self.pending(EmbedCursor::default()).await?;
+            self.move_cursor(EmbedCursor::default(), &[]);
+        }
         if texts.is_empty() {
             return Ok(0);
         }
@@ -215,7 +220,22 @@ impl Embedder {
             .save_embeddings(model, saved)
             .await
             .map_err(|error| EmbeddingFailure::Store(error.to_string()))?;
+        let from = self.cursor.lock().map(|c| *c).unwrap_or_default();
+        self.move_cursor(from, &texts);
         Ok(texts.len())
+    }
+
+    async fn pending(&self, cursor: EmbedCursor) -> Result<Vec<TextToEmbed>, EmbeddingFailure> {
+        self.store
+            .texts_to_embed(self.model.model(), cursor, self.model.batch_size)
+            .await
+            .map_err(|error| EmbeddingFailure::Store(error.to_string()))
+    }
+
+    fn move_cursor(&self, from: EmbedCursor, texts: &[TextToEmbed]) {
+        if let Ok(mut cursor) = self.cursor.lock() {
+            *cursor = from.past(texts);
+        }
     }
 
     /// How far the model's embedding has come.

@@ -56,4 +56,4 @@ pub use sessions::Session;
 pub use store::{DEFAULT_EVENT_LOG_CAPACITY, Owner, Store, StoreOptions};
 pub use users::{Client, User};
 pub use vector_index::normalized;
-pub use vectors::{EmbeddingProgress, MAX_EMBEDDED_CHARS, TextToEmbed};
+pub use vectors::{EmbedCursor, EmbeddingProgress, MAX_EMBEDDED_CHARS, TextToEmbed};

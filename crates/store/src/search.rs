@@ -683,7 +683,10 @@ mod tests {
     }
 
     async fn embed_everything(store: &Store) {
-        let pending = store.texts_to_embed("toy", 100).await.unwrap();
+        let pending = store
+            .texts_to_embed("toy", crate::EmbedCursor::default(), 100)
+            .await
+            .unwrap();
         let vectors = pending
             .iter()
             .map(|t| (t.kind, t.rowid, topics(&t.text)))
@@ -716,7 +719,7 @@ mod tests {
         // A live conversation's segments wait for its end.
         assert!(
             store
-                .texts_to_embed("toy", 100)
+                .texts_to_embed("toy", crate::EmbedCursor::default(), 100)
                 .await
                 .unwrap()
                 .iter()

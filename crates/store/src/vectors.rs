@@ -33,6 +33,29 @@ pub struct TextToEmbed {
     pub text: String,
 }
 
+/// Where a pass over the texts to embed has got to: the last memory rowid and segment id seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EmbedCursor {
+    pub memory: i64,
+    pub segment: i64,
+}
+
+impl EmbedCursor {
+    /// Past every text of `texts`.
+    pub fn past(self, texts: &[TextToEmbed]) -> Self {
+        texts.iter().fold(self, |cursor, text| match text.kind {
+            HitKind::Memory => EmbedCursor {
+                memory: cursor.memory.max(text.rowid),
+                ..cursor
+            },
+            HitKind::Conversation => EmbedCursor {
+                segment: cursor.segment.max(text.rowid),
+                ..cursor
+            },
+        })
+    }
+}
+
 /// How far embedding has come for a model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EmbeddingProgress {
@@ -74,10 +97,14 @@ fn load(connection: &rusqlite::Connection, model: &str) -> Result<Option<VectorI
 }
 
 impl Store {
-    /// Up to `limit` memories and segments with no vector of `model` yet, memories first.
+    /// Up to `limit` memories and segments with no vector of `model` yet, after `cursor`
+    /// (memories first, each kind in rowid order); the caller moves the cursor past what it got,
+    /// so a backfill reads each row once, and starts again from the beginning to find what was
+    /// edited behind it.
     pub async fn texts_to_embed(
         &self,
         model: &str,
+        cursor: EmbedCursor,
         limit: usize,
     ) -> Result<Vec<TextToEmbed>, StoreError> {
         let model = model.to_owned();
@@ -87,9 +114,9 @@ impl Store {
             let mut memories = connection.prepare_cached(
                 "SELECT m.rowid, m.content FROM memories AS m \
                  LEFT JOIN memory_vectors AS v ON v.memory_rowid = m.rowid AND v.model = ?1 \
-                 WHERE v.memory_rowid IS NULL LIMIT ?2",
+                 WHERE v.memory_rowid IS NULL AND m.rowid > ?3 ORDER BY m.rowid LIMIT ?2",
             )?;
-            for row in memories.query_map(params![model, limit], |row| {
+            for row in memories.query_map(params![model, limit, cursor.memory], |row| {
                 Ok(TextToEmbed {
                     kind: HitKind::Memory,
                     rowid: row.get(0)?,
@@ -107,9 +134,9 @@ impl Store {
                      JOIN conversations AS c ON c.conversation_id = s.conversation_id \
                      AND c.completed_at IS NOT NULL \
                      LEFT JOIN segment_vectors AS v ON v.segment_id = s.id AND v.model = ?1 \
-                     WHERE v.segment_id IS NULL LIMIT ?2",
+                     WHERE v.segment_id IS NULL AND s.id > ?3 ORDER BY s.id LIMIT ?2",
                 )?;
-                for row in segments.query_map(params![model, left], |row| {
+                for row in segments.query_map(params![model, left, cursor.segment], |row| {
                     Ok(TextToEmbed {
                         kind: HitKind::Conversation,
                         rowid: row.get(0)?,
