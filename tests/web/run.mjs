@@ -21,6 +21,7 @@ import live from './specs/live.mjs';
 import plugins from './specs/plugins.mjs';
 import deliveries from './specs/deliveries.mjs';
 import pages from './specs/pages.mjs';
+import chat from './specs/chat.mjs';
 
 const ctx = {};
 
@@ -51,7 +52,7 @@ after(async () => {
   if (process.env.UPDATE_DOCS_SCREENSHOTS) copyToDocs();
 });
 
-const all = [...apiDocs, ...account, ...conversations, ...live, ...plugins, ...deliveries, ...pages];
+const all = [...apiDocs, ...account, ...conversations, ...live, ...plugins, ...deliveries, ...pages, ...chat];
 const only = process.env.WEB_TEST_ONLY;
 const last = only ? all.findLastIndex(([name]) => name.includes(only)) : all.length - 1;
 for (const [name, run] of all.slice(0, last + 1)) {

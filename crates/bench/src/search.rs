@@ -189,7 +189,12 @@ pub async fn search(memories: usize, segments: usize) -> anyhow::Result<Value> {
         })
     }
     store
-        .hybrid_search(&owner, &SearchQuery::default(), semantic(model, &first_vector), 20)
+        .hybrid_search(
+            &owner,
+            &SearchQuery::default(),
+            semantic(model, &first_vector),
+            20,
+        )
         .await?;
     let first_search_seconds = started.elapsed().as_secs_f64();
     let resident_after = resident_bytes();

@@ -64,6 +64,27 @@ pub enum Command {
     /// Memories and their search index.
     #[command(subcommand)]
     Memories(MemoriesCommand),
+    /// Ask your memories a question: the language model searches your conversations and
+    /// answers, citing them. Kept as a chat session, as the web app's.
+    Ask(AskArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AskArgs {
+    /// The question, e.g. "what did I promise Anna?"
+    pub question: String,
+    /// Whose memories (their email); the only user when there is one.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Your IANA time zone, for times in the question; this machine's by default.
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Print the answer and its sources as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Folder with the database.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

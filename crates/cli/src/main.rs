@@ -8,6 +8,7 @@
 //! out during `plugin test`.
 
 mod args;
+mod ask;
 mod deliveries;
 mod exit;
 mod keys;
@@ -80,6 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&cli.paths, args).await,
         Command::Deliveries(command) => deliveries::run(&cli.paths, command).await,
         Command::Memories(command) => memories::run(&cli.paths, command).await,
+        Command::Ask(args) => ask::run(&cli.paths, args).await,
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chronicle_test_servers::{
-    Chat, ChatReply, Deepgram, DeepgramBehaviour, Utterance, system_message,
+    Chat, ChatReply, Deepgram, DeepgramBehaviour, Utterance, last_user_message, system_message,
 };
 
 /// The longest the browser tests may take before they are stopped (they take about a minute).
@@ -81,6 +81,19 @@ async fn language_model() -> Chat {
     ];
     let count = Arc::new(AtomicUsize::new(0));
     Chat::start(move |body| {
+        // The Chat page: search for the question, then answer citing the first source.
+        let asked_tools = body["messages"]
+            .as_array()
+            .is_some_and(|messages| messages.iter().any(|m| m["role"] == "tool"));
+        if body.get("tools").is_some() && !asked_tools {
+            return ChatReply::ToolCalls(vec![(
+                "search".into(),
+                serde_json::json!({"query": last_user_message(body)}),
+            )]);
+        }
+        if asked_tools {
+            return ChatReply::Content("You wanted to buy oat milk [1].".into());
+        }
         if system_message(body).contains("memories") {
             ChatReply::Content(
                 r#"{"facts": ["Needs to buy oat milk.", "Plans to call Anna tomorrow."]}"#.into(),

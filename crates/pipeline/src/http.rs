@@ -81,6 +81,38 @@ impl HttpClient {
         Ok(body)
     }
 
+    /// Sends and gives the response as it starts, for a body read as it streams; a status
+    /// other than 2xx is a failure quoting the body.
+    pub(crate) async fn open(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, HttpFailure> {
+        let response = request.send().await.map_err(|e| self.classify(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let excerpt: String = body.chars().take(200).collect();
+            return Err(HttpFailure::Status(format!(
+                "{} {}",
+                status.as_u16(),
+                excerpt.trim()
+            )));
+        }
+        Ok(response)
+    }
+
+    /// The next piece of a streaming body.
+    pub(crate) async fn next_chunk(
+        &self,
+        response: &mut reqwest::Response,
+    ) -> Result<Option<Vec<u8>>, HttpFailure> {
+        response
+            .chunk()
+            .await
+            .map(|chunk| chunk.map(|bytes| bytes.to_vec()))
+            .map_err(|e| self.classify(&e))
+    }
+
     fn classify(&self, error: &reqwest::Error) -> HttpFailure {
         if error.is_timeout() {
             HttpFailure::TimedOut(self.timeout.as_secs_f64())

@@ -121,6 +121,151 @@ impl ChatModel {
     }
 }
 
+/// A tool the model asked to call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// JSON, as the model wrote it (it may not parse).
+    pub arguments: String,
+}
+
+/// One answer of the model: its text, and the tools it wants called before it goes on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Turn {
+    pub content: String,
+    pub tool_calls: Vec<ToolCall>,
+}
+
+/// The most bytes a streamed answer may have.
+const MAX_STREAM_BYTES: usize = 4 * 1024 * 1024;
+
+impl Turn {
+    /// Takes one streamed `chat.completion.chunk`'s delta.
+    fn take(&mut self, delta: &Value, on_text: &mut (dyn FnMut(&str) + Send)) {
+        if let Some(text) = delta.get("content").and_then(Value::as_str)
+            && !text.is_empty()
+        {
+            on_text(text);
+            self.content.push_str(text);
+        }
+        for call in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let index = call
+                .get("index")
+                .and_then(Value::as_u64)
+                .map_or(self.tool_calls.len(), |i| i as usize);
+            // A model names at most a few tools a turn; an index past that is garbage.
+            if index > 32 {
+                continue;
+            }
+            while self.tool_calls.len() <= index {
+                self.tool_calls.push(ToolCall::default());
+            }
+            let slot = &mut self.tool_calls[index];
+            if let Some(id) = call.get("id").and_then(Value::as_str) {
+                slot.id = id.to_owned();
+            }
+            let function = call.get("function");
+            if let Some(name) = function.and_then(|f| f.get("name")).and_then(Value::as_str) {
+                slot.name.push_str(name);
+            }
+            if let Some(arguments) = function
+                .and_then(|f| f.get("arguments"))
+                .and_then(Value::as_str)
+            {
+                slot.arguments.push_str(arguments);
+            }
+        }
+    }
+}
+
+impl ChatModel {
+    /// One turn of a conversation with tools, streamed: `on_text` gets the answer's text as it
+    /// comes; the turn ends with the whole text and any tool calls. A server that does not
+    /// stream (a plain `chat.completion`) is read whole.
+    pub async fn stream_turn(
+        &self,
+        messages: &[Value],
+        tools: &[Value],
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Turn, LlmError> {
+        let url = format!("{}/chat/completions", self.base_url);
+        let mut body =
+            json!({"model": self.model, "messages": messages, "temperature": 0.2, "stream": true});
+        if !tools.is_empty() {
+            body["tools"] = json!(tools);
+        }
+        let failed = |failure: HttpFailure| match failure {
+            HttpFailure::Unreachable(detail) => LlmError::Unreachable {
+                url: url.clone(),
+                detail,
+            },
+            HttpFailure::TimedOut(seconds) => LlmError::TimedOut(seconds),
+            HttpFailure::Status(detail) => LlmError::Refused(detail),
+            HttpFailure::TooLarge(max) => LlmError::Garbled(format!("an answer over {max} bytes")),
+        };
+        let mut response = self
+            .http
+            .open(self.http.post(&url, self.api_key.as_deref()).json(&body))
+            .await
+            .map_err(&failed)?;
+        let streamed = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("text/event-stream"));
+        let mut turn = Turn::default();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut read = 0usize;
+        while let Some(chunk) = self.http.next_chunk(&mut response).await.map_err(&failed)? {
+            read += chunk.len();
+            if read > MAX_STREAM_BYTES {
+                return Err(LlmError::Garbled(format!(
+                    "an answer over {MAX_STREAM_BYTES} bytes"
+                )));
+            }
+            pending.extend_from_slice(&chunk);
+            if !streamed {
+                continue;
+            }
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let line = String::from_utf8_lossy(&line);
+                let Some(data) = line.trim().strip_prefix("data:") else {
+                    continue;
+                };
+                let data = data.trim();
+                if data == "[DONE]" {
+                    return Ok(turn);
+                }
+                let chunk: Value = serde_json::from_str(data).map_err(|_| {
+                    LlmError::Garbled(format!("`{}`", data.chars().take(80).collect::<String>()))
+                })?;
+                if let Some(delta) = chunk.pointer("/choices/0/delta") {
+                    turn.take(delta, on_text);
+                }
+            }
+        }
+        if streamed {
+            return Ok(turn);
+        }
+        let whole = String::from_utf8_lossy(&pending);
+        let completion: Value = serde_json::from_str(&whole).map_err(|_| {
+            LlmError::Garbled(format!("`{}`", whole.chars().take(80).collect::<String>()))
+        })?;
+        let message = completion
+            .pointer("/choices/0/message")
+            .ok_or_else(|| LlmError::Garbled("a completion without a message".into()))?;
+        turn.take(message, on_text);
+        Ok(turn)
+    }
+}
+
 #[async_trait]
 impl LanguageModel for ChatModel {
     async fn generate(&self, prompt: &str) -> Result<String, BackendError> {

@@ -38,6 +38,9 @@ pub enum AppError {
         /// Whole seconds until an attempt is heard again.
         retry_after: u64,
     },
+    /// 503: what the request needs is not configured or not running; the message names it.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: logged, never shown.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -53,6 +56,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

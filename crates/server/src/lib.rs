@@ -15,6 +15,7 @@
 pub mod acks;
 pub mod api_keys;
 pub mod auth;
+pub mod chat;
 pub mod device_session;
 pub mod devices;
 pub mod error;
@@ -26,8 +27,10 @@ pub mod receipts;
 pub mod recordings;
 pub mod reload;
 pub mod routes;
+pub mod search;
 pub mod state;
 pub mod tokens;
+pub mod tools;
 pub mod web;
 pub mod ws;
 pub mod ws_audio;

@@ -10,6 +10,7 @@ import { h, show, failure, field, loading, toast } from './ui.js';
 const PAGES = [
   { path: 'conversations', label: 'Conversations' },
   { path: 'search', label: 'Search' },
+  { path: 'chat', label: 'Chat' },
   { path: 'live', label: 'Live' },
   { path: 'upload', label: 'Upload', admin: true },
   { path: 'memories', label: 'Memories' },

@@ -71,6 +71,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0009_vectors",
         sql: include_str!("../migrations/0009_vectors.sql"),
     },
+    Migration {
+        name: "0010_chat",
+        sql: include_str!("../migrations/0010_chat.sql"),
+    },
 ];
 
 /// A failure inside a storage operation: SQLite's (which may be worth a retry) or ours.

@@ -22,6 +22,7 @@
 //! hash passwords: it stores what it is given.
 
 mod api_keys;
+mod chat;
 mod conversations;
 mod db;
 pub mod delivery;
@@ -45,6 +46,7 @@ mod vector_index;
 mod vectors;
 
 pub use api_keys::{ApiKey, KeyScope, NewApiKey};
+pub use chat::{ChatMessage, ChatRole, ChatSession};
 pub use conversations::{Conversation, ConversationQuery, NewConversation, Starred, Totals};
 pub use documents::{CollectionSummary, DocumentPage};
 pub use error::StoreError;

@@ -62,13 +62,14 @@ pub(crate) fn from_blob(blob: &[u8]) -> Vec<f32> {
 }
 
 pub(crate) fn dot(a: &[i8], b: &[i8]) -> i32 {
-    // Chunks of 16 with an i32 accumulator each: the compiler vectorizes this loop.
-    let mut sums = [0i32; 16];
-    let mut a_chunks = a.chunks_exact(16);
-    let mut b_chunks = b.chunks_exact(16);
+    // Products in i16 (|127 · 127| fits), summed in 32 i32 lanes: the compiler makes this
+    // packed multiply-adds; twice as fast here as multiplying in i32.
+    let mut sums = [0i32; 32];
+    let mut a_chunks = a.chunks_exact(32);
+    let mut b_chunks = b.chunks_exact(32);
     for (x, y) in (&mut a_chunks).zip(&mut b_chunks) {
-        for i in 0..16 {
-            sums[i] += i32::from(x[i]) * i32::from(y[i]);
+        for i in 0..32 {
+            sums[i] += i32::from(i16::from(x[i]) * i16::from(y[i]));
         }
     }
     let tail: i32 = a_chunks
@@ -78,6 +79,11 @@ pub(crate) fn dot(a: &[i8], b: &[i8]) -> i32 {
         .map(|(x, y)| i32::from(*x) * i32::from(*y))
         .sum();
     sums.iter().sum::<i32>() + tail
+}
+
+/// The scan's threads: the machine's cores, at most 8.
+fn scan_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
 impl VectorIndex {
@@ -155,30 +161,60 @@ impl VectorIndex {
             None => None,
         };
         let query = quantize(query);
-        // A bounded min-heap of (score, entry): the worst of the best is dropped first.
-        let mut best: std::collections::BinaryHeap<std::cmp::Reverse<(i32, usize)>> =
-            std::collections::BinaryHeap::with_capacity(limit + 1);
-        for (slot, entry) in self.entries.iter().enumerate() {
-            if user.is_some_and(|user| entry.user != user)
-                || kind.is_some_and(|kind| entry.kind != kind)
-                || since.is_some_and(|since| &*entry.time < since)
-                || until.is_some_and(|until| &*entry.time > until)
-            {
-                continue;
+        let keep = |entry: &Entry| {
+            user.is_none_or(|user| entry.user == user)
+                && kind.is_none_or(|kind| entry.kind == kind)
+                && since.is_none_or(|since| &*entry.time >= since)
+                && until.is_none_or(|until| &*entry.time <= until)
+        };
+        // The best `limit` of one stretch of entries: a bounded min-heap of (score, entry), the
+        // worst of the best dropped first.
+        let scan = |from: usize, to: usize| {
+            let mut best: std::collections::BinaryHeap<std::cmp::Reverse<(i32, usize)>> =
+                std::collections::BinaryHeap::with_capacity(limit + 1);
+            for slot in from..to {
+                if !keep(&self.entries[slot]) {
+                    continue;
+                }
+                let score = dot(
+                    &query,
+                    &self.codes[slot * self.dims..(slot + 1) * self.dims],
+                );
+                if best.len() < limit {
+                    best.push(std::cmp::Reverse((score, slot)));
+                } else if best.peek().is_some_and(|worst| score > worst.0.0) {
+                    best.pop();
+                    best.push(std::cmp::Reverse((score, slot)));
+                }
             }
-            let score = dot(
-                &query,
-                &self.codes[slot * self.dims..(slot + 1) * self.dims],
-            );
-            if best.len() < limit {
-                best.push(std::cmp::Reverse((score, slot)));
-            } else if best.peek().is_some_and(|worst| score > worst.0.0) {
-                best.pop();
-                best.push(std::cmp::Reverse((score, slot)));
-            }
-        }
+            best
+        };
+        let threads = scan_threads().min(self.entries.len() / 10_000 + 1);
+        let stretch = self.entries.len().div_ceil(threads);
+        let best: Vec<std::cmp::Reverse<(i32, usize)>> = if threads == 1 {
+            scan(0, self.entries.len()).into_vec()
+        } else {
+            std::thread::scope(|scope| {
+                let scans: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let (from, to) = (t * stretch, ((t + 1) * stretch).min(self.entries.len()));
+                        scope.spawn(move || scan(from, to))
+                    })
+                    .collect();
+                scans
+                    .into_iter()
+                    .flat_map(|handle| {
+                        handle
+                            .join()
+                            .map(|heap| heap.into_vec())
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+        };
         let mut found: Vec<(i32, usize)> = best.into_iter().map(|r| r.0).collect();
         found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        found.truncate(limit);
         found
             .into_iter()
             .map(|(score, slot)| Neighbour {

@@ -328,8 +328,12 @@ pub struct Chat {
 /// How the chat server answers one request.
 #[derive(Clone, Debug)]
 pub enum ChatReply {
-    /// 200 with a `chat.completion` whose single choice has this content.
+    /// 200 with a `chat.completion` whose single choice has this content (streamed a word a
+    /// chunk when the request asks `stream: true`).
     Content(String),
+    /// 200 with the assistant calling these tools (name, arguments), no content; streamed
+    /// with each call's arguments in two pieces when asked.
+    ToolCalls(Vec<(String, Value)>),
     /// 200 with a body that is not JSON (`<html>oops`).
     Garbage,
     /// That HTTP status with an OpenAI-style error body.
@@ -408,6 +412,30 @@ async fn complete(State(state): State<ChatState>, headers: HeaderMap, body: Byte
                 tokio::time::sleep(wait).await;
                 reply = *inner;
             }
+            reply @ (ChatReply::Content(_) | ChatReply::ToolCalls(_))
+                if body.get("stream").and_then(Value::as_bool) == Some(true) =>
+            {
+                let id = state.ids.fetch_add(1, Ordering::Relaxed);
+                return streamed(id, &reply);
+            }
+            ChatReply::ToolCalls(calls) => {
+                let id = state.ids.fetch_add(1, Ordering::Relaxed);
+                let calls: Vec<Value> = calls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, arguments))| json!({"id": format!("call_{id}_{i}"), "type": "function", "function": {"name": name, "arguments": arguments.to_string()}}))
+                    .collect();
+                return axum::Json(json!({
+                    "id": format!("chatcmpl-{id}"),
+                    "object": "chat.completion",
+                    "choices": [{
+                        "index": 0,
+                        "message": { "role": "assistant", "content": null, "tool_calls": calls },
+                        "finish_reason": "tool_calls",
+                    }],
+                }))
+                .into_response();
+            }
             ChatReply::Content(content) => {
                 let id = state.ids.fetch_add(1, Ordering::Relaxed);
                 let created = SystemTime::now()
@@ -435,6 +463,49 @@ async fn complete(State(state): State<ChatState>, headers: HeaderMap, body: Byte
             ChatReply::Status(code) => return status_reply(code),
         }
     }
+}
+
+/// A reply as OpenAI streams it: `chat.completion.chunk` events, then `[DONE]`.
+fn streamed(id: u64, reply: &ChatReply) -> Response {
+    let chunk = |delta: Value, finish: Option<&str>| {
+        let event = json!({
+            "id": format!("chatcmpl-{id}"),
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        format!("data: {event}\n\n")
+    };
+    let mut body = chunk(json!({"role": "assistant", "content": ""}), None);
+    match reply {
+        ChatReply::Content(content) => {
+            for piece in content.split_inclusive(' ') {
+                body.push_str(&chunk(json!({"content": piece}), None));
+            }
+            body.push_str(&chunk(json!({}), Some("stop")));
+        }
+        ChatReply::ToolCalls(calls) => {
+            for (i, (name, arguments)) in calls.iter().enumerate() {
+                let arguments = arguments.to_string();
+                let half = arguments.len() / 2;
+                let half = (0..=half)
+                    .rev()
+                    .find(|at| arguments.is_char_boundary(*at))
+                    .unwrap_or(0);
+                body.push_str(&chunk(
+                    json!({"tool_calls": [{"index": i, "id": format!("call_{id}_{i}"), "type": "function", "function": {"name": name, "arguments": &arguments[..half]}}]}),
+                    None,
+                ));
+                body.push_str(&chunk(
+                    json!({"tool_calls": [{"index": i, "function": {"arguments": &arguments[half..]}}]}),
+                    None,
+                ));
+            }
+            body.push_str(&chunk(json!({}), Some("tool_calls")));
+        }
+        _ => {}
+    }
+    body.push_str("data: [DONE]\n\n");
+    ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
 }
 
 /// The content of the last `user` message ("" if none), for responders that

@@ -38,35 +38,6 @@ pub struct ListQuery {
     view: Option<String>,
 }
 
-/// How many characters of transcript a snippet shows.
-const SNIPPET_CHARS: usize = 160;
-
-/// The part of `transcript` to show in a list: around the first match of `words` (any
-/// case), else its start; `…` where it is cut.
-pub(crate) fn snippet(transcript: &str, words: Option<&str>) -> String {
-    let chars: Vec<char> = transcript.chars().collect();
-    let lower: Vec<char> = transcript.to_lowercase().chars().collect();
-    let at = words
-        .map(|w| w.trim().to_lowercase().chars().collect::<Vec<_>>())
-        .filter(|w| !w.is_empty() && lower.len() == chars.len())
-        .and_then(|w| {
-            lower
-                .windows(w.len())
-                .position(|window| window == w.as_slice())
-        })
-        .unwrap_or(0);
-    let start = at.saturating_sub(SNIPPET_CHARS / 4);
-    let end = (start + SNIPPET_CHARS).min(chars.len());
-    let mut text: String = chars[start..end].iter().collect();
-    if start > 0 {
-        text.insert(0, '…');
-    }
-    if end < chars.len() {
-        text.push('…');
-    }
-    text
-}
-
 fn default_limit() -> u32 {
     50
 }
@@ -104,7 +75,7 @@ pub async fn list(
         conversations
             .into_iter()
             .map(|conversation| {
-                let snippet = snippet(&conversation.transcript, query.q.as_deref());
+                let snippet = crate::tools::snippet(&conversation.transcript, query.q.as_deref());
                 let mut value = json!(conversation);
                 if let Some(object) = value.as_object_mut() {
                     object.remove("transcript");
@@ -298,10 +269,9 @@ pub async fn sessions(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn a_snippet_shows_the_words_searched_for_or_the_start() {
+        use crate::tools::snippet;
         let long = format!("{} buy oat milk {}", "x ".repeat(200), "y ".repeat(200));
         let around = snippet(&long, Some("OAT"));
         assert!(around.contains("buy oat milk"), "{around}");

@@ -7,7 +7,7 @@
 //! issued and there is no server-initiated stream (`GET /mcp` is 405). Authenticated like
 //! every route, meant for API keys (`Authorization: Bearer chr_…`): every tool reads, within
 //! the caller's own data, and `add_memory` needs the write scope. Every result is bounded
-//! ([`MAX_RESULT_CHARS`], at most [`MAX_ITEMS`] items), and a browser page from another site
+//! ([`tools::MAX_RESULT_CHARS`], at most [`tools::MAX_ITEMS`] items), and a browser page from another site
 //! is refused (the transport's DNS-rebinding rule).
 
 use axum::Json;
@@ -15,20 +15,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chronicle_store::{ConversationQuery, HitKind, KeyScope, Owner, SearchQuery, User};
-use serde_json::{Map, Value, json};
+use chronicle_store::KeyScope;
+use serde_json::{Value, json};
 
-use crate::auth::{Authenticated, Credential};
+use crate::auth::Authenticated;
 use crate::state::AppState;
+use crate::tools::{self, ToolError, Tools};
 
 /// The protocol versions this server speaks, newest first.
 const PROTOCOL_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
-/// The most characters one tool result carries; longer text is cut, saying so.
-const MAX_RESULT_CHARS: usize = 60_000;
-/// The most items a listing returns.
-const MAX_ITEMS: usize = 50;
-/// The most characters of a transcript `get_conversation` returns.
-const MAX_TRANSCRIPT_CHARS: usize = 40_000;
 
 /// JSON-RPC error codes.
 const PARSE_ERROR: i64 = -32700;
@@ -126,7 +121,7 @@ pub async fn post(
     let answer = match method {
         "initialize" => rpc_result(id, initialize(&params)),
         "ping" => rpc_result(id, json!({})),
-        "tools/list" => rpc_result(id, json!({"tools": tools()})),
+        "tools/list" => rpc_result(id, json!({"tools": tools::definitions()})),
         "tools/call" => {
             let name = params.get("name").and_then(Value::as_str).unwrap_or("");
             let arguments = params
@@ -134,19 +129,23 @@ pub async fn post(
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();
-            if !tools().iter().any(|tool| tool["name"] == name) {
+            if !tools::definitions().iter().any(|tool| tool["name"] == name) {
                 rpc_error(
                     id,
                     INVALID_PARAMS,
                     format!("no tool `{name}`; tools/list names them"),
                 )
             } else {
-                let caller = Caller {
-                    state: &state,
+                let tools = Tools {
+                    store: &state.store,
+                    embedder: state.core.embedder.as_ref(),
                     user: &user,
-                    credential,
+                    write_refused: credential
+                        .allows(KeyScope::Write)
+                        .err()
+                        .map(|refusal| refusal.to_string()),
                 };
-                rpc_result(id, caller.call(name, &arguments).await)
+                rpc_result(id, tool_result(tools.call(name, &arguments).await))
             }
         }
         other => rpc_error(id, METHOD_NOT_FOUND, format!("no method `{other}` here")),
@@ -171,330 +170,16 @@ fn initialize(params: &Value) -> Value {
             instructions.",
     })
 }
-
-/// Every tool with its JSON Schema.
-fn tools() -> Vec<Value> {
-    let time = |what: &str| json!({"type": "string", "description": format!("{what}, as an RFC 3339 time or a date (YYYY-MM-DD, UTC)")});
-    let limit = json!({"type": "integer", "minimum": 1, "maximum": MAX_ITEMS, "description": format!("How many to return (at most {MAX_ITEMS}; default 20)")});
-    vec![
-        json!({
-            "name": "search",
-            "title": "Search conversations and memories",
-            "description": "Full-text search (ranked by BM25) over what the person said, segment by segment, and over their memories. Each hit gives its kind (conversation or memory), the conversation id, the time, who spoke, seconds into the conversation, a relevance score and a snippet with the matched words in <mark>. A word match, not a semantic one: use the words the person would have said.",
-            "inputSchema": {"type": "object", "properties": {
-                "query": {"type": "string", "description": "Words to find, e.g. 'dentist' or 'oat milk'"},
-                "since": time("Only from this time on"),
-                "until": time("Only up to this time"),
-                "kind": {"type": "string", "enum": ["conversation", "memory"], "description": "Only transcript segments (conversation) or only memories"},
-                "limit": limit,
-            }, "required": ["query"], "additionalProperties": false},
-            "annotations": {"readOnlyHint": true},
+/// A tool's outcome as MCP's `tools/call` result: a failure is a result with `isError`, as
+/// the protocol asks, so the assistant reads it and tries otherwise.
+fn tool_result(outcome: Result<Value, ToolError>) -> Value {
+    match outcome {
+        Ok(value) => json!({
+            "content": [{"type": "text", "text": tools::bounded(&value, tools::MAX_RESULT_CHARS)}],
+            "isError": false,
         }),
-        json!({
-            "name": "list_conversations",
-            "title": "List conversations",
-            "description": "The person's conversations, newest first, with id, title, start time, duration, end reason, starred flag and the start of the transcript. Filter by time range and starred.",
-            "inputSchema": {"type": "object", "properties": {
-                "since": time("Only conversations that started at or after this time"),
-                "until": time("Only conversations that started at or before this time"),
-                "starred": {"type": "boolean", "description": "Only starred (true) or only unstarred (false) conversations"},
-                "limit": limit,
-                "offset": {"type": "integer", "minimum": 0, "description": "How many to skip, for the next page"},
-            }, "additionalProperties": false},
-            "annotations": {"readOnlyHint": true},
-        }),
-        json!({
-            "name": "get_conversation",
-            "title": "Get a conversation",
-            "description": "One conversation by id: title, summary, times, the transcript (cut past 40,000 characters) and the memories drawn from it.",
-            "inputSchema": {"type": "object", "properties": {
-                "conversation_id": {"type": "string", "description": "The id, from search or list_conversations"},
-            }, "required": ["conversation_id"], "additionalProperties": false},
-            "annotations": {"readOnlyHint": true},
-        }),
-        json!({
-            "name": "list_memories",
-            "title": "List memories",
-            "description": "Facts remembered from the person's conversations (and added by hand), newest first, optionally only those containing all the given words.",
-            "inputSchema": {"type": "object", "properties": {
-                "contains": {"type": "string", "description": "Only memories containing all these words"},
-                "limit": limit,
-            }, "additionalProperties": false},
-            "annotations": {"readOnlyHint": true},
-        }),
-        json!({
-            "name": "add_memory",
-            "title": "Add a memory",
-            "description": "Remembers a fact for the person, as if drawn from a conversation. Needs an API key with the write scope.",
-            "inputSchema": {"type": "object", "properties": {
-                "content": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "The fact, as one short sentence"},
-            }, "required": ["content"], "additionalProperties": false},
-            "annotations": {"readOnlyHint": false, "destructiveHint": false},
-        }),
-        json!({
-            "name": "get_action_items",
-            "title": "Get action items",
-            "description": "The to-dos plugins found in the person's conversations (e.g. todo_extractor's 'todos'): each task, whether it is done, and the conversation it came from.",
-            "inputSchema": {"type": "object", "properties": {
-                "include_completed": {"type": "boolean", "description": "Also the completed ones (default false)"},
-                "limit": limit,
-            }, "additionalProperties": false},
-            "annotations": {"readOnlyHint": true},
-        }),
-    ]
-}
-
-/// The collections whose documents are action items.
-const ACTION_COLLECTIONS: [&str; 3] = ["todos", "action_items", "tasks"];
-
-struct Caller<'a> {
-    state: &'a AppState,
-    user: &'a User,
-    credential: Credential,
-}
-
-/// A tool's refusal or failure: reported in the result (`isError`), as the protocol asks, so
-/// the assistant can read it and try otherwise.
-struct ToolError(String);
-
-impl<E: std::fmt::Display> From<E> for ToolError {
-    fn from(error: E) -> Self {
-        ToolError(error.to_string())
-    }
-}
-
-impl Caller<'_> {
-    /// Own data only, for admins too: an assistant acts for one person.
-    fn owner(&self) -> Owner {
-        Owner::User(self.user.id.clone())
-    }
-
-    async fn call(&self, name: &str, arguments: &Map<String, Value>) -> Value {
-        let outcome = match name {
-            "search" => self.search(arguments).await,
-            "list_conversations" => self.list_conversations(arguments).await,
-            "get_conversation" => self.get_conversation(arguments).await,
-            "list_memories" => self.list_memories(arguments).await,
-            "add_memory" => self.add_memory(arguments).await,
-            "get_action_items" => self.action_items(arguments).await,
-            _ => Err(ToolError(format!("no tool `{name}`"))),
-        };
-        match outcome {
-            Ok(value) => {
-                let mut text = value.to_string();
-                if text.len() > MAX_RESULT_CHARS {
-                    let mut cut = MAX_RESULT_CHARS;
-                    while !text.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    text.truncate(cut);
-                    text.push_str(" … [cut: ask for fewer items]");
-                }
-                json!({"content": [{"type": "text", "text": text}], "isError": false})
-            }
-            Err(ToolError(message)) => {
-                json!({"content": [{"type": "text", "text": message}], "isError": true})
-            }
+        Err(ToolError(message)) => {
+            json!({"content": [{"type": "text", "text": message}], "isError": true})
         }
     }
-
-    async fn search(&self, arguments: &Map<String, Value>) -> Result<Value, ToolError> {
-        let kind = match optional_text(arguments, "kind").as_deref() {
-            None => None,
-            Some("conversation") => Some(HitKind::Conversation),
-            Some("memory") => Some(HitKind::Memory),
-            Some(other) => {
-                return Err(ToolError(format!(
-                    "`{other}` is not a kind; use conversation or memory"
-                )));
-            }
-        };
-        let query = SearchQuery {
-            text: text_argument(arguments, "query")?,
-            since: optional_text(arguments, "since"),
-            until: optional_text(arguments, "until"),
-            kind,
-        };
-        let hits = self
-            .state
-            .store
-            .search(&self.owner(), &query, limit(arguments))
-            .await?;
-        Ok(json!({"ranking": "bm25", "hits": hits}))
-    }
-
-    async fn list_conversations(&self, arguments: &Map<String, Value>) -> Result<Value, ToolError> {
-        let filter = ConversationQuery {
-            text: None,
-            starred: arguments.get("starred").and_then(Value::as_bool),
-            since: optional_text(arguments, "since"),
-            until: optional_text(arguments, "until"),
-        };
-        let offset = arguments
-            .get("offset")
-            .and_then(Value::as_u64)
-            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        let (conversations, total) = self
-            .state
-            .store
-            .find_conversations(&self.owner(), &filter, limit(arguments), offset)
-            .await?;
-        Ok(json!({
-            "total": total,
-            "offset": offset,
-            "conversations": conversations.iter().map(|c| json!({
-                "conversation_id": c.conversation_id,
-                "title": c.title,
-                "started_at": c.created_at,
-                "duration_seconds": c.duration_seconds,
-                "end_reason": c.end_reason,
-                "starred": c.starred,
-                "snippet": crate::routes::conversations::snippet(&c.transcript, None),
-            })).collect::<Vec<_>>(),
-        }))
-    }
-
-    async fn get_conversation(&self, arguments: &Map<String, Value>) -> Result<Value, ToolError> {
-        let id = text_argument(arguments, "conversation_id")?;
-        let owner = self.owner();
-        let conversation = self
-            .state
-            .store
-            .conversation(&owner, &id)
-            .await?
-            .ok_or_else(|| ToolError(format!("no conversation `{id}` of yours")))?;
-        let memories = self.state.store.conversation_memories(&owner, &id).await?;
-        let mut transcript = conversation.transcript.clone();
-        let cut = transcript.chars().count() > MAX_TRANSCRIPT_CHARS;
-        if cut {
-            transcript = transcript.chars().take(MAX_TRANSCRIPT_CHARS).collect();
-        }
-        Ok(json!({
-            "conversation_id": conversation.conversation_id,
-            "title": conversation.title,
-            "summary": conversation.summary,
-            "started_at": conversation.created_at,
-            "completed_at": conversation.completed_at,
-            "duration_seconds": conversation.duration_seconds,
-            "end_reason": conversation.end_reason,
-            "starred": conversation.starred,
-            "transcript": transcript,
-            "transcript_cut": cut,
-            "memories": memories.iter().map(memory).collect::<Vec<_>>(),
-        }))
-    }
-
-    async fn list_memories(&self, arguments: &Map<String, Value>) -> Result<Value, ToolError> {
-        let contains = optional_text(arguments, "contains").unwrap_or_default();
-        let memories = self
-            .state
-            .store
-            .search_memories(&self.owner(), &contains, limit(arguments))
-            .await?;
-        Ok(json!({"memories": memories.iter().map(memory).collect::<Vec<_>>()}))
-    }
-
-    async fn add_memory(&self, arguments: &Map<String, Value>) -> Result<Value, ToolError> {
-        self.credential
-            .allows(KeyScope::Write)
-            .map_err(|refusal| ToolError(refusal.to_string()))?;
-        let content = text_argument(arguments, "content")?;
-        if content.chars().count() > 2_000 {
-            return Err(ToolError("a memory is at most 2,000 characters".into()));
-        }
-        let added = self
-            .state
-            .store
-            .add_memory(&self.user.id, None, &content)
-            .await?;
-        Ok(json!({"added": memory(&added)}))
-    }
-
-    async fn action_items(&self, arguments: &Map<String, Value>) -> Result<Value, ToolError> {
-        let include_completed = arguments
-            .get("include_completed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let limit = limit(arguments);
-        let owner = self.owner();
-        let collections = self.state.store.document_collections(&owner).await?;
-        let mut items = Vec::new();
-        for collection in collections
-            .iter()
-            .filter(|c| ACTION_COLLECTIONS.contains(&c.collection.as_str()))
-        {
-            // The newest last: read the tail of the collection.
-            let newest = usize::try_from(collection.count.saturating_sub(500)).unwrap_or(0);
-            let page = self
-                .state
-                .store
-                .browse_documents(
-                    &collection.plugin_id,
-                    &collection.collection,
-                    &owner,
-                    500,
-                    newest,
-                )
-                .await?;
-            for document in page.documents.into_iter().rev() {
-                let completed = document
-                    .get("completed")
-                    .or_else(|| document.get("done"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                if completed && !include_completed {
-                    continue;
-                }
-                let task = ["task", "text", "title", "description"]
-                    .iter()
-                    .find_map(|key| document.get(*key).and_then(Value::as_str))
-                    .unwrap_or("");
-                items.push(json!({
-                    "task": task,
-                    "completed": completed,
-                    "conversation_id": document.get("conversation_id"),
-                    "created_at": document.get("created_at"),
-                    "from": format!("{}/{}", collection.plugin_id, collection.collection),
-                }));
-            }
-        }
-        items.truncate(limit);
-        if items.is_empty() && collections.is_empty() {
-            return Ok(json!({
-                "action_items": [],
-                "note": "no plugin keeps action items for you yet (enable todo_extractor)",
-            }));
-        }
-        Ok(json!({"action_items": items}))
-    }
-}
-
-fn memory(memory: &chronicle_store::Memory) -> Value {
-    json!({
-        "memory_id": memory.memory_id,
-        "content": memory.content,
-        "conversation_id": memory.conversation_id,
-        "created_at": memory.created_at,
-    })
-}
-
-fn limit(arguments: &Map<String, Value>) -> usize {
-    arguments
-        .get("limit")
-        .and_then(Value::as_u64)
-        .map_or(20, |n| usize::try_from(n).unwrap_or(MAX_ITEMS))
-        .clamp(1, MAX_ITEMS)
-}
-
-fn optional_text(arguments: &Map<String, Value>, key: &str) -> Option<String> {
-    arguments
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
-        .map(str::to_owned)
-}
-
-fn text_argument(arguments: &Map<String, Value>, key: &str) -> Result<String, ToolError> {
-    optional_text(arguments, key).ok_or_else(|| ToolError(format!("`{key}` is required")))
 }

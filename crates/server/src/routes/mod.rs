@@ -7,6 +7,7 @@
 mod admin;
 mod admin_users;
 mod audio;
+mod chat;
 mod conversations;
 pub mod deliveries;
 mod documents;
@@ -109,6 +110,9 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/admin/users/{id}", patch(admin_users::update))
         .route("/api/search", get(search::search))
+        .route("/api/chat/sessions", get(chat::list).post(chat::create))
+        .route("/api/chat/sessions/{id}", get(chat::get))
+        .route("/api/chat/sessions/{id}/messages", post(chat::ask))
         .route("/api/keys", get(keys::list).post(keys::create))
         .route(
             "/mcp",

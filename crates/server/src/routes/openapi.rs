@@ -16,7 +16,7 @@ use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder}
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, admin_users, audio, conversations, deliveries, documents, events, keys, live, mcp,
+    admin, admin_users, audio, chat, conversations, deliveries, documents, events, keys, live, mcp,
     memories, plugin_settings, schemas, search, system, users,
 };
 
@@ -48,6 +48,7 @@ const ALIASES: [(&str, &str); 2] = [
         live::stream,
         memories::list, memories::create, memories::search, memories::update, memories::delete,
         search::search,
+        chat::create, chat::list, chat::get, chat::ask,
         documents::collections, documents::page,
         events::list, events::clear, events::stream,
         keys::create, keys::list, keys::revoke,
@@ -70,6 +71,7 @@ const ALIASES: [(&str, &str); 2] = [
         (name = "search", description = "Everything said and remembered, ranked"),
         (name = "documents", description = "What plugins stored"),
         (name = "events", description = "The event log: what each plugin did with each event"),
+        (name = "chat", description = "Ask your memories: answers that cite their sources"),
         (name = "keys", description = "Personal API keys"),
         (name = "mcp", description = "The Model Context Protocol server, for assistants"),
         (name = "admin", description = "Plugins, their configuration, users, the delivery queue: admins only"),

@@ -15,7 +15,9 @@
 use std::collections::BTreeMap;
 
 use chronicle_plugin_api::EndReason;
-use chronicle_store::{ApiKey, CollectionSummary, Conversation, Memory, SearchHit, Session};
+use chronicle_store::{
+    ApiKey, ChatMessage, ChatSession, CollectionSummary, Conversation, Memory, SearchHit, Session,
+};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -504,4 +506,23 @@ pub struct JsonRpc {
     params: Option<Value>,
     result: Option<Value>,
     error: Option<Value>,
+}
+
+/// One chat session.
+#[derive(ToSchema)]
+pub struct ChatSessionAnswer {
+    session: ChatSession,
+}
+
+/// `GET /api/chat/sessions`.
+#[derive(ToSchema)]
+pub struct ChatSessionList {
+    sessions: Vec<ChatSession>,
+}
+
+/// `GET /api/chat/sessions/{id}`.
+#[derive(ToSchema)]
+pub struct ChatSessionMessages {
+    session: ChatSession,
+    messages: Vec<ChatMessage>,
 }
