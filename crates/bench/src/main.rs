@@ -30,8 +30,13 @@
 //! the first load's size; see `web.rs`.
 //!
 //! `cargo run --release -p chronicle-bench -- search [--memories 100000] [--segments 1000000]`
-//! fills a store and measures full-text indexing and search latency; see `search.rs`.
+//! fills a store and measures full-text indexing and search latency, then vectors and hybrid
+//! search; see `search.rs`.
+//!
+//! `cargo run --release -p chronicle-bench -- chat` starts the release `chronicle serve` with a
+//! model that answers at once and measures the chat's own time per question; see `chat.rs`.
 
+mod chat;
 mod devices;
 mod dispatch;
 mod durable;
@@ -116,9 +121,9 @@ fn main() -> anyhow::Result<()> {
                     .context("--conversations")?
             }
             "dispatch" | "dispatch-only" | "python" | "devices" | "durable" | "uploads" | "web"
-            | "search" => benchmark = Some(arg),
+            | "search" | "chat" => benchmark = Some(arg),
             other => bail!(
-                "unknown argument `{other}`; usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000] | search [--memories N] [--segments N]"
+                "unknown argument `{other}`; usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000] | search [--memories N] [--segments N] | chat"
             ),
         }
     }
@@ -137,6 +142,14 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?;
         let report = runtime.block_on(search::search(memories, segments))?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    if benchmark.as_deref() == Some("chat") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(chat::chat())?;
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
@@ -178,7 +191,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some("python") => runtime.block_on(python::python(events.unwrap_or(20_000)))?,
         _ => bail!(
-            "usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000] | search [--memories N] [--segments N]"
+            "usage: chronicle-bench dispatch|python|durable [--events N] | devices [--max-devices N] [--step N] | uploads [--counts 1,3,10] [--seconds 3600] | web [--conversations 10000] | search [--memories N] [--segments N] | chat"
         ),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);

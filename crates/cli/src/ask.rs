@@ -37,7 +37,8 @@ pub async fn run(paths: &Paths, args: AskArgs) -> anyhow::Result<ExitCode> {
             users.remove(0)
         }
     };
-    let tz = chronicle_server::search::time_zone(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
+    let tz =
+        chronicle_pipeline::search::time_zone(args.tz.as_deref()).map_err(anyhow::Error::msg)?;
     let embedder = Embedder::configured(&config, &store).map(Arc::new);
     let session = store.create_chat_session(&user.id, &args.question).await?;
     store

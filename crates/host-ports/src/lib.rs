@@ -152,6 +152,17 @@ pub trait LanguageModel: Send + Sync {
     async fn generate(&self, prompt: &str) -> Result<String, BackendError>;
 }
 
+/// Search over a user's conversations and memories (the server's: words and meaning).
+#[async_trait::async_trait]
+pub trait SearchIndex: Send + Sync {
+    /// The answer to `query` for `user_id`, as `GET /api/search` gives it.
+    async fn search(
+        &self,
+        user_id: &str,
+        query: &chronicle_plugin_api::protocol::SearchParams,
+    ) -> Result<Value, BackendError>;
+}
+
 /// Gives `document` its `_id`: a string `_id` it already has is kept, anything else is replaced
 /// by `fresh()`. Returns the id. Every store assigns ids by this rule.
 pub fn ensure_id(document: &mut JsonMap, fresh: impl FnOnce() -> String) -> String {

@@ -33,6 +33,7 @@ mod plugins;
 pub mod replay;
 #[cfg(test)]
 mod robustness;
+pub mod search;
 pub mod session;
 pub mod transcription;
 pub mod watch;

@@ -38,6 +38,9 @@ pub struct Wired {
     /// What the plugin configuration was accepted with: warnings, notes, and the errors that
     /// each failed one plugin.
     pub diagnostics: Vec<Diagnostic>,
+    /// The embeddings server's embedder, when one is configured (the server runs it in the
+    /// background; plugins' searches and the server's share it).
+    pub embedder: Option<Arc<crate::embeddings::Embedder>>,
 }
 
 /// Builds the providers, loads and initializes the plugins, and starts the pipeline (and
@@ -46,6 +49,8 @@ pub struct Wired {
 /// built: the providers, and each configured plugin with its runtime and health.
 pub async fn wire(wiring: Wiring<'_>) -> anyhow::Result<Result<Wired, ConfigErrors>> {
     let (transcriber, llm) = wiring.pipeline.build();
+    let embedder =
+        crate::embeddings::Embedder::configured(wiring.pipeline, &wiring.store).map(Arc::new);
     let (control, requests) = SessionControl::new();
     let backends = Backends {
         conversations: control,
@@ -55,6 +60,10 @@ pub async fn wire(wiring: Wiring<'_>) -> anyhow::Result<Result<Wired, ConfigErro
             .map(|model| Arc::new(model.clone()) as Arc<dyn chronicle_host_ports::LanguageModel>),
         event_log: wiring.event_log,
         devices: wiring.devices,
+        search: Some(Arc::new(crate::search::StoreSearch {
+            store: wiring.store.clone(),
+            embedder: embedder.clone(),
+        })),
     };
     let loaded = match PluginHost::load(wiring.host, wiring.registry, backends.clone()) {
         Ok(loaded) => loaded,
@@ -79,6 +88,7 @@ pub async fn wire(wiring: Wiring<'_>) -> anyhow::Result<Result<Wired, ConfigErro
         host,
         backends,
         diagnostics: loaded.diagnostics,
+        embedder,
     }))
 }
 

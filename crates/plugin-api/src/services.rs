@@ -3,6 +3,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use serde_json::Value;
+
 use crate::{JsonMap, PluginResult};
 
 /// What the host offers a plugin while it handles an event (`ctx.services`).
@@ -79,6 +81,18 @@ pub trait Services: Send + Sync {
         client_id: &str,
         user_id: Option<&str>,
     ) -> Result<bool, ServiceError>;
+
+    /// Searches the user's conversations and memories as `GET /api/search` does (permission
+    /// `search`): the answer's JSON (`hits`, `ranking`, `note`, `time_filter`). `user_id` in
+    /// `query` is whose; `None` means the user of the event being handled. A host without a
+    /// search (the offline tools) says so.
+    async fn search(&self, query: &crate::protocol::SearchParams) -> Result<Value, ServiceError> {
+        let _ = query;
+        Err(ServiceError::Unavailable {
+            service: "search",
+            reason: "this host has no search".into(),
+        })
+    }
 }
 
 /// Why a plugin asks to close a conversation.
@@ -121,17 +135,20 @@ pub enum Permission {
     Llm,
     /// `stop_playback`.
     StopPlayback,
+    /// `search`: the user's conversations and memories, by words and meaning.
+    Search,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Permission::CloseConversation,
         Permission::StarConversation,
         Permission::CallPlugin,
         Permission::Database,
         Permission::Llm,
         Permission::StopPlayback,
+        Permission::Search,
     ];
 
     /// The name written in `plugins.yml`.
@@ -143,6 +160,7 @@ impl Permission {
             Permission::Database => "database",
             Permission::Llm => "llm",
             Permission::StopPlayback => "stop_playback",
+            Permission::Search => "search",
         }
     }
 }
@@ -153,10 +171,10 @@ impl fmt::Display for Permission {
     }
 }
 
-/// The error for a permission name that is not one of the five.
+/// The error for a permission name that is not one of [`Permission::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown permission `{0}` (expected one of: close_conversation, star_conversation, call_plugin, database, llm)"
+    "unknown permission `{0}` (expected one of: close_conversation, star_conversation, call_plugin, database, llm, stop_playback, search)"
 )]
 pub struct UnknownPermission(pub String);
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chronicle_host_ports::{
     Actor, BackendError, ConversationControl, Devices, DocumentStore, LanguageModel, NoDevices,
-    apply_update, ensure_id, matches_filter,
+    SearchIndex, apply_update, ensure_id, matches_filter,
 };
 use chronicle_plugin_api::{CloseReason, JsonMap, async_trait};
 
@@ -25,6 +25,8 @@ pub struct Backends {
     pub event_log: Arc<dyn EventLog>,
     /// The devices connected to the server; none without one.
     pub devices: Arc<dyn Devices>,
+    /// Search over users' conversations and memories; none offline.
+    pub search: Option<Arc<dyn SearchIndex>>,
 }
 
 impl Backends {
@@ -37,6 +39,7 @@ impl Backends {
             llm: None,
             event_log: Arc::new(MemoryEventLog::new(EVENT_LOG_CAPACITY)),
             devices: Arc::new(NoDevices),
+            search: None,
         }
     }
 }

@@ -306,6 +306,32 @@ impl Services for HostServices {
         .await
     }
 
+    async fn search(
+        &self,
+        query: &chronicle_plugin_api::protocol::SearchParams,
+    ) -> Result<serde_json::Value, ServiceError> {
+        const CALL: &str = "search";
+        let host = self.check(
+            CALL,
+            Permission::Search,
+            serde_json::to_value(query).unwrap_or_default(),
+        )?;
+        let Some(search) = &host.backends.search else {
+            return Err(ServiceError::Unavailable {
+                service: CALL,
+                reason: "this host has no search (it runs with the server)".into(),
+            });
+        };
+        let user: Arc<str> = match &query.user_id {
+            Some(user_id) => Arc::from(user_id.as_str()),
+            None => self.actor.user_id(),
+        };
+        search
+            .search(&user, query)
+            .await
+            .map_err(backend_error(CALL))
+    }
+
     async fn llm_generate(&self, prompt: &str) -> Result<String, ServiceError> {
         const CALL: &str = "llm_generate";
         let host = self.check(CALL, Permission::Llm, json!({"prompt": prompt}))?;

@@ -27,7 +27,6 @@ pub mod receipts;
 pub mod recordings;
 pub mod reload;
 pub mod routes;
-pub mod search;
 pub mod state;
 pub mod tokens;
 pub mod tools;
@@ -121,6 +120,7 @@ pub async fn serve(
         pipeline,
         host,
         backends,
+        embedder,
         ..
     } = wired;
     pipeline
@@ -147,8 +147,7 @@ pub async fn serve(
         backends,
         registry,
         started,
-        embedder: chronicle_pipeline::embeddings::Embedder::configured(&config.pipeline, &store)
-            .map(Arc::new),
+        embedder,
     });
     core.host().spawn_recovery(Default::default());
     let _embedding = core.embedder.clone().map(|embedder| embedder.spawn());

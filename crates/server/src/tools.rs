@@ -187,16 +187,18 @@ impl Tools<'_> {
                 )));
             }
         };
-        let outcome = crate::search::search(
+        let outcome = chronicle_pipeline::search::search(
             self.store,
             self.embedder,
             &self.owner(),
-            crate::search::SearchRequest {
+            chronicle_pipeline::search::SearchRequest {
                 text: text_argument(arguments, "query")?,
                 since: optional_text(arguments, "since"),
                 until: optional_text(arguments, "until"),
                 kind,
-                tz: crate::search::time_zone(optional_text(arguments, "time_zone").as_deref())?,
+                tz: chronicle_pipeline::search::time_zone(
+                    optional_text(arguments, "time_zone").as_deref(),
+                )?,
                 limit: limit(arguments),
             },
         )

@@ -64,6 +64,8 @@ pub mod method {
     pub const LLM_GENERATE: &str = "llm.generate";
     /// Plugin → host: tell a device to stop playing audio.
     pub const STOP_PLAYBACK: &str = "services.stop_playback";
+    /// Searches the user's conversations and memories.
+    pub const SEARCH: &str = "search.query";
 }
 
 /// Error codes beyond JSON-RPC's own (-32700 parse error, -32600 invalid request, -32601
@@ -374,6 +376,34 @@ pub enum ServiceCall {
     LlmGenerate(GenerateParams),
     /// `services.stop_playback` → bool.
     StopPlayback(StopPlaybackParams),
+    /// `search.query` → the search's answer.
+    Search(SearchParams),
+}
+
+/// `search.query` params: as `GET /api/search` takes them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// The words; a time in them ("yesterday") becomes a filter.
+    pub query: String,
+    /// RFC 3339 or `YYYY-MM-DD`: only from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD` (the whole day): only until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// `memory` or `conversation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// How many hits, 1 to 50 (10 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The IANA time zone the times in `query` are read in; the server's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Whose conversations and memories; the event's user when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 /// `services.stop_playback` params.
@@ -499,6 +529,7 @@ impl ServiceRequest {
             method::COUNT => ServiceCall::Count(parse(request, params)?),
             method::LLM_GENERATE => ServiceCall::LlmGenerate(parse(request, params)?),
             method::STOP_PLAYBACK => ServiceCall::StopPlayback(parse(request, params)?),
+            method::SEARCH => ServiceCall::Search(parse(request, params)?),
             other => {
                 return Err(RpcError::new(
                     code::METHOD_NOT_FOUND,

@@ -254,6 +254,20 @@ fn service_call() -> impl Strategy<Value = (&'static str, ServiceCall)> {
             method::STOP_PLAYBACK,
             ServiceCall::StopPlayback(StopPlaybackParams { client_id, user_id })
         )),
+        (
+            text(),
+            prop::option::of(text()),
+            prop::option::of(1u32..=50)
+        )
+            .prop_map(|(query, kind, limit)| (
+                method::SEARCH,
+                ServiceCall::Search(SearchParams {
+                    query,
+                    kind,
+                    limit,
+                    ..SearchParams::default()
+                })
+            )),
     ]
 }
 
@@ -271,6 +285,7 @@ fn params_of(call: &ServiceCall) -> Value {
         ServiceCall::UpdateOne(params) => serde_json::to_value(params),
         ServiceCall::LlmGenerate(params) => serde_json::to_value(params),
         ServiceCall::StopPlayback(params) => serde_json::to_value(params),
+        ServiceCall::Search(params) => serde_json::to_value(params),
     };
     value.expect("params serialize")
 }

@@ -570,6 +570,7 @@ async fn serve(services: &dyn Services, call: ServiceCall) -> Result<Value, Serv
         }
         ServiceCall::Count(p) => Value::from(services.count(&p.collection, &p.filter).await?),
         ServiceCall::LlmGenerate(p) => Value::String(services.llm_generate(&p.prompt).await?),
+        ServiceCall::Search(p) => services.search(&p).await?,
     })
 }
 

@@ -112,7 +112,8 @@ pub async fn ask(
             "a question is at most {MAX_QUESTION_CHARS} characters"
         )));
     }
-    let tz = crate::search::time_zone(question.tz.as_deref()).map_err(AppError::BadRequest)?;
+    let tz = chronicle_pipeline::search::time_zone(question.tz.as_deref())
+        .map_err(AppError::BadRequest)?;
     let owner = chronicle_store::Owner::User(user.id.clone());
     let session = state
         .store

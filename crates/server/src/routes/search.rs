@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppQuery, AppResult};
-use crate::search::SearchRequest;
 use crate::state::AppState;
+use chronicle_pipeline::search::SearchRequest;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -59,8 +59,9 @@ pub async fn search(
             )));
         }
     };
-    let tz = crate::search::time_zone(params.tz.as_deref()).map_err(AppError::BadRequest)?;
-    let outcome = crate::search::search(
+    let tz = chronicle_pipeline::search::time_zone(params.tz.as_deref())
+        .map_err(AppError::BadRequest)?;
+    let outcome = chronicle_pipeline::search::search(
         &state.store,
         state.core.embedder.as_ref(),
         &user.owner(),

@@ -1,15 +1,16 @@
 //! One search, however it is asked (`GET /api/search`, MCP's `search` tool, the chat's `search`
-//! tool): a time said in the words becomes a filter, the rest is ranked by words and, with an
+//! tool, a plugin's `search.query`): a time said in the words becomes a filter, the rest is ranked by words and, with an
 //! embeddings server, by meaning; a time alone lists that time. Search never fails because the
 //! embeddings server does: it says so and ranks by words.
 
 use std::sync::Arc;
 
-use chronicle_pipeline::embeddings::Embedder;
-use chronicle_pipeline::when;
 use chronicle_store::{HitKind, Owner, SearchHit, SearchQuery, Semantic, Store, StoreError};
 use jiff::tz::TimeZone;
 use serde::Serialize;
+
+use crate::embeddings::Embedder;
+use crate::when;
 
 /// What to look for.
 #[derive(Clone, Debug)]
@@ -153,5 +154,52 @@ pub fn time_zone(name: Option<&str>) -> Result<TimeZone, String> {
             format!("`{name}` is not a time zone; use an IANA name such as Europe/Berlin")
         }),
         None => Ok(TimeZone::system()),
+    }
+}
+
+/// The most hits a plugin's search returns.
+const MAX_PLUGIN_HITS: u32 = 50;
+
+/// The plugins' `search.query`, over the store and the embedder.
+pub struct StoreSearch {
+    pub store: Store,
+    pub embedder: Option<Arc<Embedder>>,
+}
+
+#[async_trait::async_trait]
+impl chronicle_host_ports::SearchIndex for StoreSearch {
+    async fn search(
+        &self,
+        user_id: &str,
+        query: &chronicle_plugin_api::protocol::SearchParams,
+    ) -> Result<serde_json::Value, chronicle_host_ports::BackendError> {
+        use chronicle_host_ports::BackendError;
+        let kind = match query.kind.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("memory") => Some(HitKind::Memory),
+            Some("conversation") => Some(HitKind::Conversation),
+            Some(other) => {
+                return Err(BackendError::InvalidRequest(format!(
+                    "`{other}` is not a kind; use memory or conversation"
+                )));
+            }
+        };
+        let tz = time_zone(query.time_zone.as_deref()).map_err(BackendError::InvalidRequest)?;
+        let request = SearchRequest {
+            text: query.query.clone(),
+            since: query.since.clone(),
+            until: query.until.clone(),
+            kind,
+            tz,
+            limit: query.limit.unwrap_or(10).clamp(1, MAX_PLUGIN_HITS) as usize,
+        };
+        let owner = Owner::User(user_id.to_owned());
+        let outcome = search(&self.store, self.embedder.as_ref(), &owner, request)
+            .await
+            .map_err(|error| match error {
+                StoreError::Invalid(message) => BackendError::InvalidRequest(message),
+                other => BackendError::Failed(other.to_string()),
+            })?;
+        serde_json::to_value(outcome).map_err(|error| BackendError::Failed(error.to_string()))
     }
 }
