@@ -73,7 +73,7 @@ pub async fn search(
         }
     });
     let query = SearchQuery {
-        text: words.clone(),
+        text: when::content_words(&words),
         since: tighter(
             request.since,
             window.as_ref().map(|w| w.since.clone()),

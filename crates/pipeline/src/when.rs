@@ -78,6 +78,24 @@ pub fn has_content_words(text: &str) -> bool {
         .any(|word| !word.is_empty() && !FRAMING.contains(&word.as_str()))
 }
 
+/// `text` without the framing of a question ("what did I want to buy" → "want buy"): what the
+/// words' ranking should match, so a question's "I" and "did" do not rank every sentence. The
+/// text itself when nothing else is left.
+pub fn content_words(text: &str) -> String {
+    let kept: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|word| {
+            let bare = word.trim_matches('\'').to_lowercase();
+            !bare.is_empty() && !FRAMING.contains(&bare.as_str())
+        })
+        .collect();
+    if kept.is_empty() {
+        text.to_owned()
+    } else {
+        kept.join(" ")
+    }
+}
+
 fn utc(timestamp: Timestamp) -> String {
     timestamp.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
@@ -444,5 +462,7 @@ mod tests {
             assert_eq!((rest.as_str(), found), (text, None), "{text}");
         }
         assert!(has_content_words("what did I say about milk"));
+        assert_eq!(content_words("What did I want to buy?"), "want buy");
+        assert_eq!(content_words("what did I say"), "what did I say");
     }
 }

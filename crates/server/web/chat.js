@@ -22,21 +22,22 @@ export function render(main, { args, go }) {
     }
   });
   show(main, title('Chat', start), h('div', { class: 'chat' }, sessions, pane));
-  load(sessions, () => api('/api/chat/sessions'), ({ sessions: list }) => list.length
-    ? h('ul', null, list.map((s) => h('li', null,
+  const list = () => load(sessions, () => api('/api/chat/sessions'), ({ sessions: all }) => all.length
+    ? h('ul', null, all.map((s) => h('li', null,
       h('a', { href: `#/chat/${encodeURIComponent(s.session_id)}`, 'aria-current': s.session_id === id ? 'page' : null },
         s.title || 'New chat'), h('small', null, when(s.updated_at)))))
     : empty('No chats yet.'));
+  list();
   if (!id) {
     show(pane, empty('Start a new chat to ask your memories, e.g. “What did I promise Anna?”'));
     return;
   }
   const controller = new AbortController();
-  load(pane, () => api(`/api/chat/sessions/${encodeURIComponent(id)}`), ({ messages }) => conversation(id, messages, controller));
+  load(pane, () => api(`/api/chat/sessions/${encodeURIComponent(id)}`), ({ messages }) => conversation(id, messages, controller, list));
   return () => controller.abort();
 }
 
-function conversation(id, messages, controller) {
+function conversation(id, messages, controller, answered) {
   const log = h('ol', { class: 'chat-log', 'aria-live': 'polite' }, messages.map(message));
   const question = h('textarea', { name: 'question', rows: 2, required: true, 'aria-label': 'Question', placeholder: 'Ask about what you said, e.g. “what did I discuss yesterday?”' });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Ask');
@@ -56,6 +57,7 @@ function conversation(id, messages, controller) {
     log.append(answer);
     try {
       await stream(id, content, answer, controller.signal);
+      answered(); // the first question names the session
     } catch (error) {
       if (error.name !== 'AbortError') answer.append(failure(error));
     } finally {

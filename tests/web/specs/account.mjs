@@ -56,7 +56,7 @@ async function nonAdmin({ server, browser }) {
   const page = await openPage(browser, server.base);
   await signIn(page, ALICE);
   const links = await page.locator('#nav a').allTextContents();
-  assert.deepEqual(links, ['Conversations', 'Search', 'Live', 'Memories', 'Documents', 'Events', 'System', 'Account']);
+  assert.deepEqual(links, ['Conversations', 'Search', 'Chat', 'Live', 'Memories', 'Documents', 'Events', 'System', 'Account']);
   for (const hash of ['#/plugins', '#/plugins/config', '#/deliveries', '#/users', '#/upload']) {
     await page.goto(`/${hash}`);
     await page.getByRole('heading', { name: 'Not found' }).waitFor();

@@ -3,7 +3,7 @@
 // screenshots and to see that none shows an error or breaks the layout.
 
 import assert from 'node:assert/strict';
-import { ADMIN, DESKTOP, PHONE, openPage, settled, shot, signIn } from '../harness.mjs';
+import { ADMIN, DESKTOP, PHONE, eventually, openPage, settled, shot, signIn } from '../harness.mjs';
 
 const BOB = { email: 'bob@example.com', password: 'bob-password-1' };
 
@@ -59,8 +59,10 @@ async function memories({ server, browser }) {
 
   await page.getByRole('searchbox', { name: 'Search' }).fill('plants');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
-  await settled(page);
-  assert.equal(await page.locator('.cards .card').count(), 1);
+  // The filtered list, not the one it replaces: polled until it shows one memory.
+  await eventually('one memory has the word', async () =>
+    await page.locator('main .state.loading').count() === 0
+      && await page.locator('.cards .card').count() === 1);
 
   await page.getByRole('button', { name: 'Edit memory: Water the plants on Sunday' }).click();
   await page.getByRole('form', { name: 'Edit memory' }).getByLabel('Memory').fill('Water the plants on Saturday');
