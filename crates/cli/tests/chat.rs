@@ -130,12 +130,8 @@ async fn new_session(server: &Server, token: &str) -> String {
         .to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_answer_streams_cites_its_sources_and_is_kept_in_the_session() {
-    let project = Project::with_plugins("plugins: {}\n", &[]);
-    project.add_user(ALICE);
-    let conversation = fill(&project).await;
-    let chat = Chat::start(model(conversation.clone())).await;
+/// The server on `project` with `chat` as its model, Alice's token, and a new session of hers.
+async fn serve_with_model(project: &Project, chat: &Chat) -> (Server, String, String) {
     let server = project.serve(
         &[],
         &[
@@ -145,6 +141,16 @@ async fn the_answer_streams_cites_its_sources_and_is_kept_in_the_session() {
     );
     let alice = server.login(ALICE).await;
     let session = new_session(&server, &alice).await;
+    (server, alice, session)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_answer_streams_cites_its_sources_and_is_kept_in_the_session() {
+    let project = Project::with_plugins("plugins: {}\n", &[]);
+    project.add_user(ALICE);
+    let conversation = fill(&project).await;
+    let chat = Chat::start(model(conversation.clone())).await;
+    let (server, alice, session) = serve_with_model(&project, &chat).await;
 
     let (status, events) = ask(&server, &alice, &session, "What did I promise Anna?").await;
     assert_eq!(status, 200);
@@ -261,15 +267,7 @@ async fn rounds_are_bounded_and_a_missing_or_failing_model_says_so() {
         }
     })
     .await;
-    let server = project.serve(
-        &[],
-        &[
-            ("LLM_BASE_URL", &format!("{}/v1", chat.base_url())),
-            ("LLM_MODEL", "test-model"),
-        ],
-    );
-    let alice = server.login(ALICE).await;
-    let session = new_session(&server, &alice).await;
+    let (server, alice, session) = serve_with_model(&project, &chat).await;
     let (status, events) = ask(&server, &alice, &session, "tent?").await;
     assert_eq!(status, 200);
     assert_eq!(calls.load(Ordering::SeqCst), 6, "at most 6 rounds");
@@ -279,15 +277,7 @@ async fn rounds_are_bounded_and_a_missing_or_failing_model_says_so() {
 
     // A model that fails: an error event naming it; the question is kept.
     let failing = Chat::start(|_: &Value| ChatReply::Status(500)).await;
-    let server = project.serve(
-        &[],
-        &[
-            ("LLM_BASE_URL", &format!("{}/v1", failing.base_url())),
-            ("LLM_MODEL", "test-model"),
-        ],
-    );
-    let alice = server.login(ALICE).await;
-    let session = new_session(&server, &alice).await;
+    let (server, alice, session) = serve_with_model(&project, &failing).await;
     let (_, events) = ask(&server, &alice, &session, "tent?").await;
     let (name, data) = events.last().expect("an event");
     assert_eq!(name, "error");

@@ -249,24 +249,21 @@ async fn the_embedder_catches_up_once_the_server_is_back_and_reindex_backfills_a
     drop(server);
 
     // Another model: nothing of it is embedded, and reindex embeds it all.
-    let reindexed = project
-        .chronicle()
-        .args(["memories", "reindex"])
-        .env("EMBEDDINGS_BASE_URL", &base_url)
-        .env("EMBEDDINGS_MODEL", "toy-2")
-        .output()
-        .expect("chronicle memories reindex");
+    let reindex = || {
+        project
+            .chronicle()
+            .args(["memories", "reindex"])
+            .env("EMBEDDINGS_BASE_URL", &base_url)
+            .env("EMBEDDINGS_MODEL", "toy-2")
+            .output()
+            .expect("chronicle memories reindex")
+    };
+    let reindexed = reindex();
     let said = String::from_utf8_lossy(&reindexed.stderr);
     assert!(reindexed.status.success(), "{said}");
     assert!(said.contains("1 texts to embed with toy-2"), "{said}");
     assert!(said.contains("embedded 1 texts"), "{said}");
-    let again = project
-        .chronicle()
-        .args(["memories", "reindex"])
-        .env("EMBEDDINGS_BASE_URL", &base_url)
-        .env("EMBEDDINGS_MODEL", "toy-2")
-        .output()
-        .expect("chronicle memories reindex");
+    let again = reindex();
     assert!(String::from_utf8_lossy(&again.stderr).contains("0 texts to embed"));
     // Without a server configured it says what to set.
     let unset = project

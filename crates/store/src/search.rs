@@ -127,6 +127,49 @@ fn speaker(value: Option<SqlValue>) -> Option<String> {
     }
 }
 
+/// A memory's hit from a row whose first columns are its `memory_id`, `conversation_id` and
+/// `created_at`.
+fn memory_hit(
+    row: &rusqlite::Row<'_>,
+    score: f64,
+    snippet: String,
+    matched_by: MatchedBy,
+) -> rusqlite::Result<SearchHit> {
+    Ok(SearchHit {
+        kind: HitKind::Memory,
+        id: row.get(0)?,
+        conversation_id: row.get(1)?,
+        time: row.get(2)?,
+        offset_seconds: None,
+        speaker: None,
+        score,
+        snippet,
+        matched_by,
+    })
+}
+
+/// A segment's hit from a row whose first columns are its `conversation_id`, `started_at`,
+/// `offset_seconds` and `speaker`.
+fn segment_hit(
+    row: &rusqlite::Row<'_>,
+    score: f64,
+    snippet: String,
+    matched_by: MatchedBy,
+) -> rusqlite::Result<SearchHit> {
+    let conversation: String = row.get(0)?;
+    Ok(SearchHit {
+        kind: HitKind::Conversation,
+        id: conversation.clone(),
+        conversation_id: Some(conversation),
+        time: row.get(1)?,
+        offset_seconds: row.get(2).ok(),
+        speaker: speaker(row.get(3)?),
+        score,
+        snippet,
+        matched_by,
+    })
+}
+
 /// `text` HTML-escaped, cut to about 32 words around the first of `words` it holds (any
 /// case), those words in `<mark>`: the snippet of a hit found by meaning, which FTS5 did not
 /// cut.
@@ -301,17 +344,12 @@ impl Store {
                 )?;
                 let rows =
                     statement.query_map(rusqlite::params![user, since, until, limit], |row| {
-                        Ok(SearchHit {
-                            kind: HitKind::Memory,
-                            id: row.get(0)?,
-                            conversation_id: row.get(1)?,
-                            time: row.get(2)?,
-                            offset_seconds: None,
-                            speaker: None,
-                            score: 0.0,
-                            snippet: marked_words(&row.get::<_, String>(3)?, &[]),
-                            matched_by: MatchedBy::Time,
-                        })
+                        memory_hit(
+                            row,
+                            0.0,
+                            marked_words(&row.get::<_, String>(3)?, &[]),
+                            MatchedBy::Time,
+                        )
                     })?;
                 hits.extend(rows.collect::<Result<Vec<_>, _>>()?);
             }
@@ -324,18 +362,12 @@ impl Store {
                 )?;
                 let rows =
                     statement.query_map(rusqlite::params![user, since, until, limit], |row| {
-                        let conversation: String = row.get(0)?;
-                        Ok(SearchHit {
-                            kind: HitKind::Conversation,
-                            id: conversation.clone(),
-                            conversation_id: Some(conversation),
-                            time: row.get(1)?,
-                            offset_seconds: row.get(2).ok(),
-                            speaker: speaker(row.get(3)?),
-                            score: 0.0,
-                            snippet: marked_words(&row.get::<_, String>(4)?, &[]),
-                            matched_by: MatchedBy::Time,
-                        })
+                        segment_hit(
+                            row,
+                            0.0,
+                            marked_words(&row.get::<_, String>(4)?, &[]),
+                            MatchedBy::Time,
+                        )
                     })?;
                 hits.extend(rows.collect::<Result<Vec<_>, _>>()?);
             }
@@ -385,17 +417,7 @@ impl Store {
                 let rows = statement.query_map(params_from_iter(&values), |row| {
                     Ok((
                         (HitKind::Memory, row.get(5)?),
-                        SearchHit {
-                            kind: HitKind::Memory,
-                            id: row.get(0)?,
-                            conversation_id: row.get(1)?,
-                            time: row.get(2)?,
-                            offset_seconds: None,
-                            speaker: None,
-                            score: row.get(3)?,
-                            snippet: marked(&row.get::<_, String>(4)?),
-                            matched_by: MatchedBy::Words,
-                        },
+                        memory_hit(row, row.get(3)?, marked(&row.get::<_, String>(4)?), MatchedBy::Words)?,
                     ))
                 })?;
                 hits.extend(rows.collect::<Result<Vec<_>, _>>()?);
@@ -410,20 +432,9 @@ impl Store {
                      ORDER BY bm25(segment_index) LIMIT ?5",
                 )?;
                 let rows = statement.query_map(params_from_iter(&values), |row| {
-                    let conversation: String = row.get(0)?;
                     Ok((
                         (HitKind::Conversation, row.get(6)?),
-                        SearchHit {
-                            kind: HitKind::Conversation,
-                            id: conversation.clone(),
-                            conversation_id: Some(conversation),
-                            time: row.get(1)?,
-                            offset_seconds: row.get(2).ok(),
-                            speaker: speaker(row.get(3)?),
-                            score: row.get(4)?,
-                            snippet: marked(&row.get::<_, String>(5)?),
-                            matched_by: MatchedBy::Words,
-                        },
+                        segment_hit(row, row.get(4)?, marked(&row.get::<_, String>(5)?), MatchedBy::Words)?,
                     ))
                 })?;
                 hits.extend(rows.collect::<Result<Vec<_>, _>>()?);
@@ -460,17 +471,7 @@ impl Store {
                              WHERE m.rowid = ?1 AND (?3 IS NULL OR m.user_id = ?3)",
                         )?
                         .query_row(rusqlite::params![key.1, model, user], |row| {
-                            Ok(SearchHit {
-                                kind: HitKind::Memory,
-                                id: row.get(0)?,
-                                conversation_id: row.get(1)?,
-                                time: row.get(2)?,
-                                offset_seconds: None,
-                                speaker: None,
-                                score: 0.0,
-                                snippet: marked_words(&row.get::<_, String>(3)?, &words),
-                                matched_by: MatchedBy::Meaning,
-                            })
+                            memory_hit(row, 0.0, marked_words(&row.get::<_, String>(3)?, &words), MatchedBy::Meaning)
                         }),
                     HitKind::Conversation => connection
                         .prepare_cached(
@@ -480,18 +481,7 @@ impl Store {
                              WHERE s.id = ?1 AND (?3 IS NULL OR s.user_id = ?3)",
                         )?
                         .query_row(rusqlite::params![key.1, model, user], |row| {
-                            let conversation: String = row.get(0)?;
-                            Ok(SearchHit {
-                                kind: HitKind::Conversation,
-                                id: conversation.clone(),
-                                conversation_id: Some(conversation),
-                                time: row.get(1)?,
-                                offset_seconds: row.get(2).ok(),
-                                speaker: speaker(row.get(3)?),
-                                score: 0.0,
-                                snippet: marked_words(&row.get::<_, String>(4)?, &words),
-                                matched_by: MatchedBy::Meaning,
-                            })
+                            segment_hit(row, 0.0, marked_words(&row.get::<_, String>(4)?, &words), MatchedBy::Meaning)
                         }),
                 };
                 match hit {
