@@ -86,7 +86,7 @@ pub trait Services: Send + Sync {
     /// `search`): the answer's JSON (`hits`, `ranking`, `note`, `time_filter`). `user_id` in
     /// `query` is whose; `None` means the user of the event being handled. A host without a
     /// search (the offline tools) says so.
-    async fn search(&self, query: &crate::protocol::SearchParams) -> Result<Value, ServiceError> {
+    async fn search(&self, query: &SearchParams) -> Result<Value, ServiceError> {
         let _ = query;
         Err(ServiceError::Unavailable {
             service: "search",
@@ -228,6 +228,32 @@ pub enum ServiceError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// `search.query` params: as `GET /api/search` takes them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// The words; a time in them ("yesterday") becomes a filter.
+    pub query: String,
+    /// RFC 3339 or `YYYY-MM-DD`: only from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD` (the whole day): only until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// `memory` or `conversation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// How many hits, 1 to 50 (10 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The IANA time zone the times in `query` are read in; the server's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Whose conversations and memories; the event's user when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -342,6 +342,8 @@ pub struct HandleEventResult {
 /// `health_check` result.
 pub type HealthCheckResult = HealthReport;
 
+pub use crate::services::SearchParams;
+
 /// A service request from the plugin, decoded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceRequest {
@@ -378,32 +380,6 @@ pub enum ServiceCall {
     StopPlayback(StopPlaybackParams),
     /// `search.query` → the search's answer.
     Search(SearchParams),
-}
-
-/// `search.query` params: as `GET /api/search` takes them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchParams {
-    /// The words; a time in them ("yesterday") becomes a filter.
-    pub query: String,
-    /// RFC 3339 or `YYYY-MM-DD`: only from then.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
-    /// RFC 3339 or `YYYY-MM-DD` (the whole day): only until then.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until: Option<String>,
-    /// `memory` or `conversation`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// How many hits, 1 to 50 (10 when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u32>,
-    /// The IANA time zone the times in `query` are read in; the server's own when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_zone: Option<String>,
-    /// Whose conversations and memories; the event's user when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
 }
 
 /// `services.stop_playback` params.
