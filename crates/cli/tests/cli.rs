@@ -31,7 +31,7 @@ fn validate_lists_every_error_with_file_line_and_column() {
         lines,
         [
             "config/plugins.yml:4:14: unknown event `conversation.completed` (did you mean `conversation.complete`?)",
-            "config/plugins.yml:5:19: unknown permission `datab` (expected one of: close_conversation, star_conversation, call_plugin, database, llm)",
+            "config/plugins.yml:5:19: unknown permission `datab` (expected one of: close_conversation, star_conversation, call_plugin, database, llm, stop_playback, search)",
             "config/plugins.yml:6:3: no runtime provides plugin `nope`",
         ]
     );

@@ -267,7 +267,7 @@ mod tests {
         }
         assert_eq!(
             "databse".parse::<Permission>().unwrap_err().to_string(),
-            "unknown permission `databse` (expected one of: close_conversation, star_conversation, call_plugin, database, llm)"
+            "unknown permission `databse` (expected one of: close_conversation, star_conversation, call_plugin, database, llm, stop_playback, search)"
         );
     }
 
