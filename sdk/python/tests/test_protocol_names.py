@@ -44,6 +44,12 @@ class MethodTest(unittest.TestCase):
         self.assertGreaterEqual(len(rust), 14, "the regex no longer reads the Rust file")
         self.assertEqual({member.name: member.value for member in Method}, rust)
 
+    def test_search_query_is_another_name_for_the_hosts_search(self):
+        self.assertEqual(rust_methods()["SEARCH"], "search.query")
+        self.assertIs(Method.SEARCH_QUERY, Method.SEARCH)
+        self.assertEqual(Method.SEARCH_QUERY, "search.query")
+        self.assertNotIn("SEARCH_QUERY", [member.name for member in Method], "an alias, not a second method")
+
     def test_a_method_is_its_plain_string(self):
         for member in Method:
             with self.subTest(member.name):

@@ -238,6 +238,67 @@ class HandleEventTest(RunnerTestCase):
         self.assertLess(time.monotonic() - started, 5)
 
 
+SEARCH_PLUGIN = '''
+    """Searches from an async handler and from a plain def one."""
+    from chronicle_plugin import BasePlugin, PluginResult, ServiceError
+
+
+    class SearcherPlugin(BasePlugin):
+        """Searches."""
+
+        async def on_conversation_complete(self, context):
+            try:
+                found = await context.services.search(context.data["query"], kind="memory")
+            except ServiceError as error:
+                return PluginResult(success=False, message=f"{error.code}: {error}")
+            return PluginResult(success=True, data={"ids": [hit.id for hit in found.hits], "ranking": found.ranking})
+
+        def on_memory_processed(self, context):
+            found = context.services.search_blocking("dentist yesterday", limit=3)
+            return PluginResult(success=True, message=found.hits[0].snippet)
+'''
+SEARCH_ANSWER = {"searched_for": "dentist", "time_filter": None, "ranking": "bm25", "note": "by words", "hits": [
+    {"kind": "memory", "id": "mem-1", "conversation_id": None, "time": "2026-11-24T18:00:00Z", "offset_seconds": None,
+     "speaker": None, "score": 1.5, "snippet": "the <mark>dentist</mark>", "matched_by": "words"}]}
+
+
+class SearchServiceTest(RunnerTestCase):
+    def setUp(self):
+        self.plugin = self.start("searcher", {"__init__.py": "from .plugin import SearcherPlugin\n",
+                                              "plugin.py": SEARCH_PLUGIN})
+        self.plugin.initialize()
+
+    def test_an_async_handler_searches_with_its_events_context_id(self):
+        params = handle_event_params("ctx-s", data={"query": "dentist"}, plugin_id="searcher")
+        self.plugin.request(2, "handle_event", params)
+        service_request = self.plugin.receive()
+        self.assertEqual((service_request["method"], service_request["params"]),
+                         ("search.query", {"context_id": "ctx-s", "query": "dentist", "kind": "memory", "limit": 10}))
+        self.plugin.answer(service_request["id"], SEARCH_ANSWER)
+        result = self.plugin.receive()["result"]["result"]
+        self.assertEqual(result["data"], {"ids": ["mem-1"], "ranking": "bm25"})
+
+    def test_a_denied_search_raises_service_error_inside_the_plugin(self):
+        params = handle_event_params("ctx-s", data={"query": "dentist"}, plugin_id="searcher")
+        self.plugin.request(2, "handle_event", params)
+        service_request = self.plugin.receive()
+        denied = "plugin `searcher` may not use search: add `search` to its `permissions` in config/plugins.yml"
+        self.plugin.send({"jsonrpc": "2.0", "id": service_request["id"], "error": {"code": -32030, "message": denied}})
+        result = self.plugin.receive()["result"]["result"]
+        self.assertEqual((result["success"], result["message"]), (False, f"-32030: {denied}"))
+
+    def test_a_plain_def_handler_searches_with_search_blocking(self):
+        params = handle_event_params("ctx-m", event="memory.processed", data={"memory_count": 1}, plugin_id="searcher")
+        self.plugin.request(2, "handle_event", params)
+        service_request = self.plugin.receive()
+        self.assertEqual((service_request["method"], service_request["params"]),
+                         ("search.query", {"context_id": "ctx-m", "query": "dentist yesterday", "limit": 3}))
+        self.plugin.answer(service_request["id"], SEARCH_ANSWER)
+        answer = self.plugin.receive()
+        self.assertEqual(answer["id"], 2)
+        self.assertEqual(answer["result"]["result"]["message"], "the <mark>dentist</mark>")
+
+
 class ClassSelectionTest(RunnerTestCase):
     def describe(self, plugin_id, files):
         plugin = self.start(plugin_id, files)

@@ -3,9 +3,10 @@ the host's answers, checked against a host played in this process."""
 
 import asyncio
 import unittest
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from support import InProcessHost
 
@@ -13,7 +14,10 @@ from chronicle_plugin import (
     ConversationCloseReason,
     PluginResult,
     PluginServices,
+    SearchHit,
+    SearchResult,
     ServiceError,
+    TimeFilter,
     async_generate,
     get_database,
 )
@@ -163,9 +167,160 @@ class LanguageModelTest(ServiceCallTestCase):
         self.assertEqual(text, "Hi.")
 
 
+# The host's answer to a search, shaped as `GET /api/search` answers.
+SEARCH_ANSWER = {
+    "searched_for": "dentist",
+    "time_filter": {"phrase": "yesterday", "since": "2026-11-24T00:00:00+01:00",
+                    "until": "2026-11-25T00:00:00+01:00", "time_zone": "Europe/Berlin"},
+    "ranking": "rrf",
+    "note": "by words and meaning",
+    "hits": [
+        {"kind": "conversation", "id": "conv-1", "conversation_id": "conv-1", "time": "2026-11-24T09:30:00+01:00",
+         "offset_seconds": 42.5, "speaker": "Speaker 1", "score": 0.032,
+         "snippet": "call the <mark>dentist</mark> &amp; book", "matched_by": "both"},
+        {"kind": "memory", "id": "mem-7", "conversation_id": None, "time": "2026-11-24T18:00:00+01:00",
+         "offset_seconds": None, "speaker": None, "score": 0.016, "snippet": "Has a <mark>dentist</mark> appointment",
+         "matched_by": "meaning", "added_later": "ignored"},
+    ],
+}
+SEARCH_DENIED = "plugin `analytics_tracker` may not use search: add `search` to its `permissions` in config/plugins.yml"
+
+
+class SearchTest(ServiceCallTestCase):
+    async def test_search_sends_the_query_and_the_default_limit_with_the_services_context_id(self):
+        request, result = await self.exchange(PluginServices("ctx-9").search("dentist yesterday"), SEARCH_ANSWER)
+        self.assertEqual(request["method"], "search.query")
+        self.assertEqual(request["params"], {"context_id": "ctx-9", "query": "dentist yesterday", "limit": 10},
+                         "the optional params are left out, so the host applies its defaults")
+        self.assertIsInstance(result, SearchResult)
+        self.assertEqual((result.searched_for, result.ranking, result.note), ("dentist", "rrf", "by words and meaning"))
+        self.assertEqual(result.time_filter, TimeFilter(phrase="yesterday", since="2026-11-24T00:00:00+01:00",
+                                                        until="2026-11-25T00:00:00+01:00", time_zone="Europe/Berlin"))
+        self.assertEqual(result.hits, [
+            SearchHit(kind="conversation", id="conv-1", conversation_id="conv-1", time="2026-11-24T09:30:00+01:00",
+                      offset_seconds=42.5, speaker="Speaker 1", score=0.032,
+                      snippet="call the <mark>dentist</mark> &amp; book", matched_by="both"),
+            SearchHit(kind="memory", id="mem-7", conversation_id=None, time="2026-11-24T18:00:00+01:00",
+                      offset_seconds=None, speaker=None, score=0.016,
+                      snippet="Has a <mark>dentist</mark> appointment", matched_by="meaning"),
+        ])
+
+    async def test_every_argument_goes_onto_the_wire(self):
+        call = PluginServices("ctx-9").search(
+            "dentist", since="2026-11-01", until=date(2026, 11, 30), kind="memory", limit=50,
+            time_zone="Europe/Berlin", user_id="user-2",
+        )
+        request, _ = await self.exchange(call, {**SEARCH_ANSWER, "time_filter": None, "hits": []})
+        self.assertEqual(request["params"], {
+            "context_id": "ctx-9", "query": "dentist", "since": "2026-11-01", "until": "2026-11-30",
+            "kind": "memory", "limit": 50, "time_zone": "Europe/Berlin", "user_id": "user-2",
+        })
+
+    async def test_an_aware_datetime_and_a_zoneinfo_are_sent_as_text(self):
+        try:
+            zone = ZoneInfo("Europe/Berlin")
+        except ZoneInfoNotFoundError:
+            self.skipTest("no IANA time zone database on this system")
+        since = datetime(2026, 11, 24, 6, 0, tzinfo=timezone(timedelta(hours=1)))
+        call = PluginServices("ctx-9").search("notes", since=since, kind="conversation", limit=1, time_zone=zone)
+        request, result = await self.exchange(call, {"searched_for": "notes", "time_filter": None, "ranking": "bm25",
+                                                     "note": "by words alone: no embeddings server", "hits": []})
+        params = request["params"]
+        self.assertEqual((params["since"], params["kind"], params["limit"], params["time_zone"]),
+                         ("2026-11-24T06:00:00+01:00", "conversation", 1, "Europe/Berlin"))
+        self.assertEqual((result.ranking, result.time_filter, result.hits), ("bm25", None, []))
+
+    async def test_a_denied_search_raises_service_error_with_the_hosts_message(self):
+        pending = asyncio.ensure_future(PluginServices("ctx-9").search("dentist"))
+        request = await self.host.receive()
+        self.host.send({"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32030, "message": SEARCH_DENIED}})
+        with self.assertRaises(ServiceError) as denied:
+            await pending
+        self.assertEqual(denied.exception.code, ErrorCode.PERMISSION_DENIED)
+        self.assertEqual((denied.exception.message, str(denied.exception)), (SEARCH_DENIED, SEARCH_DENIED))
+
+    async def test_the_hosts_other_refusals_keep_their_code(self):
+        pending = asyncio.ensure_future(PluginServices("ctx-9").search("dentist", time_zone="Mars/Olympus"))
+        request = await self.host.receive()
+        refusal = "search could not be served: `Mars/Olympus` is not a time zone"
+        self.host.send({"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32032, "message": refusal}})
+        with self.assertRaises(ServiceError) as refused:
+            await pending
+        self.assertEqual((refused.exception.code, str(refused.exception)), (ErrorCode.SERVICE_INVALID_REQUEST, refusal))
+
+    async def test_arguments_the_host_would_refuse_raise_before_anything_is_sent(self):
+        services = PluginServices("ctx-9")
+        value_errors = [
+            ({"query": ""}, "must not be empty"),
+            ({"query": "   "}, "must not be empty"),
+            ({"query": "x", "kind": "memories"}, "'memory' or 'conversation'"),
+            ({"query": "x", "kind": ""}, "'memory' or 'conversation'"),
+            ({"query": "x", "limit": 0}, "from 1 to 50, not 0"),
+            ({"query": "x", "limit": 51}, "from 1 to 50, not 51"),
+            ({"query": "x", "since": ""}, "since must not be empty"),
+            ({"query": "x", "until": datetime(2026, 11, 24, 6, 0)}, "without a time zone"),
+            ({"query": "x", "time_zone": ""}, "IANA time zone name"),
+            ({"query": "x", "user_id": ""}, "user_id"),
+        ]
+        type_errors = [
+            ({"query": None}, "query must be a str, not NoneType"),
+            ({"query": b"dentist"}, "query must be a str, not bytes"),
+            ({"query": "x", "limit": "10"}, "limit must be an int, not str"),
+            ({"query": "x", "limit": 2.0}, "limit must be an int, not float"),
+            ({"query": "x", "limit": True}, "limit must be an int, not bool"),
+            ({"query": "x", "since": 1764000000}, "since must be RFC 3339 text, a date or a datetime, not int"),
+        ]
+        for error, cases in ((ValueError, value_errors), (TypeError, type_errors)):
+            for arguments, message in cases:
+                with self.subTest(arguments=arguments), self.assertRaises(error) as raised:
+                    await services.search(**arguments)
+                self.assertIn(message, str(raised.exception))
+                with self.subTest(arguments=arguments, form="blocking"), self.assertRaises(error):
+                    services.search_blocking(**arguments)
+        self.assertEqual(self.host.unread(), 0)
+
+    async def test_the_optional_arguments_are_keyword_only(self):
+        with self.assertRaises(TypeError):
+            await PluginServices("ctx-9").search("dentist", "2026-11-01")
+        self.assertEqual(self.host.unread(), 0)
+
+    async def test_an_answer_that_is_not_a_search_result_is_a_service_failure(self):
+        for answer in (None, "hits", {"hits": [{"snippet": "no kind or id"}]}):
+            with self.subTest(answer=answer):
+                pending = asyncio.ensure_future(PluginServices("ctx-9").search("dentist"))
+                request = await self.host.receive()
+                self.host.send({"jsonrpc": "2.0", "id": request["id"], "result": answer})
+                with self.assertRaises(ServiceError) as failed:
+                    await pending
+                self.assertEqual(failed.exception.code, ErrorCode.SERVICE_FAILED)
+
+    async def test_search_blocking_from_a_worker_thread(self):
+        services = PluginServices("ctx-9")
+        pending = asyncio.ensure_future(asyncio.to_thread(services.search_blocking, "dentist", kind="memory"))
+        request = await self.host.receive()
+        self.assertEqual((request["method"], request["params"]),
+                         ("search.query", {"context_id": "ctx-9", "query": "dentist", "kind": "memory", "limit": 10}))
+        self.host.send({"jsonrpc": "2.0", "id": request["id"], "result": SEARCH_ANSWER})
+        result = await pending
+        self.assertEqual([hit.id for hit in result.hits], ["conv-1", "mem-7"])
+
+        pending = asyncio.ensure_future(asyncio.to_thread(services.search_blocking, "dentist"))
+        request = await self.host.receive()
+        self.host.send({"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32030, "message": SEARCH_DENIED}})
+        with self.assertRaises(ServiceError) as denied:
+            await pending
+        self.assertEqual((denied.exception.code, str(denied.exception)), (ErrorCode.PERMISSION_DENIED, SEARCH_DENIED))
+
+
 class WithoutHostTest(unittest.IsolatedAsyncioTestCase):
     async def test_service_calls_outside_the_host_say_they_need_it(self):
         with self.assertRaises(ServiceError) as raised:
             await get_database()["todos"].insert_one({})
         self.assertEqual(raised.exception.code, ErrorCode.SERVICE_UNAVAILABLE)
         self.assertIn("Chronicle host", str(raised.exception))
+
+    async def test_a_search_outside_the_host_says_it_needs_it(self):
+        with self.assertRaises(ServiceError) as raised:
+            await PluginServices(None).search("dentist")
+        self.assertEqual(raised.exception.code, ErrorCode.SERVICE_UNAVAILABLE)
+        self.assertIn("`search.query` needs the Chronicle host", str(raised.exception))

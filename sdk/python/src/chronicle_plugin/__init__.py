@@ -17,6 +17,7 @@ from .prompts import PromptRegistry, get_prompt_registry
 from .protocol import PROTOCOL_VERSION
 from .protocol import SDK_RELEASE as __version__
 from .result import PluginResult
+from .search import SearchHit, SearchResult, TimeFilter
 from .services import PluginServices
 
 __all__ = [
@@ -35,7 +36,10 @@ __all__ = [
     "PluginResult",
     "PluginServices",
     "PromptRegistry",
+    "SearchHit",
+    "SearchResult",
     "ServiceError",
+    "TimeFilter",
     "User",
     "__version__",
     "async_chat_with_tools",

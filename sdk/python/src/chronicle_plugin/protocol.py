@@ -51,6 +51,11 @@ class Method(StrEnum):
     COUNT = "db.count"
     # Plugin → host: `async_generate()`.
     LLM_GENERATE = "llm.generate"
+    # Plugin → host: `context.services.search()`. The host's constant is `method::SEARCH`;
+    # `SEARCH_QUERY` is another name for the same member (an alias, so iterating the enum
+    # still gives exactly the host's names).
+    SEARCH = "search.query"
+    SEARCH_QUERY = "search.query"
 
 
 class ErrorCode(IntEnum):

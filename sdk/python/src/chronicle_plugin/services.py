@@ -1,17 +1,19 @@
-"""`PluginServices`, the host actions a handler reaches through `context.services`."""
+"""`PluginServices`, the host actions and the search a handler reaches through
+`context.services`."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from .events import ConversationCloseReason
-from .host import call_host
+from .host import call_host, call_host_blocking
 from .protocol import Method
 from .result import PluginResult, result_from_wire
+from .search import DEFAULT_SEARCH_LIMIT, SearchResult, TimeBound, search_params, search_result_from_wire
 
 
 class PluginServices:
-    """System actions and cross-plugin calls, each one a request to the host.
+    """System actions, cross-plugin calls and search, each one a request to the host.
 
     Bound to the `handle_event` it was handed with, so the host checks the calling plugin's
     permissions and records the call with that event. A refused call raises ServiceError whose
@@ -61,3 +63,47 @@ class PluginServices:
         """
         params = {"plugin_id": plugin_id, "action": action, "data": data or {}, "user_id": user_id}
         return result_from_wire(await call_host(Method.CALL_PLUGIN, params, self.context_id))
+
+    async def search(
+        self,
+        query: str,
+        *,
+        since: Optional[TimeBound] = None,
+        until: Optional[TimeBound] = None,
+        kind: Optional[str] = None,
+        limit: int = DEFAULT_SEARCH_LIMIT,
+        time_zone: Any = None,
+        user_id: Optional[str] = None,
+    ) -> SearchResult:
+        """Searches the user's conversations and memories by words and meaning, as the server's
+        `GET /api/search` does (permission `search`).
+
+        A time in `query` ("yesterday", "6 hours ago") becomes a filter, read in `time_zone` (an
+        IANA name or a zoneinfo.ZoneInfo; the server's own when None); `since` and `until`
+        (RFC 3339 text, a date, or an aware datetime) bound it further. `kind` is `memory` or
+        `conversation` (None: both), `limit` 1 to 50. `user_id` is whose conversations and
+        memories; None means the user of the event being handled.
+
+        Raises TypeError or ValueError for arguments the host would refuse, before anything is
+        sent, and ServiceError when the host refuses or fails (-32030 without the permission).
+        """
+        params = search_params(query, since, until, kind, limit, time_zone, user_id)
+        return search_result_from_wire(await call_host(Method.SEARCH, params, self.context_id))
+
+    def search_blocking(
+        self,
+        query: str,
+        *,
+        since: Optional[TimeBound] = None,
+        until: Optional[TimeBound] = None,
+        kind: Optional[str] = None,
+        limit: int = DEFAULT_SEARCH_LIMIT,
+        time_zone: Any = None,
+        user_id: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> SearchResult:
+        """`search` for synchronous code, such as a plain `def` handler or a worker thread; see
+        `chronicle_plugin.host.call_host_blocking`. Called on the event loop's own thread it
+        holds the loop until the host answers, as the LLM client's synchronous calls do."""
+        params = search_params(query, since, until, kind, limit, time_zone, user_id)
+        return search_result_from_wire(call_host_blocking(Method.SEARCH, params, self.context_id, timeout))
