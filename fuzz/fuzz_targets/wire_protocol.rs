@@ -90,6 +90,7 @@ fn params_of(call: &ServiceCall) -> Value {
         ServiceCall::UpdateOne(params) => serde_json::to_value(params),
         ServiceCall::LlmGenerate(params) => serde_json::to_value(params),
         ServiceCall::StopPlayback(params) => serde_json::to_value(params),
+        ServiceCall::Search(params) => serde_json::to_value(params),
     };
     value.expect("service params serialize")
 }

@@ -88,7 +88,8 @@ async fn language_model() -> Chat {
         if body.get("tools").is_some() && !asked_tools {
             return ChatReply::ToolCalls(vec![(
                 "search".into(),
-                serde_json::json!({"query": last_user_message(body)}),
+                // What was said, so the cited source always has a conversation to open.
+                serde_json::json!({"query": last_user_message(body), "kind": "conversation"}),
             )]);
         }
         if asked_tools {
