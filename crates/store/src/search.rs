@@ -251,23 +251,25 @@ impl Store {
                 until
             }
         });
-        let by_words = self
-            .word_hits(owner, query, until.clone(), candidates)
-            .await?;
         let Some(semantic) = semantic else {
+            let by_words = self.word_hits(owner, query, until, candidates).await?;
             let mut hits: Vec<SearchHit> = by_words.into_iter().map(|(_, hit)| hit).collect();
             hits.truncate(limit);
             return Ok(hits);
         };
-        let mut near = self
-            .nearest(
+        // Both rankings at once: the words' on a reader connection, the meaning's on the scan
+        // threads.
+        let (by_words, near) = tokio::join!(
+            self.word_hits(owner, query, until.clone(), candidates),
+            self.nearest(
                 owner,
                 semantic.model,
                 semantic.vector,
                 (query.since.clone(), until, query.kind),
                 candidates,
             )
-            .await?;
+        );
+        let (by_words, mut near) = (by_words?, near?);
         near.retain(|neighbour| neighbour.similarity >= semantic.min_similarity);
         let mut fused: Vec<(Key, f64)> = Vec::new();
         let mut add = |key: Key, rank: usize| match fused.iter_mut().find(|(k, _)| *k == key) {
