@@ -70,6 +70,14 @@ fn draw(rng: &mut fastrand::Rng) -> usize {
     ((u * u) * VOCABULARY as f64) as usize % VOCABULARY
 }
 
+/// One to three words drawn uniformly from the vocabulary: a query.
+fn query_words(rng: &mut fastrand::Rng, words: &[String]) -> String {
+    (0..1 + rng.usize(..3))
+        .map(|_| words[rng.usize(..VOCABULARY)].as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn sentence(rng: &mut fastrand::Rng, words: &[String], length: usize) -> String {
     (0..length)
         .map(|_| words[draw(rng)].as_str())
@@ -137,11 +145,7 @@ pub async fn search(memories: usize, segments: usize) -> anyhow::Result<Value> {
         std::time::SystemTime::now() - std::time::Duration::from_secs(30),
     );
     for _ in 0..QUERIES {
-        let length = 1 + rng.usize(..3);
-        let text = (0..length)
-            .map(|_| words[rng.usize(..VOCABULARY)].as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = query_words(&mut rng, &words);
         let query = SearchQuery {
             text: text.clone(),
             ..SearchQuery::default()
@@ -219,11 +223,7 @@ pub async fn search(memories: usize, segments: usize) -> anyhow::Result<Value> {
     let mut hybrid = Vec::with_capacity(QUERIES);
     let mut hybrid_filtered = Vec::with_capacity(QUERIES);
     for _ in 0..QUERIES {
-        let length = 1 + rng.usize(..3);
-        let text = (0..length)
-            .map(|_| words[rng.usize(..VOCABULARY)].as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = query_words(&mut rng, &words);
         let vector = random_vector(&mut rng);
         let query = SearchQuery {
             text: text.clone(),

@@ -5,10 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use chronicle_pipeline::embeddings::Embedder;
 use chronicle_server::chat::{Asker, ChatError, ChatEvent};
-use chronicle_store::{ChatRole, Store};
+use chronicle_store::ChatRole;
 use serde_json::{Value, json};
 
 use crate::args::{AskArgs, Paths};
@@ -21,13 +20,9 @@ pub async fn run(paths: &Paths, args: AskArgs) -> anyhow::Result<ExitCode> {
         eprintln!("chronicle: {}", ChatError::NoModel);
         return Ok(ExitCode::from(crate::exit::USAGE));
     };
-    let store = Store::open(&args.data_dir)
-        .await
-        .with_context(|| format!("cannot open the database in {}", args.data_dir.display()))?;
+    let store = offline::open_store(&args.data_dir).await?;
     let user = match &args.user {
-        Some(email) => store.user_by_email(email).await?.with_context(|| {
-            format!("there is no user `{email}`; add one with `chronicle user add {email}`")
-        })?,
+        Some(email) => offline::user_named(&store, email).await?,
         None => {
             let mut users = store.list_users().await?;
             if users.len() != 1 {
@@ -44,7 +39,7 @@ pub async fn run(paths: &Paths, args: AskArgs) -> anyhow::Result<ExitCode> {
     store
         .add_chat_message(&session.session_id, ChatRole::User, &args.question, &[])
         .await?;
-    let (events, mut received) = tokio::sync::mpsc::channel::<ChatEvent>(256);
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel::<ChatEvent>();
     let streaming = !args.json;
     let printer = tokio::spawn(async move {
         let mut stdout = std::io::stdout();

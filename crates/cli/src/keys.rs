@@ -1,26 +1,14 @@
 //! `chronicle keys create | list | revoke`: personal API keys from the command line, on the
 //! store directly (as `user add`), for whoever runs the server.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use chronicle_server::api_keys::{create, parse_lifetime};
-use chronicle_store::{KeyScope, Owner, Store, User};
+use chronicle_store::{KeyScope, Owner};
 
 use crate::args::KeysCommand;
-
-async fn user_named(store: &Store, email: &str) -> anyhow::Result<User> {
-    store.user_by_email(email).await?.with_context(|| {
-        format!("there is no user `{email}`; add one with `chronicle user add {email}`")
-    })
-}
-
-async fn open(data_dir: &Path) -> anyhow::Result<Store> {
-    Store::open(data_dir)
-        .await
-        .with_context(|| format!("cannot open the database in {}", data_dir.display()))
-}
+use crate::offline::{open_store as open, user_named};
 
 pub async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
     match command {

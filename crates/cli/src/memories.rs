@@ -5,8 +5,6 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use chronicle_store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{MemoriesCommand, Paths};
@@ -18,9 +16,7 @@ const TRIES: u32 = 4;
 pub async fn run(paths: &Paths, command: MemoriesCommand) -> anyhow::Result<ExitCode> {
     let MemoriesCommand::Reindex { data_dir } = command;
     let config = offline::pipeline_config(paths)?;
-    let store = Store::open(&data_dir)
-        .await
-        .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+    let store = offline::open_store(&data_dir).await?;
     let Some(embedder) = chronicle_pipeline::embeddings::Embedder::configured(&config, &store)
     else {
         eprintln!(

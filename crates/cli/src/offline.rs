@@ -3,16 +3,18 @@
 //! environment, the delivery queue's dispatcher, and a tap on the event log that shows every
 //! dispatch as it happens.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use chronicle_pipeline::wiring::{Wiring, wire};
 use chronicle_pipeline::{Pipeline, PipelineConfig};
 use chronicle_plugin_host::delivery::DeliverySettings;
 use chronicle_plugin_host::{
     DispatchRecord, EVENT_LOG_CAPACITY, EventLog, MemoryEventLog, PluginHost,
 };
-use chronicle_store::Store;
+use chronicle_store::{Store, User};
 use serde_json::Value;
 
 use crate::args::Paths;
@@ -36,6 +38,20 @@ impl EventLog for Tap {
     fn recent(&self, user_id: Option<&str>, limit: usize) -> Vec<Arc<DispatchRecord>> {
         self.log.recent(user_id, limit)
     }
+}
+
+/// The store in `data_dir`, or why it cannot be opened.
+pub async fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
+    Store::open(data_dir)
+        .await
+        .with_context(|| format!("cannot open the database in {}", data_dir.display()))
+}
+
+/// The user with `email`, or what to run to add them.
+pub async fn user_named(store: &Store, email: &str) -> anyhow::Result<User> {
+    store.user_by_email(email).await?.with_context(|| {
+        format!("there is no user `{email}`; add one with `chronicle user add {email}`")
+    })
 }
 
 /// Reads `chronicle.yml` in the configuration folder, then the environment: the process's,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chronicle_plugin_api::EndReason;
-use chronicle_store::{NewConversation, Store};
+use chronicle_store::NewConversation;
 use chronicle_test_servers::{Chat, ChatReply};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -19,12 +19,7 @@ use support::{ALICE, Project, Server};
 
 /// Alice's conversation where she promised Anna something, with an injection attempt in it.
 async fn fill(project: &Project) -> String {
-    let store = Store::open(&project.path("data")).await.expect("store");
-    let alice = store
-        .user_by_email(ALICE.0)
-        .await
-        .expect("read")
-        .expect("alice");
+    let (store, alice) = project.store_with(ALICE.0).await;
     let conversation = store
         .create_conversation(NewConversation {
             user_id: alice.id.clone(),

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use chronicle_host_ports::DocumentStore;
 use chronicle_plugin_api::EndReason;
-use chronicle_store::{NewConversation, Store};
+use chronicle_store::NewConversation;
 use serde_json::{Value, json};
 use support::{ALICE, Project};
 
@@ -30,12 +30,7 @@ fn sdk_python() -> PathBuf {
 /// Alice's life log: a starred conversation about the dentist, a memory, a todo; and Bob's
 /// conversation, which she must never see.
 async fn fill(project: &Project) -> String {
-    let store = Store::open(&project.path("data")).await.expect("store");
-    let alice = store
-        .user_by_email(ALICE.0)
-        .await
-        .expect("read")
-        .expect("alice");
+    let (store, alice) = project.store_with(ALICE.0).await;
     let bob = store
         .create_user("bob@example.com", "x", false)
         .await

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chronicle_plugin_api::EndReason;
-use chronicle_store::{NewConversation, Store};
+use chronicle_store::NewConversation;
 use serde_json::{Value, json};
 use support::{ALICE, Project};
 
@@ -32,16 +32,11 @@ fn tools_python() -> std::path::PathBuf {
     )
 }
 
-/// A conversation, memories and a todo for Alice and the admin, so listings have records to
-/// validate and the stateful phase has ids to follow.
+/// A finished conversation and a memory for Alice and the admin each, so listings have records
+/// to validate and the stateful phase has ids to follow.
 async fn fill(project: &Project) {
-    let store = Store::open(&project.path("data")).await.expect("store");
     for email in [ALICE.0, ADMIN.0] {
-        let user = store
-            .user_by_email(email)
-            .await
-            .expect("read")
-            .expect("user");
+        let (store, user) = project.store_with(email).await;
         let conversation = store
             .create_conversation(NewConversation {
                 user_id: user.id.clone(),

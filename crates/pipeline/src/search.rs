@@ -64,14 +64,8 @@ pub async fn search(
     request: SearchRequest,
 ) -> Result<SearchOutcome, StoreError> {
     let (words, window) = when::extract(&request.text, jiff::Timestamp::now(), &request.tz);
-    // A bare date as the upper bound means the whole day.
-    let until = request.until.map(|until| {
-        if until.len() == 10 {
-            format!("{until}T~")
-        } else {
-            until
-        }
-    });
+    // As the store reads it, so the window's end and the caller's compare.
+    let until = request.until.map(chronicle_store::time::until_bound);
     let query = SearchQuery {
         text: when::content_words(&words),
         since: tighter(
@@ -146,6 +140,19 @@ pub async fn search(
     })
 }
 
+/// `name` as a kind of hit (`memory` or `conversation`); none when absent or blank; an unknown
+/// name is refused naming both.
+pub fn kind(name: Option<&str>) -> Result<Option<HitKind>, String> {
+    match name.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("memory") => Ok(Some(HitKind::Memory)),
+        Some("conversation") => Ok(Some(HitKind::Conversation)),
+        Some(other) => Err(format!(
+            "`{other}` is not a kind; use memory or conversation"
+        )),
+    }
+}
+
 /// `name` as a time zone, or the server's own when absent; an unknown name is refused naming
 /// the fix.
 pub fn time_zone(name: Option<&str>) -> Result<TimeZone, String> {
@@ -174,16 +181,7 @@ impl chronicle_host_ports::SearchIndex for StoreSearch {
         query: &chronicle_plugin_api::protocol::SearchParams,
     ) -> Result<serde_json::Value, chronicle_host_ports::BackendError> {
         use chronicle_host_ports::BackendError;
-        let kind = match query.kind.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some("memory") => Some(HitKind::Memory),
-            Some("conversation") => Some(HitKind::Conversation),
-            Some(other) => {
-                return Err(BackendError::InvalidRequest(format!(
-                    "`{other}` is not a kind; use memory or conversation"
-                )));
-            }
-        };
+        let kind = kind(query.kind.as_deref()).map_err(BackendError::InvalidRequest)?;
         let tz = time_zone(query.time_zone.as_deref()).map_err(BackendError::InvalidRequest)?;
         let request = SearchRequest {
             text: query.query.clone(),

@@ -178,12 +178,14 @@ impl Sources {
 
 impl Asker<'_> {
     /// Answers `question` after `history`, streaming to `events` (a closed receiver stops
-    /// nothing: the answer is still made and returned, to be saved).
+    /// nothing: the answer is still made and returned, to be saved). The channel is unbounded
+    /// because the model's text arrives in a synchronous callback that cannot wait; what it
+    /// can hold is bounded by the model's stream (4 MiB a round).
     pub async fn answer(
         &self,
         history: &[ChatMessage],
         question: &str,
-        events: &mpsc::Sender<ChatEvent>,
+        events: &mpsc::UnboundedSender<ChatEvent>,
     ) -> Result<Answer, ChatError> {
         let mut messages = vec![json!({"role": "system", "content": system_prompt(&self.tz)})];
         let start = history.len().saturating_sub(HISTORY);
@@ -211,7 +213,7 @@ impl Asker<'_> {
             let offered: &[Value] = if last { &[] } else { &definitions };
             let sender = events.clone();
             let mut on_text = move |piece: &str| {
-                let _ = sender.try_send(ChatEvent::Delta(piece.to_owned()));
+                let _ = sender.send(ChatEvent::Delta(piece.to_owned()));
             };
             let turn: Turn = self
                 .llm
@@ -234,12 +236,10 @@ impl Asker<'_> {
                 tool_calls += 1;
                 let arguments: Map<String, Value> =
                     serde_json::from_str(&call.arguments).unwrap_or_default();
-                let _ = events
-                    .send(ChatEvent::Tool {
-                        name: call.name.clone(),
-                        arguments: Value::Object(arguments.clone()),
-                    })
-                    .await;
+                let _ = events.send(ChatEvent::Tool {
+                    name: call.name.clone(),
+                    arguments: Value::Object(arguments.clone()),
+                });
                 let content = if !CHAT_TOOLS.contains(&call.name.as_str()) {
                     format!("no tool `{}` here", call.name)
                 } else {
@@ -261,7 +261,7 @@ impl Asker<'_> {
             }
         }
         let cited = sources.cited(&text);
-        let _ = events.send(ChatEvent::Sources(cited.clone())).await;
+        let _ = events.send(ChatEvent::Sources(cited.clone()));
         Ok(Answer {
             text,
             sources: cited,

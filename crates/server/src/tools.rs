@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chronicle_pipeline::embeddings::Embedder;
-use chronicle_store::{ConversationQuery, HitKind, Owner, Store, User};
+use chronicle_store::{ConversationQuery, Owner, Store, User};
 use serde_json::{Map, Value, json};
 
 /// The most characters one tool result carries; longer text is cut, saying so.
@@ -177,16 +177,8 @@ impl Tools<'_> {
     }
 
     async fn search(&self, arguments: &Map<String, Value>) -> Result<Value, ToolError> {
-        let kind = match optional_text(arguments, "kind").as_deref() {
-            None => None,
-            Some("conversation") => Some(HitKind::Conversation),
-            Some("memory") => Some(HitKind::Memory),
-            Some(other) => {
-                return Err(ToolError(format!(
-                    "`{other}` is not a kind; use conversation or memory"
-                )));
-            }
-        };
+        let kind = chronicle_pipeline::search::kind(optional_text(arguments, "kind").as_deref())
+            .map_err(ToolError)?;
         let outcome = chronicle_pipeline::search::search(
             self.store,
             self.embedder,

@@ -271,14 +271,7 @@ impl Store {
                     .replace('_', "\\_");
                 format!("%{escaped}%")
             });
-        // A bare date as `until` means the whole day: "T~" sorts after any time of that day.
-        let until = query.until.clone().map(|until| {
-            if until.len() == 10 {
-                format!("{until}T~")
-            } else {
-                until
-            }
-        });
+        let until = query.until.clone().map(time::until_bound);
         // Only the filters in use go into the query, so that without a text filter the
         // owner's page is read from the `(user_id, created_at)` index in order rather than
         // by scanning every conversation (an `?1 IS NULL OR user_id = ?1` clause would keep

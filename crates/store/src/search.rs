@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::db::sql_count;
 pub use crate::hit_kind::HitKind;
-use crate::{Owner, Store, StoreError};
+use crate::{Owner, Store, StoreError, time};
 
 /// The most words a query is made of (more are refused, saying so).
 pub const MAX_QUERY_WORDS: usize = 32;
@@ -89,11 +89,16 @@ fn match_expression(text: &str) -> Result<Option<String>, StoreError> {
 const OPEN: &str = "\u{2}";
 const CLOSE: &str = "\u{3}";
 
-fn marked(raw: &str) -> String {
-    raw.replace('&', "&amp;")
+/// `text` with `&`, `<`, `>` and `"` as HTML entities.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+fn marked(raw: &str) -> String {
+    escape(raw)
         .replace(OPEN, "<mark>")
         .replace(CLOSE, "</mark>")
 }
@@ -175,13 +180,6 @@ fn segment_hit(
 /// cut.
 fn marked_words(text: &str, words: &[String]) -> String {
     const AROUND: usize = 32;
-    let escape = |piece: &str| {
-        piece
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
     let pieces: Vec<&str> = text.split_inclusive(char::is_whitespace).collect();
     let bare = |piece: &str| {
         piece
@@ -244,13 +242,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<SearchHit>, StoreError> {
         let candidates = (limit * 2).max(MIN_CANDIDATES);
-        let until = query.until.clone().map(|until| {
-            if until.len() == 10 {
-                format!("{until}T~")
-            } else {
-                until
-            }
-        });
+        let until = query.until.clone().map(time::until_bound);
         let Some(semantic) = semantic else {
             let by_words = self.word_hits(owner, query, until, candidates).await?;
             let mut hits: Vec<SearchHit> = by_words.into_iter().map(|(_, hit)| hit).collect();

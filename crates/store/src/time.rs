@@ -8,6 +8,16 @@ pub fn now() -> String {
     rfc3339(SystemTime::now())
 }
 
+/// An upper time bound as the store compares it (as text): a bare date (`2026-12-03`) means
+/// the whole day, so it becomes `2026-12-03T~`, which sorts after every time of that day.
+pub fn until_bound(until: String) -> String {
+    if until.len() == 10 {
+        format!("{until}T~")
+    } else {
+        until
+    }
+}
+
 /// `time` as an RFC 3339 UTC string with milliseconds, e.g. `2026-11-25T09:00:00.123Z`.
 pub fn rfc3339(time: SystemTime) -> String {
     let millis: i128 = match time.duration_since(UNIX_EPOCH) {

@@ -242,17 +242,29 @@ impl Store {
         filters: (Option<String>, Option<String>, Option<HitKind>),
         limit: usize,
     ) -> Result<Vec<Neighbour>, StoreError> {
+        let holds =
+            |slot: &Option<VectorIndex>| slot.as_ref().is_some_and(|index| index.model == model);
         let loaded = self
             .vectors
             .read()
-            .map(|slot| slot.as_ref().is_some_and(|index| index.model == model))
+            .map(|slot| holds(&slot))
             .unwrap_or(false);
         if !loaded {
-            let name = model.to_owned();
-            let fresh = self.read(move |connection| load(connection, &name)).await?;
-            if let Ok(mut slot) = self.vectors.write() {
-                *slot = Some(fresh.unwrap_or_else(|| VectorIndex::new(model, 0)));
-            }
+            // Loaded under the write lock: a second search waits for this load instead of
+            // making its own, and vectors saved meanwhile wait to be put into the loaded index.
+            let (index, name) = (Arc::clone(&self.vectors), model.to_owned());
+            self.read(move |connection| {
+                let mut slot = index
+                    .write()
+                    .map_err(|_| StoreError::Database("the vector index was poisoned".into()))?;
+                if slot.as_ref().is_none_or(|index| index.model != name) {
+                    *slot = Some(
+                        load(connection, &name)?.unwrap_or_else(|| VectorIndex::new(&name, 0)),
+                    );
+                }
+                Ok(())
+            })
+            .await?;
         }
         let Some(query) = normalized(query) else {
             return Ok(Vec::new());

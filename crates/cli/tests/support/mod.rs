@@ -79,6 +79,20 @@ impl Project {
             .unwrap_or_else(|error| panic!("chronicle {}: {error}", args.join(" ")))
     }
 
+    /// The project's store, opened beside any server running on it, and the user `email` in it
+    /// (who must exist).
+    pub async fn store_with(&self, email: &str) -> (chronicle_store::Store, chronicle_store::User) {
+        let store = chronicle_store::Store::open(&self.path("data"))
+            .await
+            .expect("the project's store");
+        let user = store
+            .user_by_email(email)
+            .await
+            .expect("read the users")
+            .unwrap_or_else(|| panic!("no user {email}"));
+        (store, user)
+    }
+
     /// `chronicle user add`.
     pub fn add_user(&self, (email, password): (&str, &str)) {
         let status = self

@@ -10,10 +10,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use chronicle_store::ChatRole;
+use futures_util::StreamExt;
 use futures_util::stream::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::auth::CurrentUser;
 use crate::chat::{Asker, ChatError, ChatEvent};
@@ -135,24 +136,10 @@ pub async fn ask(
         // The first question names an untitled session.
         let _ = state.store.rename_chat_session(&id, &content).await;
     }
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<SseEvent, Infallible>>(256);
+    // The answer's events as they come, then the one that ends it once the answer is saved.
+    let (events, received) = tokio::sync::mpsc::unbounded_channel::<ChatEvent>();
+    let (finished, last) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        let (events, mut relay) = tokio::sync::mpsc::channel::<ChatEvent>(256);
-        let forward = sender.clone();
-        let relaying = tokio::spawn(async move {
-            while let Some(event) = relay.recv().await {
-                let sent = match event {
-                    ChatEvent::Delta(text) => self::event("delta", json!({"text": text})),
-                    ChatEvent::Tool { name, arguments } => {
-                        self::event("tool", json!({"name": name, "arguments": arguments}))
-                    }
-                    ChatEvent::Sources(sources) => {
-                        self::event("sources", json!({"sources": sources}))
-                    }
-                };
-                let _ = forward.send(sent).await;
-            }
-        });
         let asker = Asker {
             store: &state.store,
             embedder: state.core.embedder.as_ref(),
@@ -162,7 +149,6 @@ pub async fn ask(
         };
         let answered = asker.answer(&history, &content, &events).await;
         drop(events);
-        let _ = relaying.await;
         let last = match answered {
             Ok(answer) => match state
                 .store
@@ -177,7 +163,15 @@ pub async fn ask(
             },
             Err(error) => event("error", json!({"detail": error.to_string()})),
         };
-        let _ = sender.send(last).await;
+        let _ = finished.send(last);
     });
-    Ok(Sse::new(ReceiverStream::new(receiver)).keep_alive(KeepAlive::default()))
+    let streamed = UnboundedReceiverStream::new(received).map(|chat| match chat {
+        ChatEvent::Delta(text) => event("delta", json!({"text": text})),
+        ChatEvent::Tool { name, arguments } => {
+            event("tool", json!({"name": name, "arguments": arguments}))
+        }
+        ChatEvent::Sources(sources) => event("sources", json!({"sources": sources})),
+    });
+    let last = futures_util::stream::once(last).filter_map(|last| async move { last.ok() });
+    Ok(Sse::new(streamed.chain(last)).keep_alive(KeepAlive::default()))
 }

@@ -7,7 +7,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use chronicle_store::HitKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -49,16 +48,8 @@ pub async fn search(
     user: CurrentUser,
     AppQuery(params): AppQuery<Params>,
 ) -> AppResult<Json<Value>> {
-    let kind = match params.kind.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some("memory") => Some(HitKind::Memory),
-        Some("conversation") => Some(HitKind::Conversation),
-        Some(other) => {
-            return Err(AppError::BadRequest(format!(
-                "`{other}` is not a kind; use memory or conversation"
-            )));
-        }
-    };
+    let kind =
+        chronicle_pipeline::search::kind(params.kind.as_deref()).map_err(AppError::BadRequest)?;
     let tz = chronicle_pipeline::search::time_zone(params.tz.as_deref())
         .map_err(AppError::BadRequest)?;
     let outcome = chronicle_pipeline::search::search(
